@@ -1,0 +1,7 @@
+//! BPF as pure data: instructions and their encodings, helper ids, map specs, event layouts. No syscalls.
+
+pub mod insn;
+pub mod program;
+
+pub use insn::Insn;
+pub use program::*;

@@ -1,0 +1,1 @@
+//! Lazily indexed reader of kernel BTF: types, function prototypes, C rendering.

@@ -1,0 +1,2 @@
+//! The `bpfscope` binary.
+fn main() {}

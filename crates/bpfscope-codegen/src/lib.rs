@@ -1,0 +1,1 @@
+//! Typed program to BPF instructions: lowering, register allocation, stack layout.

@@ -1,0 +1,1 @@
+//! Events and map snapshots to bpftrace-identical text or JSON lines.

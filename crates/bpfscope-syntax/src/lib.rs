@@ -1,0 +1,1 @@
+//! bpftrace-language lexer, parser, AST and diagnostics; no IO.
