@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Benchmarks bpfscope against bpftrace in the same run: wall time and peak RSS, medians of N runs.
+
+Usage (as root):  bench/bench.py [--runs N] [--bpfscope PATH] [--bpftrace PATH] [CASE ...]
+Each case runs both tools alternately (so machine noise hits both alike) with output to /dev/null.
+Prints one line per case with both medians and the ratio bpfscope/bpftrace, and the goal it is held to.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+# name: (bpfscope args, bpftrace args or None, goal description, goal check(ratio_wall, ratio_rss, bpfscope_wall_s))
+CASES = {
+    "list-tracepoints": (
+        ["-l", "tracepoint:*"], ["-l", "tracepoint:*"],
+        "wall <= 1/5, rss <= 1/5", lambda w, r, t: w <= 0.2 and r <= 0.2),
+    "list-tracepoints-verbose": (
+        ["-lv", "tracepoint:*"], ["-lv", "tracepoint:*"],
+        "wall <= 1/3, rss <= 1/5", lambda w, r, t: w <= 1 / 3 and r <= 0.2),
+    "list-everything": (
+        ["-l"], ["-l"],
+        "wall <= 1.5x, rss <= 1/5", lambda w, r, t: w <= 1.5 and r <= 0.2),
+    "list-fentry-verbose": (
+        ["-lv", "fentry:*"], None,
+        "wall < 150 ms", lambda w, r, t: t < 0.150),
+    "start-begin-exit": (
+        ["-e", 'BEGIN { printf("ready\\n"); exit(); }'], ["-e", 'BEGIN { printf("ready\\n"); exit(); }'],
+        "wall <= 1/10, rss <= 1/5", lambda w, r, t: w <= 0.1 and r <= 0.2),
+}
+
+
+def run_once(argv):
+    """Runs argv with output discarded; returns (wall seconds, peak RSS KiB, exit status)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    return wall, usage.ru_maxrss, os.waitstatus_to_exitcode(status)
+
+
+def measure(argv, runs):
+    walls, rsss = [], []
+    for _ in range(runs):
+        wall, rss, code = run_once(argv)
+        if code != 0:
+            raise SystemExit(f"bench: {' '.join(argv)} exited with {code}")
+        walls.append(wall)
+        rsss.append(rss)
+    return walls, rsss
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--bpfscope", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "bpfscope"))
+    parser.add_argument("--bpftrace", default="bpftrace")
+    parser.add_argument("cases", nargs="*", default=list(CASES))
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("bench: run as root (both tools need it)")
+    failed = False
+    print(f"{'case':28} {'bpfscope':>12} {'bpftrace':>12} {'wall ratio':>10} {'rss KiB':>17} {'rss ratio':>9}  goal")
+    for name in args.cases:
+        ours_args, theirs_args, goal, check = CASES[name]
+        ours_walls, ours_rss, their_walls, their_rss = [], [], [], []
+        # Warm caches once for each, then alternate runs.
+        run_once([args.bpfscope] + ours_args)
+        if theirs_args:
+            run_once([args.bpftrace] + theirs_args)
+        for _ in range(args.runs):
+            w, r = measure([args.bpfscope] + ours_args, 1)
+            ours_walls += w
+            ours_rss += r
+            if theirs_args:
+                w, r = measure([args.bpftrace] + theirs_args, 1)
+                their_walls += w
+                their_rss += r
+        ours_wall = statistics.median(ours_walls)
+        ours_peak = statistics.median(ours_rss)
+        if theirs_args:
+            their_wall = statistics.median(their_walls)
+            their_peak = statistics.median(their_rss)
+            wall_ratio, rss_ratio = ours_wall / their_wall, ours_peak / their_peak
+            theirs_text = f"{their_wall * 1000:9.1f} ms"
+            rss_text = f"{ours_peak:>7.0f}/{their_peak:<9.0f}"
+        else:
+            wall_ratio = rss_ratio = float("nan")
+            theirs_text, rss_text = f"{'-':>12}", f"{ours_peak:>7.0f}/{'-':<9}"
+        ok = check(wall_ratio, rss_ratio, ours_wall)
+        failed |= not ok
+        print(f"{name:28} {ours_wall * 1000:9.1f} ms {theirs_text} {wall_ratio:10.3f} {rss_text} {rss_ratio:9.3f}  "
+              f"{goal} [{'met' if ok else 'NOT MET'}]")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
