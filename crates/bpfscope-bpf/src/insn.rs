@@ -157,3 +157,16 @@ pub const fn ld_imm64(dst: u8, imm: u64) -> [Insn; 2] {
 pub const fn ld_map_fd(dst: u8, map_fd: i32) -> [Insn; 2] {
     [Insn::new(BPF_LD | BPF_DW | BPF_IMM, dst, BPF_PSEUDO_MAP_FD, 0, map_fd), Insn::new(0, 0, 0, 0, 0)]
 }
+
+/// `lock *(size *)(dst + off) += src` (`BPF_ATOMIC` add without fetch); `size` is `BPF_W` or `BPF_DW`.
+pub const fn atomic_add(size: u8, dst: u8, src: u8, off: i16) -> Insn {
+    Insn::new(BPF_STX | size | BPF_ATOMIC, dst, src, off, BPF_ADD as i32)
+}
+/// `dst op= imm` (32-bit; the upper half of `dst` becomes zero).
+pub const fn alu32_imm(op: u8, dst: u8, imm: i32) -> Insn {
+    Insn::new(BPF_ALU | op | BPF_K, dst, 0, 0, imm)
+}
+/// `dst op= src` (32-bit; the upper half of `dst` becomes zero).
+pub const fn alu32_reg(op: u8, dst: u8, src: u8) -> Insn {
+    Insn::new(BPF_ALU | op | BPF_X, dst, src, 0, 0)
+}

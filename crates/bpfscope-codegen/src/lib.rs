@@ -1,1 +1,4 @@
-//! Typed program to BPF instructions: lowering, register allocation, stack layout.
+//! Typed program to BPF instructions: lowering, register allocation with spilling, stack layout.
+
+pub mod ir;
+pub mod regalloc;

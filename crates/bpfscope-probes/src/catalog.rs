@@ -1,1 +1,476 @@
-//! TODO
+//! The entry point of `-l`/`-lv`: splits patterns, dispatches to every probe source, renders text or JSON.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::glob::Glob;
+use crate::{perf_events, tracefs, KernelFs, ProbeArg, ProbeEntry, ProbeError, Provider, Stability};
+
+/// What `-l`/`-lv` prints.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listing {
+    pub entries: Vec<ProbeEntry>,
+    /// One-line notes for stderr (which source kprobes came from, unreadable files...), each once.
+    pub notes: Vec<String>,
+    /// BTF definitions as C, for `-lv 'struct X'` / `union X` / `enum X` patterns.
+    pub type_definitions: Vec<String>,
+}
+
+/// Text appended to a tracepoint line when the listing also has a kprobe/fentry for the same event.
+pub const STABLE_MARKER: &str = "  (stable: prefer over kprobe/fentry)";
+
+/// Lists the probes matching `patterns` (comma-separated; empty means every kernel provider).
+///
+/// `provider:target` patterns go to that provider (aliases and any case accepted); a pattern
+/// without a provider, or whose provider field has a wildcard, is matched against the full name
+/// `provider:target` of every provider in `Provider::in_kernel_list`, as bpftrace does.
+pub fn list(fs: &KernelFs, patterns: &str, verbose: bool) -> Result<Listing, ProbeError> {
+    let mut listing = Listing::default();
+    let mut seen_full_names = HashSet::new();
+    let patterns: Vec<&str> = patterns.split(',').map(str::trim).filter(|pattern| !pattern.is_empty()).collect();
+    let patterns = if patterns.is_empty() { vec!["*"] } else { patterns };
+    // Each source lists a provider's probes once, so only several patterns can repeat a probe.
+    let several_patterns = patterns.len() > 1;
+    for pattern in patterns {
+        let mut entries = Vec::new();
+        if let Some(query) = type_query(pattern) {
+            match pending_sources::describe_type(fs, query)? {
+                Some(definition) => listing.type_definitions.push(definition),
+                None => listing.notes.push(format!("no BTF type matches '{query}'")),
+            }
+            continue;
+        }
+        match split_pattern(pattern)? {
+            PatternKind::Provider(provider, target) => {
+                entries = list_provider(fs, provider, target, verbose, &mut listing.notes)?;
+            }
+            PatternKind::FullName(glob) => {
+                for provider in Provider::ALL.into_iter().filter(|provider| provider.in_kernel_list()) {
+                    if !provider_can_match(&glob, provider) {
+                        continue;
+                    }
+                    match list_provider_by_full_name(fs, provider, &glob, verbose, &mut listing.notes) {
+                        Ok(found) => entries.extend(found),
+                        Err(ProbeError::TracefsMissing) => return Err(ProbeError::TracefsMissing),
+                        // One unreadable source must not hide the others in a catch-all search.
+                        Err(error) => listing.notes.push(format!("{}: {error}", provider.name())),
+                    }
+                }
+            }
+        }
+        if several_patterns {
+            entries.retain(|entry| seen_full_names.insert(entry.full_name()));
+        }
+        listing.entries.extend(entries);
+    }
+    let mut seen_notes = HashSet::new();
+    listing.notes.retain(|note| seen_notes.insert(note.clone()));
+    Ok(listing)
+}
+
+/// `struct X`, `union X`, `enum X`: a BTF type query rather than a probe pattern.
+fn type_query(pattern: &str) -> Option<&str> {
+    ["struct ", "union ", "enum "]
+        .iter()
+        .any(|keyword| pattern.starts_with(keyword))
+        .then_some(pattern)
+}
+
+enum PatternKind<'a> {
+    Provider(Provider, &'a str),
+    FullName(Glob),
+}
+
+fn has_wildcard(text: &str) -> bool {
+    text.contains(['*', '?', '['])
+}
+
+fn split_pattern(pattern: &str) -> Result<PatternKind<'_>, ProbeError> {
+    match pattern.split_once(':') {
+        Some((provider_name, target)) if !has_wildcard(provider_name) => {
+            let provider = Provider::from_name(provider_name).ok_or_else(|| ProbeError::UnknownProvider {
+                given: provider_name.to_string(),
+                valid: valid_provider_names(),
+            })?;
+            Ok(PatternKind::Provider(provider, target))
+        }
+        _ => Ok(PatternKind::FullName(Glob::new(pattern)?)),
+    }
+}
+
+fn valid_provider_names() -> String {
+    Provider::ALL.iter().map(|provider| provider.name()).collect::<Vec<_>>().join(", ")
+}
+
+/// Whether a full-name glob could match anything of `provider` (skips whole sources early).
+fn provider_can_match(glob: &Glob, provider: Provider) -> bool {
+    let prefix = glob.literal_prefix();
+    let provider_prefix = format!("{}:", provider.name());
+    if prefix.len() >= provider_prefix.len() {
+        prefix.starts_with(&provider_prefix)
+    } else {
+        provider_prefix.starts_with(&prefix)
+    }
+}
+
+/// The probes of `provider` whose target matches `target_pattern`.
+fn list_provider(
+    fs: &KernelFs,
+    provider: Provider,
+    target_pattern: &str,
+    verbose: bool,
+    notes: &mut Vec<String>,
+) -> Result<Vec<ProbeEntry>, ProbeError> {
+    let target_pattern = if target_pattern.is_empty() { "*" } else { target_pattern };
+    match provider {
+        Provider::Tracepoint => {
+            let glob = Glob::new(target_pattern)?;
+            tracefs::list_tracepoints(fs, &|target| glob.matches(target), verbose, notes)
+        }
+        Provider::Rawtracepoint | Provider::Kprobe | Provider::Kretprobe | Provider::Fentry | Provider::Fexit => {
+            let glob = Glob::new(target_pattern)?;
+            // `fentry:vfs_read` means the function in any module (targets are `vmlinux:vfs_read`).
+            let pattern_has_module = target_pattern.contains(':');
+            let matches = |target: &str| {
+                glob.matches(target)
+                    || (!pattern_has_module
+                        && target.rsplit_once(':').is_some_and(|(_, function)| glob.matches(function)))
+            };
+            pending_sources::list_kernel_functions(fs, provider, &matches, verbose, notes)
+        }
+        Provider::Uprobe | Provider::Uretprobe => {
+            pending_sources::list_uprobes(fs, provider, target_pattern, verbose)
+        }
+        Provider::Usdt => pending_sources::list_usdt(fs, target_pattern, verbose),
+        Provider::Software | Provider::Hardware => {
+            // Targets are `EVENT:`; a count after the event (`cpu-clock:1000`) does not narrow it.
+            let event = target_pattern.split(':').next().filter(|event| !event.is_empty()).unwrap_or("*");
+            let glob = Glob::new(&format!("{event}:"))?;
+            perf_events::list_perf_events(fs, provider, &|target| glob.matches(target), verbose)
+        }
+        Provider::Profile | Provider::Interval => {
+            let unit = target_pattern.split(':').next().filter(|unit| !unit.is_empty()).unwrap_or("*");
+            let glob = Glob::new(&format!("{unit}:"))?;
+            Ok(timer_unit_entries(provider, &|target| glob.matches(target)))
+        }
+        Provider::Watchpoint | Provider::Iter | Provider::Begin | Provider::End => Ok(Vec::new()),
+    }
+}
+
+/// The time units of `profile:`/`interval:` as newest bpftrace lists them (`profile:hz:`), sorted.
+fn timer_unit_entries(provider: Provider, matches: &dyn Fn(&str) -> bool) -> Vec<ProbeEntry> {
+    ["hz:", "ms:", "s:", "us:"]
+        .into_iter()
+        .filter(|target| matches(target))
+        .map(|target| ProbeEntry::new(provider, target))
+        .collect()
+}
+
+/// The probes of `provider` whose full name `provider:target` matches `glob`.
+fn list_provider_by_full_name(
+    fs: &KernelFs,
+    provider: Provider,
+    glob: &Glob,
+    verbose: bool,
+    notes: &mut Vec<String>,
+) -> Result<Vec<ProbeEntry>, ProbeError> {
+    // One reused buffer: kernel function sources call this for tens of thousands of names.
+    let full_name = RefCell::new(String::new());
+    let matches = |target: &str| {
+        let mut buffer = full_name.borrow_mut();
+        buffer.clear();
+        buffer.push_str(provider.name());
+        buffer.push(':');
+        buffer.push_str(target);
+        glob.matches(&buffer)
+    };
+    match provider {
+        Provider::Tracepoint => tracefs::list_tracepoints(fs, &matches, verbose, notes),
+        Provider::Rawtracepoint | Provider::Kprobe | Provider::Kretprobe | Provider::Fentry | Provider::Fexit => {
+            pending_sources::list_kernel_functions(fs, provider, &matches, verbose, notes)
+        }
+        Provider::Software | Provider::Hardware => {
+            perf_events::list_perf_events(fs, provider, &matches, verbose)
+        }
+        Provider::Profile | Provider::Interval => Ok(timer_unit_entries(provider, &matches)),
+        // Userspace providers need a path; the rest have nothing to list.
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Strips the architecture and wrapper prefixes the kernel puts on syscall entry points.
+const SYSCALL_FUNCTION_PREFIXES: [&str; 10] = [
+    "__x64_sys_",
+    "__ia32_sys_",
+    "__x64_compat_sys_",
+    "__ia32_compat_sys_",
+    "__arm64_sys_",
+    "__s390x_sys_",
+    "__riscv_sys_",
+    "__se_sys_",
+    "__do_sys_",
+    "sys_",
+];
+
+/// What a probe observes, so that a tracepoint and a kernel function for the same event compare
+/// equal: `(true, "execve")` for syscalls, `(false, name)` otherwise.
+fn event_key_of_kernel_function(target: &str) -> (bool, &str) {
+    let function = target.rsplit(':').next().unwrap_or(target);
+    let function = function.split('.').next().unwrap_or(function);
+    SYSCALL_FUNCTION_PREFIXES
+        .iter()
+        .find_map(|prefix| function.strip_prefix(prefix))
+        .map_or((false, function), |syscall| (true, syscall))
+}
+
+fn event_key_of_tracepoint(target: &str) -> (bool, &str) {
+    let (category, event) = target.split_once(':').unwrap_or(("", target));
+    if category == "syscalls" {
+        if let Some(syscall) = event.strip_prefix("sys_enter_").or_else(|| event.strip_prefix("sys_exit_")) {
+            return (true, syscall);
+        }
+    }
+    (false, event)
+}
+
+/// Full names of the tracepoints that have a kprobe/fentry twin in the same listing.
+fn tracepoints_with_kernel_function_twins(listing: &Listing) -> HashSet<String> {
+    let function_keys: HashSet<(bool, &str)> = listing
+        .entries
+        .iter()
+        .filter(|entry| {
+            matches!(entry.provider, Provider::Kprobe | Provider::Kretprobe | Provider::Fentry | Provider::Fexit)
+        })
+        .map(|entry| event_key_of_kernel_function(&entry.target))
+        .collect();
+    if function_keys.is_empty() {
+        return HashSet::new();
+    }
+    listing
+        .entries
+        .iter()
+        .filter(|entry| entry.provider == Provider::Tracepoint)
+        .filter(|entry| function_keys.contains(&event_key_of_tracepoint(&entry.target)))
+        .map(ProbeEntry::full_name)
+        .collect()
+}
+
+/// Prints one probe per line (`provider:target`), with `    TYPE NAME` argument lines in verbose
+/// mode, exactly as bpftrace; then any type definitions.
+pub fn render_text(listing: &Listing, verbose: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    let marked = tracepoints_with_kernel_function_twins(listing);
+    let mut buffer = String::with_capacity(listing.entries.len() * 48);
+    for entry in &listing.entries {
+        buffer.push_str(entry.provider.name());
+        buffer.push(':');
+        buffer.push_str(&entry.target);
+        if !marked.is_empty() && marked.contains(&entry.full_name()) {
+            buffer.push_str(STABLE_MARKER);
+        }
+        buffer.push('\n');
+        if verbose {
+            for arg in &entry.args {
+                buffer.push_str("    ");
+                for piece in tracefs::arg_text_pieces(arg) {
+                    buffer.push_str(piece);
+                }
+                buffer.push('\n');
+            }
+        }
+    }
+    for definition in &listing.type_definitions {
+        buffer.push_str(definition);
+        if !definition.ends_with('\n') {
+            buffer.push('\n');
+        }
+    }
+    out.write_all(buffer.as_bytes())
+}
+
+#[derive(Serialize)]
+struct JsonProbe<'a> {
+    provider: &'static str,
+    probe: String,
+    stability: Stability,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    args: Option<&'a [ProbeArg]>,
+}
+
+#[derive(Serialize)]
+struct JsonTypeDefinition<'a> {
+    type_definition: &'a str,
+}
+
+/// Prints one JSON object per line: `{"provider", "probe", "stability", "args"}` (args only in
+/// verbose mode, each with type, name and, where known, offset, size and signedness), then one
+/// `{"type_definition": ...}` per type definition.
+pub fn render_json(listing: &Listing, verbose: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    let mut buffer = Vec::with_capacity(listing.entries.len() * 96);
+    for entry in &listing.entries {
+        let probe = JsonProbe {
+            provider: entry.provider.name(),
+            probe: entry.full_name(),
+            stability: entry.provider.stability(),
+            args: verbose.then_some(entry.args.as_slice()),
+        };
+        serde_json::to_writer(&mut buffer, &probe).map_err(std::io::Error::other)?;
+        buffer.push(b'\n');
+    }
+    for definition in &listing.type_definitions {
+        serde_json::to_writer(&mut buffer, &JsonTypeDefinition { type_definition: definition })
+            .map_err(std::io::Error::other)?;
+        buffer.push(b'\n');
+    }
+    out.write_all(&buffer)
+}
+
+// TEMP until kernel_funcs/elf/usdt land: stand-ins with the agreed signatures, so that the
+// catalog compiles and lists tracepoints and perf events meanwhile. Remove this block and call
+// `crate::kernel_funcs`, `crate::elf` and `crate::usdt` directly once they exist.
+mod pending_sources {
+    use crate::{KernelFs, ProbeEntry, ProbeError, Provider};
+
+    pub fn list_kernel_functions(
+        _fs: &KernelFs,
+        _provider: Provider,
+        _matches: &dyn Fn(&str) -> bool,
+        _verbose: bool,
+        _notes: &mut Vec<String>,
+    ) -> Result<Vec<ProbeEntry>, ProbeError> {
+        Ok(Vec::new())
+    }
+
+    pub fn describe_type(_fs: &KernelFs, _query: &str) -> Result<Option<String>, ProbeError> {
+        Ok(None)
+    }
+
+    pub fn list_uprobes(
+        _fs: &KernelFs,
+        _provider: Provider,
+        _target_pattern: &str,
+        _verbose: bool,
+    ) -> Result<Vec<ProbeEntry>, ProbeError> {
+        Ok(Vec::new())
+    }
+
+    pub fn list_usdt(_fs: &KernelFs, _target_pattern: &str, _verbose: bool) -> Result<Vec<ProbeEntry>, ProbeError> {
+        Ok(Vec::new())
+    }
+}
+// END TEMP
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture_fs() -> KernelFs {
+        KernelFs::rooted(format!("{}/test_data/host", env!("CARGO_MANIFEST_DIR")))
+    }
+
+    fn names(listing: &Listing) -> Vec<String> {
+        listing.entries.iter().map(ProbeEntry::full_name).collect()
+    }
+
+    #[test]
+    fn unknown_provider_lists_valid_ones() {
+        let error = list(&fixture_fs(), "bogus:foo", false).unwrap_err();
+        let text = error.to_string();
+        assert!(matches!(error, ProbeError::UnknownProvider { .. }));
+        assert!(text.contains("bogus") && text.contains("tracepoint") && text.contains("kprobe"), "{text}");
+    }
+
+    #[test]
+    fn malformed_pattern_is_an_error() {
+        assert!(matches!(list(&fixture_fs(), "tracepoint:sys[", false), Err(ProbeError::BadPattern { .. })));
+    }
+
+    #[test]
+    fn aliases_and_case() {
+        let listing = list(&fixture_fs(), "T:sched:*", false).unwrap();
+        assert_eq!(
+            names(&listing),
+            [
+                "tracepoint:sched:sched_no_format_file",
+                "tracepoint:sched:sched_process_exec",
+                "tracepoint:sched:sched_switch"
+            ]
+        );
+    }
+
+    #[test]
+    fn software_and_profile_targets() {
+        let listing = list(&fixture_fs(), "s:cpu*,profile:*,i:s", false).unwrap();
+        assert_eq!(
+            names(&listing),
+            [
+                "software:cpu-clock:",
+                "software:cpu-migrations:",
+                "software:cpu:",
+                "profile:hz:",
+                "profile:ms:",
+                "profile:s:",
+                "profile:us:",
+                "interval:s:"
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicates_across_patterns_are_dropped() {
+        let listing = list(&fixture_fs(), "t:sched:sched_switch,tracepoint:sched:sched_s*", false).unwrap();
+        assert_eq!(names(&listing), ["tracepoint:sched:sched_switch"]);
+    }
+
+    #[test]
+    fn event_keys_normalise_syscalls() {
+        assert_eq!(event_key_of_kernel_function("__x64_sys_execve"), (true, "execve"));
+        assert_eq!(event_key_of_kernel_function("vmlinux:__se_sys_execveat"), (true, "execveat"));
+        assert_eq!(event_key_of_kernel_function("vfs_read.cold"), (false, "vfs_read"));
+        assert_eq!(event_key_of_tracepoint("syscalls:sys_exit_execve"), (true, "execve"));
+        assert_eq!(event_key_of_tracepoint("sched:sched_switch"), (false, "sched_switch"));
+    }
+
+    #[test]
+    fn stable_marker_only_in_mixed_listings() {
+        let mut listing = Listing::default();
+        listing.entries.push(ProbeEntry::new(Provider::Tracepoint, "syscalls:sys_enter_execve"));
+        listing.entries.push(ProbeEntry::new(Provider::Tracepoint, "syscalls:sys_enter_read"));
+        let mut pure = Vec::new();
+        render_text(&listing, false, &mut pure).unwrap();
+        assert_eq!(
+            String::from_utf8(pure).unwrap(),
+            "tracepoint:syscalls:sys_enter_execve\ntracepoint:syscalls:sys_enter_read\n"
+        );
+        listing.entries.push(ProbeEntry::new(Provider::Kprobe, "__x64_sys_execve"));
+        let mut mixed = Vec::new();
+        render_text(&listing, false, &mut mixed).unwrap();
+        assert_eq!(
+            String::from_utf8(mixed).unwrap(),
+            format!(
+                "tracepoint:syscalls:sys_enter_execve{STABLE_MARKER}\ntracepoint:syscalls:sys_enter_read\nkprobe:__x64_sys_execve\n"
+            )
+        );
+    }
+
+    #[test]
+    fn json_lines() {
+        let listing = list(&fixture_fs(), "tracepoint:sched:sched_switch", true).unwrap();
+        let mut out = Vec::new();
+        render_json(&listing, true, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let value: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+        assert_eq!(value["provider"], "tracepoint");
+        assert_eq!(value["probe"], "tracepoint:sched:sched_switch");
+        assert_eq!(value["stability"], "stable");
+        assert_eq!(value["args"][0]["type"], "char[16]");
+        assert_eq!(value["args"][0]["name"], "prev_comm");
+        assert_eq!(value["args"][0]["offset"], 8);
+        assert_eq!(value["args"][0]["size"], 16);
+        let mut terse = Vec::new();
+        render_json(&listing, false, &mut terse).unwrap();
+        assert!(!String::from_utf8(terse).unwrap().contains("args"));
+    }
+}

@@ -1,0 +1,1011 @@
+//! Name resolution and type checking: AST in, typed program and resources out, with located diagnostics.
+
+use crate::printf;
+use crate::probe_info::ProbeInfo;
+use crate::typed::*;
+use crate::types::{tracepoint_field_type, AddressSpace, Type};
+use bpfscope_bpf::{Action, AttachTarget, Field};
+use bpfscope_probes::tracefs::TracepointFormat;
+use bpfscope_probes::Provider;
+use bpfscope_syntax::{
+    did_you_mean, AssignOperator, BinaryOperator, Diagnostic, Expr, ExprKind, Program, Span, Statement,
+    StatementKind, TypeSpecKind, UnaryOperator,
+};
+
+/// Limits the checker applies; the defaults follow bpftrace where it has one.
+#[derive(Clone, Debug)]
+pub struct CheckOptions {
+    /// Capacity of strings read with `str()` and of `__data_loc` fields (bpftrace 0.17: 64).
+    pub max_strlen: u32,
+    /// How many array elements `join()` reads (bpftrace: 16).
+    pub join_max_items: u32,
+    /// Capacity of each element `join()` prints (bpftrace: 1024).
+    pub join_item_capacity: u32,
+    /// Capacity of the string `join()` returns when used as a value.
+    pub join_value_capacity: u32,
+}
+
+impl Default for CheckOptions {
+    fn default() -> CheckOptions {
+        CheckOptions { max_strlen: 64, join_max_items: 16, join_item_capacity: 1024, join_value_capacity: 1024 }
+    }
+}
+
+/// The checker's result: a typed program (complete only when no diagnostic is an error).
+#[derive(Debug)]
+pub struct CheckOutput {
+    pub program: TypedProgram,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl CheckOutput {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Builtin identifiers, for "did you mean".
+const BUILTIN_NAMES: &[&str] = &[
+    "pid", "tid", "uid", "gid", "comm", "nsecs", "elapsed", "cpu", "rand", "probe", "args", "cpid", "curtask",
+    "arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "arg6", "arg7", "arg8", "arg9", "retval", "func",
+];
+/// Function names, for "did you mean".
+const FUNCTION_NAMES: &[&str] = &["printf", "print", "join", "str", "time", "strftime", "exit", "cat"];
+
+/// One attach point after expansion, with what its context looks like.
+struct ResolvedAttach {
+    probe_name: String,
+    attach: AttachTarget,
+    context: ProbeContext,
+    format: Option<TracepointFormat>,
+    /// `syscalls:*` tracepoint pointers point into user memory.
+    user_pointers: bool,
+    span: Span,
+}
+
+/// Checks a parsed program. `source` is the text it was parsed from (for line numbers).
+pub fn check(program: &Program, source: &str, probe_info: &dyn ProbeInfo, options: &CheckOptions) -> CheckOutput {
+    let mut state = GlobalState { resources: Resources::default(), diagnostics: Vec::new(), options: options.clone() };
+    let mut typed = TypedProgram::default();
+    typed.line_starts = std::iter::once(0)
+        .chain(source.char_indices().filter(|(_, character)| *character == '\n').map(|(index, _)| index + 1))
+        .collect();
+    for probe in &program.probes {
+        let mut attaches = Vec::new();
+        for attach_point in &probe.attach_points {
+            resolve_attach_point(attach_point, probe_info, &mut attaches, &mut state.diagnostics);
+        }
+        for attach in &attaches {
+            let mut checker = ProbeChecker { state: &mut state, attach, variables: Vec::new(), loop_depth: 0 };
+            let predicate = probe.predicate.as_ref().and_then(|predicate| {
+                let typed = checker.expr(predicate)?;
+                checker.require_scalar(&typed, "predicate")?;
+                Some(typed)
+            });
+            let body = checker.block(&probe.body.statements);
+            let variables = std::mem::take(&mut checker.variables);
+            typed.probes.push(TypedProbe {
+                probe_name: attach.probe_name.clone(),
+                attach: attach.attach.clone(),
+                context: attach.context.clone(),
+                predicate,
+                body,
+                variables,
+                span: probe.span,
+            });
+        }
+    }
+    // The same block checked for several attach points reports the same problem several times.
+    let mut unique: Vec<Diagnostic> = Vec::new();
+    for diagnostic in state.diagnostics {
+        if !unique.contains(&diagnostic) {
+            unique.push(diagnostic);
+        }
+    }
+    typed.resources = state.resources;
+    CheckOutput { program: typed, diagnostics: unique }
+}
+
+fn has_wildcard(text: &str) -> bool {
+    text.contains('*') || text.contains('?')
+}
+
+fn resolve_attach_point(
+    attach_point: &bpfscope_syntax::AttachPoint,
+    probe_info: &dyn ProbeInfo,
+    out: &mut Vec<ResolvedAttach>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let raw = attach_point.raw.as_str();
+    let span = attach_point.span;
+    let provider_text = attach_point.provider();
+    let rest = raw.split_once(':').map(|(_, rest)| rest).unwrap_or("");
+    if raw == "BEGIN" || raw == "END" {
+        let attach = if raw == "BEGIN" { AttachTarget::Begin } else { AttachTarget::End };
+        out.push(ResolvedAttach {
+            probe_name: raw.to_string(),
+            attach,
+            context: ProbeContext::Special,
+            format: None,
+            user_pointers: false,
+            span,
+        });
+        return;
+    }
+    let Some(provider) = Provider::from_name(provider_text) else {
+        let names: Vec<&str> = Provider::ALL.iter().map(|provider| provider.name()).collect();
+        let mut diagnostic = Diagnostic::error(span, format!("Invalid probe type: {provider_text}"));
+        if let Some(suggestion) = did_you_mean(provider_text, names.iter().copied()) {
+            diagnostic = diagnostic.with_note(format!("Did you mean '{suggestion}'?"));
+        }
+        diagnostics.push(diagnostic);
+        return;
+    };
+    match provider {
+        Provider::Tracepoint => {
+            let Some((category, event)) = rest.split_once(':') else {
+                diagnostics.push(Diagnostic::error(
+                    span,
+                    "tracepoint probe must have a category and an event: tracepoint:CATEGORY:EVENT",
+                ));
+                return;
+            };
+            let targets = if has_wildcard(rest) {
+                match probe_info.expand_tracepoints(rest) {
+                    Ok(targets) if !targets.is_empty() => targets,
+                    Ok(_) => {
+                        diagnostics.push(Diagnostic::error(span, format!("No probes matched: tracepoint:{rest}")));
+                        return;
+                    }
+                    Err(reason) => {
+                        diagnostics.push(Diagnostic::error(span, format!("cannot list tracepoints: {reason}")));
+                        return;
+                    }
+                }
+            } else {
+                vec![(category.to_string(), event.to_string())]
+            };
+            for (category, event) in targets {
+                match probe_info.tracepoint_format(&category, &event) {
+                    Ok(format) => out.push(ResolvedAttach {
+                        probe_name: format!("tracepoint:{category}:{event}"),
+                        attach: AttachTarget::Tracepoint { category: category.clone(), name: event.clone() },
+                        context: ProbeContext::Tracepoint,
+                        format: Some(format),
+                        user_pointers: category == "syscalls",
+                        span,
+                    }),
+                    Err(reason) => diagnostics.push(
+                        Diagnostic::error(span, format!("tracepoint not found: {category}:{event}"))
+                            .with_note(reason)
+                            .with_hint("list the available ones with: bpfscope -l 'tracepoint:*'"),
+                    ),
+                }
+            }
+        }
+        Provider::Rawtracepoint => {
+            let name = rest.rsplit(':').next().unwrap_or("").to_string();
+            if name.is_empty() || has_wildcard(&name) {
+                diagnostics.push(Diagnostic::error(span, "rawtracepoint needs one tracepoint name (no wildcards)"));
+                return;
+            }
+            out.push(ResolvedAttach {
+                probe_name: format!("rawtracepoint:{name}"),
+                attach: AttachTarget::RawTracepoint { name },
+                context: ProbeContext::RawTracepoint,
+                format: None,
+                user_pointers: false,
+                span,
+            });
+        }
+        other => diagnostics.push(Diagnostic::error(
+            span,
+            format!("probe type '{}' is not supported yet by this compiler", other.name()),
+        )),
+    }
+}
+
+struct GlobalState {
+    resources: Resources,
+    diagnostics: Vec<Diagnostic>,
+    options: CheckOptions,
+}
+
+struct ProbeChecker<'a> {
+    state: &'a mut GlobalState,
+    attach: &'a ResolvedAttach,
+    variables: Vec<Variable>,
+    loop_depth: u32,
+}
+
+fn expr_node(kind: TypedExprKind, ty: Type, span: Span) -> TypedExpr {
+    TypedExpr { kind, ty, span }
+}
+
+impl ProbeChecker<'_> {
+    fn error(&mut self, span: Span, message: impl Into<String>) {
+        self.state.diagnostics.push(Diagnostic::error(span, message));
+    }
+
+    fn require_scalar(&mut self, expr: &TypedExpr, what: &str) -> Option<()> {
+        if expr.ty.is_scalar() {
+            Some(())
+        } else {
+            self.error(expr.span, format!("Invalid type for {what}: {}", expr.ty));
+            None
+        }
+    }
+
+    fn block(&mut self, statements: &[Statement]) -> Vec<TypedStatement> {
+        let mut out = Vec::new();
+        for statement in statements {
+            self.statement(statement, &mut out);
+        }
+        out
+    }
+
+    fn statement(&mut self, statement: &Statement, out: &mut Vec<TypedStatement>) {
+        let span = statement.span;
+        let push = |kind: TypedStatementKind, out: &mut Vec<TypedStatement>| out.push(TypedStatement { kind, span });
+        match &statement.kind {
+            StatementKind::Expression(expr) | StatementKind::Discard(expr) => match &expr.kind {
+                ExprKind::Call { function, function_span, arguments } => {
+                    if let Some(kind) = self.statement_call(function, *function_span, arguments, expr.span) {
+                        push(kind, out);
+                    }
+                }
+                ExprKind::IncrementDecrement { target, increment, .. } => {
+                    let operator = if *increment { BinaryOperator::Add } else { BinaryOperator::Subtract };
+                    if let Some(kind) = self.compound_assignment(target, operator, None, span) {
+                        push(kind, out);
+                    }
+                }
+                _ => {
+                    if let Some(typed) = self.expr(expr) {
+                        push(TypedStatementKind::Expression(typed), out);
+                    }
+                }
+            },
+            StatementKind::AssignVariable { name, name_span, operator, value } => {
+                let target = Expr::new(ExprKind::Variable(name.clone()), *name_span);
+                let kind = match operator {
+                    AssignOperator::Assign => self.assign_variable(name, *name_span, value),
+                    AssignOperator::Compound(operator) => {
+                        self.compound_assignment(&target, *operator, Some(value), span)
+                    }
+                };
+                if let Some(kind) = kind {
+                    push(kind, out);
+                }
+            }
+            StatementKind::VariableDeclaration { name, name_span, value, .. } => {
+                let zero = Expr::new(ExprKind::Integer(0), *name_span);
+                if let Some(kind) = self.assign_variable(name, *name_span, value.as_ref().unwrap_or(&zero)) {
+                    push(kind, out);
+                }
+            }
+            StatementKind::AssignMap { map, .. } => {
+                self.error(map.span, "maps are not supported yet by this compiler");
+            }
+            StatementKind::If { condition, then_block, else_block } => {
+                let condition = self.expr(condition).and_then(|condition| {
+                    self.require_scalar(&condition, "if condition")?;
+                    Some(condition)
+                });
+                let then_body = self.block(&then_block.statements);
+                let else_body = else_block.as_ref().map(|block| self.block(&block.statements)).unwrap_or_default();
+                if let Some(condition) = condition {
+                    push(TypedStatementKind::If { condition, then_body, else_body }, out);
+                }
+            }
+            StatementKind::While { condition, body } => {
+                let condition = self.expr(condition).and_then(|condition| {
+                    self.require_scalar(&condition, "while condition")?;
+                    Some(condition)
+                });
+                self.loop_depth += 1;
+                let body = self.block(&body.statements);
+                self.loop_depth -= 1;
+                if let Some(condition) = condition {
+                    push(TypedStatementKind::While { condition, body }, out);
+                }
+            }
+            StatementKind::Unroll { count, body } => {
+                let count_value = match &count.kind {
+                    ExprKind::Integer(value) if (1..=100).contains(value) => Some(*value as u32),
+                    _ => {
+                        self.error(count.span, "unroll() count must be an integer literal between 1 and 100");
+                        None
+                    }
+                };
+                let body = self.block(&body.statements);
+                if let Some(count) = count_value {
+                    push(TypedStatementKind::Unroll { count, body }, out);
+                }
+            }
+            StatementKind::Break | StatementKind::Continue => {
+                if self.loop_depth == 0 {
+                    let word = if matches!(statement.kind, StatementKind::Break) { "break" } else { "continue" };
+                    self.error(span, format!("{word} used outside of a loop"));
+                } else if matches!(statement.kind, StatementKind::Break) {
+                    push(TypedStatementKind::Break, out);
+                } else {
+                    push(TypedStatementKind::Continue, out);
+                }
+            }
+            StatementKind::Return(value) => {
+                if let Some(value) = value {
+                    self.error(value.span, "return in a probe takes no value");
+                }
+                push(TypedStatementKind::Return, out);
+            }
+            StatementKind::Block(block) => {
+                for statement in &block.statements {
+                    self.statement(statement, out);
+                }
+            }
+            StatementKind::ForMap { .. } | StatementKind::ForRange { .. } => {
+                self.error(span, "for loops are not supported yet by this compiler");
+            }
+        }
+    }
+
+    fn variable_index(&self, name: &str) -> Option<usize> {
+        self.variables.iter().position(|variable| variable.name == name)
+    }
+
+    fn assign_variable(&mut self, name: &str, name_span: Span, value: &Expr) -> Option<TypedStatementKind> {
+        let value = self.expr(value)?;
+        let storable = value.ty.is_scalar() || matches!(value.ty, Type::Str { .. } | Type::Tuple(_));
+        if !storable {
+            self.error(value.span, format!("Value '{}' cannot be assigned to a scratch variable.", value.ty));
+            return None;
+        }
+        let variable = match self.variable_index(name) {
+            Some(index) => {
+                let existing = self.variables.get(index).map(|variable| variable.ty.clone()).unwrap_or(Type::Void);
+                let compatible = (existing.is_scalar() && value.ty.is_scalar())
+                    || matches!((&existing, &value.ty), (Type::Str { .. }, Type::Str { .. }))
+                    || existing == value.ty;
+                if !compatible {
+                    self.error(
+                        name_span,
+                        format!(
+                            "Type mismatch for ${name}: trying to assign value of type '{}' when variable already contains a value of type '{existing}'",
+                            value.ty
+                        ),
+                    );
+                    return None;
+                }
+                index
+            }
+            None => {
+                let ty = match &value.ty {
+                    Type::Int { signed, .. } => Type::Int { bytes: 8, signed: *signed },
+                    Type::Bool => Type::UINT64,
+                    other => other.clone(),
+                };
+                self.variables.push(Variable { name: name.to_string(), ty });
+                self.variables.len() - 1
+            }
+        };
+        Some(TypedStatementKind::AssignVariable { variable, value })
+    }
+
+    fn compound_assignment(
+        &mut self,
+        target: &Expr,
+        operator: BinaryOperator,
+        value: Option<&Expr>,
+        span: Span,
+    ) -> Option<TypedStatementKind> {
+        let ExprKind::Variable(name) = &target.kind else {
+            self.error(target.span, "maps are not supported yet by this compiler");
+            return None;
+        };
+        let one = Expr::new(ExprKind::Integer(1), span);
+        let right = value.unwrap_or(&one).clone();
+        let combined = Expr::new(
+            ExprKind::Binary { operator, left: Box::new(target.clone()), right: Box::new(right) },
+            span,
+        );
+        self.assign_variable(name, target.span, &combined)
+    }
+
+    /// Lays out a record: each value 8-aligned after the action id.
+    fn record_fields(&mut self, values: &[TypedExpr]) -> Option<Vec<Field>> {
+        let mut offset = 8u32;
+        let mut fields = Vec::new();
+        for value in values {
+            let Some(ty) = value.ty.value_type() else {
+                self.error(value.span, format!("Value of type '{}' cannot be printed", value.ty));
+                return None;
+            };
+            let size = ty.size();
+            fields.push(Field { offset, ty });
+            offset = offset.saturating_add(size.div_ceil(8) * 8);
+        }
+        Some(fields)
+    }
+
+    fn literal_string(&mut self, expr: Option<&Expr>, function: &str, span: Span) -> Option<String> {
+        match expr.map(|expr| &expr.kind) {
+            Some(ExprKind::String(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
+            Some(_) => {
+                let span = expr.map(|expr| expr.span).unwrap_or(span);
+                self.error(span, format!("{function}() expects a string literal as its first argument"));
+                None
+            }
+            None => {
+                self.error(span, format!("{function}() requires at least one argument"));
+                None
+            }
+        }
+    }
+
+    /// Functions that are statements: they emit a record for user space.
+    fn statement_call(
+        &mut self,
+        function: &str,
+        function_span: Span,
+        arguments: &[Expr],
+        span: Span,
+    ) -> Option<TypedStatementKind> {
+        match function {
+            "printf" | "cat" => {
+                let format = self.literal_string(arguments.first(), function, span)?;
+                let conversions = match printf::parse_conversions(&format) {
+                    Ok(conversions) => conversions,
+                    Err(message) => {
+                        let format_span = arguments.first().map(|argument| argument.span).unwrap_or(span);
+                        self.error(format_span, message);
+                        return None;
+                    }
+                };
+                let values: Vec<Option<TypedExpr>> =
+                    arguments.iter().skip(1).map(|argument| self.expr(argument)).collect();
+                let values: Vec<TypedExpr> = values.into_iter().collect::<Option<Vec<_>>>()?;
+                let types: Vec<Type> = values.iter().map(|value| value.ty.clone()).collect();
+                let mut failed = false;
+                for (index, message) in printf::check_arguments(function, &conversions, &types) {
+                    let location = index.and_then(|index| values.get(index)).map(|value| value.span).unwrap_or(span);
+                    self.error(location, message);
+                    failed = true;
+                }
+                if failed {
+                    return None;
+                }
+                let args = self.record_fields(&values)?;
+                let action =
+                    if function == "printf" { Action::Printf { format, args } } else { Action::Cat { format, args } };
+                let action_id = self.state.resources.add_action(action);
+                Some(TypedStatementKind::Emit { action_id, values })
+            }
+            "print" => {
+                if arguments.len() != 1 {
+                    self.error(span, "print() takes exactly one argument here");
+                    return None;
+                }
+                let value = self.expr(arguments.first()?)?;
+                let fields = self.record_fields(std::slice::from_ref(&value))?;
+                let action_id =
+                    self.state.resources.add_action(Action::PrintValue { value: fields.into_iter().next()? });
+                Some(TypedStatementKind::Emit { action_id, values: vec![value] })
+            }
+            "join" => {
+                let (array, space) = self.join_array(arguments, span)?;
+                let separator = match arguments.get(1) {
+                    None => " ".to_string(),
+                    Some(_) => self.literal_string(arguments.get(1), "join", span)?,
+                };
+                let options = &self.state.options;
+                let action = Action::Join {
+                    separator,
+                    count_offset: 8,
+                    truncated_offset: 12,
+                    items_offset: 16,
+                    item_capacity: options.join_item_capacity,
+                    max_items: options.join_max_items,
+                };
+                let action_id = self.state.resources.add_action(action);
+                Some(TypedStatementKind::EmitJoin { action_id, array, space })
+            }
+            "exit" => {
+                if let Some(argument) = arguments.first() {
+                    self.error(argument.span, "exit() takes no argument");
+                    return None;
+                }
+                let action_id = self.state.resources.add_action(Action::Exit);
+                Some(TypedStatementKind::EmitBare { action_id })
+            }
+            "time" => {
+                let format = match arguments.first() {
+                    None => "%H:%M:%S\n".to_string(),
+                    Some(_) => self.literal_string(arguments.first(), "time", span)?,
+                };
+                let action_id = self.state.resources.add_action(Action::Time { format });
+                Some(TypedStatementKind::EmitBare { action_id })
+            }
+            _ => {
+                let expr = Expr::new(
+                    ExprKind::Call {
+                        function: function.to_string(),
+                        function_span,
+                        arguments: arguments.to_vec(),
+                    },
+                    span,
+                );
+                let typed = self.expr(&expr)?;
+                Some(TypedStatementKind::Expression(typed))
+            }
+        }
+    }
+
+    /// The array argument of `join`: a pointer to pointers to strings.
+    fn join_array(&mut self, arguments: &[Expr], span: Span) -> Option<(TypedExpr, AddressSpace)> {
+        let Some(first) = arguments.first() else {
+            self.error(span, "join() requires at least one argument");
+            return None;
+        };
+        if arguments.len() > 2 {
+            self.error(span, "join() takes one or two arguments");
+            return None;
+        }
+        let array = self.expr(first)?;
+        match &array.ty {
+            Type::Pointer { space, .. } => {
+                let space = *space;
+                Some((array, space))
+            }
+            Type::Int { .. } => Some((array, AddressSpace::Kernel)),
+            other => {
+                self.error(first.span, format!("join() expects an array of strings (char **), got {other}"));
+                None
+            }
+        }
+    }
+
+    fn integer(&self, value: i64, span: Span) -> TypedExpr {
+        expr_node(TypedExprKind::Integer(value), Type::INT64, span)
+    }
+
+    fn expr(&mut self, expr: &Expr) -> Option<TypedExpr> {
+        let span = expr.span;
+        match &expr.kind {
+            ExprKind::Integer(value) => {
+                let ty = if *value > i64::MAX as u64 { Type::UINT64 } else { Type::INT64 };
+                Some(expr_node(TypedExprKind::Integer(*value as i64), ty, span))
+            }
+            ExprKind::String(bytes) => {
+                let capacity = bytes.len() as u32 + 1;
+                Some(expr_node(TypedExprKind::String(bytes.clone()), Type::Str { capacity }, span))
+            }
+            ExprKind::Boolean(value) => Some(expr_node(TypedExprKind::Bool(*value), Type::Bool, span)),
+            ExprKind::Identifier(name) => self.identifier(name, span),
+            ExprKind::Variable(name) => match self.variable_index(name) {
+                Some(index) => {
+                    let ty = self.variables.get(index)?.ty.clone();
+                    Some(expr_node(TypedExprKind::Variable(index), ty, span))
+                }
+                None => {
+                    self.error(span, format!("Undefined or undeclared variable: ${name}"));
+                    None
+                }
+            },
+            ExprKind::FieldAccess { base, field, field_span, .. } => self.field_access(base, field, *field_span, span),
+            ExprKind::Unary { operator, operand } => self.unary(*operator, operand, span),
+            ExprKind::Binary { operator, left, right } => {
+                let left = self.expr(left);
+                let right = self.expr(right);
+                self.binary(*operator, left?, right?, span)
+            }
+            ExprKind::Ternary { condition, then_value, else_value } => {
+                let condition = self.expr(condition)?;
+                self.require_scalar(&condition, "ternary condition")?;
+                let then_value = match then_value {
+                    Some(then_value) => self.expr(then_value)?,
+                    None => condition.clone(),
+                };
+                let else_value = self.expr(else_value)?;
+                let ty = match (&then_value.ty, &else_value.ty) {
+                    (left, right) if left.is_integer() && right.is_integer() => {
+                        Type::Int { bytes: 8, signed: left.is_signed() || right.is_signed() }
+                    }
+                    (Type::Str { capacity: left }, Type::Str { capacity: right }) => {
+                        Type::Str { capacity: *left.max(right) }
+                    }
+                    (left, right) if left == right && left.is_pointer() => left.clone(),
+                    (left, right) => {
+                        self.error(
+                            span,
+                            format!("Ternary operator must return the same type: have '{left}' and '{right}'"),
+                        );
+                        return None;
+                    }
+                };
+                Some(expr_node(
+                    TypedExprKind::Ternary {
+                        condition: Box::new(condition),
+                        then_value: Box::new(then_value),
+                        else_value: Box::new(else_value),
+                    },
+                    ty,
+                    span,
+                ))
+            }
+            ExprKind::Cast { target_type, value } => {
+                let value = self.expr(value)?;
+                let target = match &target_type.kind {
+                    TypeSpecKind::Named(name) => integer_type_named(name),
+                    _ => None,
+                };
+                let Some(target) = target else {
+                    self.error(target_type.span, "only casts to integer types (int8..uint64, bool) are supported yet");
+                    return None;
+                };
+                if !value.ty.is_scalar() {
+                    self.error(span, format!("Cannot cast from '{}' to '{target}'", value.ty));
+                    return None;
+                }
+                Some(expr_node(TypedExprKind::Cast(Box::new(value)), target, span))
+            }
+            ExprKind::Index { base, index } => {
+                let base = self.expr(base)?;
+                let index = self.expr(index)?;
+                if !index.ty.is_integer() {
+                    self.error(index.span, format!("The array index must be an integer, not '{}'", index.ty));
+                    return None;
+                }
+                match base.ty.clone() {
+                    Type::Pointer { pointee, space } => {
+                        let sum = self.binary(BinaryOperator::Add, base, index, span)?;
+                        Some(expr_node(TypedExprKind::Dereference { pointer: Box::new(sum), space }, *pointee, span))
+                    }
+                    Type::Array { element, .. } => Some(expr_node(
+                        TypedExprKind::ArrayIndex { array: Box::new(base), index: Box::new(index) },
+                        *element,
+                        span,
+                    )),
+                    Type::Str { .. } => Some(expr_node(
+                        TypedExprKind::ArrayIndex { array: Box::new(base), index: Box::new(index) },
+                        Type::Int { bytes: 1, signed: true },
+                        span,
+                    )),
+                    other => {
+                        self.error(span, format!("The [] operator can not be used on values of type '{other}'"));
+                        None
+                    }
+                }
+            }
+            ExprKind::Tuple(elements) => {
+                let elements: Vec<Option<TypedExpr>> = elements.iter().map(|element| self.expr(element)).collect();
+                let elements = elements.into_iter().collect::<Option<Vec<_>>>()?;
+                let ty = Type::Tuple(elements.iter().map(|element| element.ty.clone()).collect());
+                Some(expr_node(TypedExprKind::Tuple(elements), ty, span))
+            }
+            ExprKind::TupleIndex { base, index, index_span } => {
+                let base = self.expr(base)?;
+                let Type::Tuple(elements) = &base.ty else {
+                    self.error(span, format!("Can not access index '{index}' on expression of type '{}'", base.ty));
+                    return None;
+                };
+                let Some(element) = elements.get(*index as usize).cloned() else {
+                    self.error(*index_span, format!("Invalid tuple index: {index}. Found {} elements in tuple.", elements.len()));
+                    return None;
+                };
+                Some(expr_node(TypedExprKind::TupleIndex { tuple: Box::new(base), index: *index as usize }, element, span))
+            }
+            ExprKind::Call { function, function_span, arguments } => {
+                self.value_call(function, *function_span, arguments, span)
+            }
+            ExprKind::Map(map) => {
+                self.error(map.span, "maps are not supported yet by this compiler");
+                None
+            }
+            ExprKind::IncrementDecrement { .. } => {
+                self.error(span, "++/-- can only be used as a statement here");
+                None
+            }
+            ExprKind::PositionalParameter(_) | ExprKind::PositionalParameterCount => {
+                self.error(span, "positional parameters are not supported yet by this compiler");
+                None
+            }
+            ExprKind::Error => None,
+            _ => {
+                self.error(span, "this expression is not supported yet by this compiler");
+                None
+            }
+        }
+    }
+
+    fn identifier(&mut self, name: &str, span: Span) -> Option<TypedExpr> {
+        let builtin = |builtin: Builtin, ty: Type| Some(expr_node(TypedExprKind::Builtin(builtin), ty, span));
+        match name {
+            "pid" => builtin(Builtin::Pid, Type::UINT64),
+            "tid" => builtin(Builtin::Tid, Type::UINT64),
+            "uid" => builtin(Builtin::Uid, Type::UINT64),
+            "gid" => builtin(Builtin::Gid, Type::UINT64),
+            "nsecs" => builtin(Builtin::Nsecs, Type::UINT64),
+            "elapsed" => builtin(Builtin::Elapsed, Type::UINT64),
+            "cpu" => builtin(Builtin::Cpu, Type::UINT64),
+            "rand" => builtin(Builtin::Rand, Type::UINT64),
+            "cpid" => builtin(Builtin::Cpid, Type::UINT64),
+            "curtask" => builtin(Builtin::CurrentTask, Type::UINT64),
+            "comm" => builtin(Builtin::Comm, Type::Str { capacity: 16 }),
+            "probe" => {
+                let bytes = self.attach.probe_name.as_bytes().to_vec();
+                let capacity = bytes.len() as u32 + 1;
+                Some(expr_node(TypedExprKind::String(bytes), Type::Str { capacity }, span))
+            }
+            "args" => match self.attach.context {
+                ProbeContext::Tracepoint => Some(expr_node(TypedExprKind::Integer(0), Type::Context, span)),
+                _ => {
+                    self.error(span, "The args builtin can only be used with tracepoint probes here");
+                    None
+                }
+            },
+            _ if name.len() == 4 && name.starts_with("arg") && name.as_bytes()[3].is_ascii_digit() => {
+                let index = name.as_bytes()[3] - b'0';
+                if self.attach.context != ProbeContext::RawTracepoint {
+                    self.error(
+                        span,
+                        format!("The {name} builtin can only be used with 'kprobes', 'uprobes', 'usdt' and 'rawtracepoint' probes"),
+                    );
+                    return None;
+                }
+                builtin(Builtin::Arg(index), Type::UINT64)
+            }
+            _ => {
+                let mut diagnostic = Diagnostic::error(span, format!("Unknown identifier: '{name}'"));
+                if let Some(suggestion) = did_you_mean(name, BUILTIN_NAMES.iter().copied()) {
+                    diagnostic = diagnostic.with_note(format!("Did you mean '{suggestion}'?"));
+                }
+                self.state.diagnostics.push(diagnostic);
+                None
+            }
+        }
+    }
+
+    fn field_access(&mut self, base: &Expr, field: &str, field_span: Span, span: Span) -> Option<TypedExpr> {
+        let base_typed = self.expr(base)?;
+        if base_typed.ty != Type::Context {
+            self.error(span, format!("Can not access field '{field}' on expression of type '{}'", base_typed.ty));
+            return None;
+        }
+        let format = self.attach.format.as_ref()?;
+        let Some(format_field) = format.event_fields().iter().find(|candidate| candidate.name == field) else {
+            let struct_name = match &self.attach.attach {
+                AttachTarget::Tracepoint { category, name } => format!("struct _tracepoint_{category}_{name}"),
+                _ => "args".to_string(),
+            };
+            let mut diagnostic = Diagnostic::error(
+                field_span,
+                format!("Struct/union of type '{struct_name}' does not contain a field named '{field}'"),
+            );
+            let names: Vec<&str> = format.event_fields().iter().map(|candidate| candidate.name.as_str()).collect();
+            if let Some(suggestion) = did_you_mean(field, names.iter().copied()) {
+                diagnostic = diagnostic.with_note(format!("Did you mean '{suggestion}'?"));
+            }
+            self.state.diagnostics.push(diagnostic);
+            return None;
+        };
+        let ty = tracepoint_field_type(
+            &format_field.type_text,
+            format_field.size,
+            format_field.signed,
+            format_field.array_len,
+            format_field.is_data_loc,
+            self.attach.user_pointers,
+            self.state.options.max_strlen,
+        );
+        let access = if format_field.is_data_loc {
+            ContextFieldAccess::DataLoc
+        } else {
+            match &ty {
+                Type::Str { .. } | Type::Array { .. } => ContextFieldAccess::Inline { bytes: format_field.size },
+                Type::Int { bytes, signed } => ContextFieldAccess::Load { bytes: *bytes, signed: *signed },
+                _ => ContextFieldAccess::Load { bytes: 8, signed: false },
+            }
+        };
+        // Integers are widened to 64 bits on load, as bpftrace 0.17 does.
+        let ty = match ty {
+            Type::Int { signed, .. } => Type::Int { bytes: 8, signed },
+            other => other,
+        };
+        Some(expr_node(
+            TypedExprKind::ContextField { name: field.to_string(), offset: format_field.offset, access },
+            ty,
+            span,
+        ))
+    }
+
+    fn unary(&mut self, operator: UnaryOperator, operand: &Expr, span: Span) -> Option<TypedExpr> {
+        let operand = self.expr(operand)?;
+        match operator {
+            UnaryOperator::Negate | UnaryOperator::BitwiseNot | UnaryOperator::LogicalNot => {
+                if !operand.ty.is_integer() && !(operator == UnaryOperator::LogicalNot && operand.ty.is_pointer()) {
+                    self.error(span, format!("Invalid type for unary operator '{}': {}", operator.symbol(), operand.ty));
+                    return None;
+                }
+                let (op, ty) = match operator {
+                    UnaryOperator::Negate => (UnaryOp::Negate, Type::INT64),
+                    UnaryOperator::BitwiseNot => {
+                        (UnaryOp::BitwiseNot, Type::Int { bytes: 8, signed: operand.ty.is_signed() })
+                    }
+                    _ => (UnaryOp::LogicalNot, Type::Bool),
+                };
+                Some(expr_node(TypedExprKind::Unary { op, operand: Box::new(operand) }, ty, span))
+            }
+            UnaryOperator::Dereference => match operand.ty.clone() {
+                Type::Pointer { pointee, space } => {
+                    let ty = match *pointee {
+                        Type::Int { signed, .. } => Type::Int { bytes: 8, signed },
+                        other => other,
+                    };
+                    let stored_pointee = match &operand.ty {
+                        Type::Pointer { pointee, .. } => (**pointee).clone(),
+                        _ => ty.clone(),
+                    };
+                    // Keep the pointee's width on the pointer so codegen reads the right size.
+                    let pointer = TypedExpr {
+                        ty: Type::Pointer { pointee: Box::new(stored_pointee), space },
+                        ..operand
+                    };
+                    Some(expr_node(TypedExprKind::Dereference { pointer: Box::new(pointer), space }, ty, span))
+                }
+                other => {
+                    self.error(span, format!("Can not dereference type '{other}'"));
+                    None
+                }
+            },
+            UnaryOperator::AddressOf => {
+                self.error(span, "The address-of operator is not supported yet by this compiler");
+                None
+            }
+        }
+    }
+
+    fn binary(&mut self, op: BinaryOperator, left: TypedExpr, right: TypedExpr, span: Span) -> Option<TypedExpr> {
+        use BinaryOperator::*;
+        let comparison = matches!(op, Less | LessEqual | Greater | GreaterEqual | Equal | NotEqual);
+        if matches!(op, LogicalAnd | LogicalOr) {
+            for side in [&left, &right] {
+                if !side.ty.is_scalar() {
+                    self.error(side.span, format!("Invalid type for '{}': {}", op.symbol(), side.ty));
+                    return None;
+                }
+            }
+            return Some(expr_node(
+                TypedExprKind::Logical { and: op == LogicalAnd, left: Box::new(left), right: Box::new(right) },
+                Type::Bool,
+                span,
+            ));
+        }
+        let ty = match (&left.ty, &right.ty) {
+            (Type::Str { .. }, Type::Str { .. }) if matches!(op, Equal | NotEqual) => Type::Bool,
+            (l, r) if l.is_integer() && r.is_integer() => {
+                if comparison {
+                    Type::Bool
+                } else {
+                    Type::Int { bytes: 8, signed: l.is_signed() || r.is_signed() }
+                }
+            }
+            (pointer @ Type::Pointer { .. }, integer) if integer.is_integer() && matches!(op, Add | Subtract) => {
+                pointer.clone()
+            }
+            (integer, pointer @ Type::Pointer { .. }) if integer.is_integer() && op == Add => pointer.clone(),
+            (l, r) if l.is_scalar() && r.is_scalar() && comparison => Type::Bool,
+            (l, r) if l.is_pointer() && r.is_pointer() && op == Subtract => Type::INT64,
+            (l, r) => {
+                self.error(span, format!("Type mismatch for '{}': comparing '{l}' with '{r}'", op.symbol()));
+                return None;
+            }
+        };
+        // Integer + pointer: put the pointer on the left so codegen scales one side only.
+        let (left, right) = if right.ty.is_pointer() && !left.ty.is_pointer() { (right, left) } else { (left, right) };
+        Some(expr_node(TypedExprKind::Binary { op, left: Box::new(left), right: Box::new(right) }, ty, span))
+    }
+
+    /// Functions that return values.
+    fn value_call(&mut self, function: &str, function_span: Span, arguments: &[Expr], span: Span) -> Option<TypedExpr> {
+        match function {
+            "str" => {
+                let Some(first) = arguments.first() else {
+                    self.error(span, "str() requires at least one argument");
+                    return None;
+                };
+                if arguments.len() > 2 {
+                    self.error(span, "str() takes one or two arguments");
+                    return None;
+                }
+                let pointer = self.expr(first)?;
+                let length = match arguments.get(1) {
+                    Some(length) => {
+                        let length = self.expr(length)?;
+                        if !length.ty.is_integer() {
+                            self.error(length.span, format!("str() length must be an integer, not '{}'", length.ty));
+                            return None;
+                        }
+                        Some(Box::new(length))
+                    }
+                    None => None,
+                };
+                let max_strlen = self.state.options.max_strlen;
+                let capacity = match length.as_deref().map(|length| &length.kind) {
+                    Some(TypedExprKind::Integer(value)) if *value >= 0 => ((*value as u32).saturating_add(1)).min(max_strlen),
+                    _ => max_strlen,
+                };
+                match &pointer.ty {
+                    Type::Str { .. } => Some(pointer),
+                    Type::Pointer { space, .. } => {
+                        let space = *space;
+                        Some(expr_node(
+                            TypedExprKind::ReadString { pointer: Box::new(pointer), space, length },
+                            Type::Str { capacity },
+                            span,
+                        ))
+                    }
+                    Type::Int { .. } => {
+                        let space =
+                            if self.attach.user_pointers { AddressSpace::User } else { AddressSpace::Kernel };
+                        Some(expr_node(
+                            TypedExprKind::ReadString { pointer: Box::new(pointer), space, length },
+                            Type::Str { capacity },
+                            span,
+                        ))
+                    }
+                    other => {
+                        self.error(first.span, format!("str() expects an integer or a pointer type as first argument ({other} provided)"));
+                        None
+                    }
+                }
+            }
+            "join" => {
+                let (array, space) = self.join_array(arguments, span)?;
+                let separator = match arguments.get(1) {
+                    None => b" ".to_vec(),
+                    Some(_) => self.literal_string(arguments.get(1), "join", span)?.into_bytes(),
+                };
+                let capacity = self.state.options.join_value_capacity;
+                Some(expr_node(
+                    TypedExprKind::JoinString { array: Box::new(array), space, separator },
+                    Type::Str { capacity },
+                    span,
+                ))
+            }
+            "printf" | "print" | "exit" | "time" | "cat" => {
+                self.error(span, format!("{function}() returns no value and can only be used as a statement"));
+                None
+            }
+            "strftime" => {
+                self.error(function_span, "strftime() is not supported yet by this compiler");
+                None
+            }
+            _ => {
+                let mut diagnostic = Diagnostic::error(function_span, format!("Unknown function: '{function}'"));
+                if let Some(suggestion) = did_you_mean(function, FUNCTION_NAMES.iter().copied()) {
+                    diagnostic = diagnostic.with_note(format!("Did you mean '{suggestion}'?"));
+                }
+                self.state.diagnostics.push(diagnostic);
+                let _ = self.integer(0, span);
+                None
+            }
+        }
+    }
+}
+
+/// `uint32`, `int8`, `bool`, ... as a type.
+fn integer_type_named(name: &str) -> Option<Type> {
+    Some(match name {
+        "bool" => Type::Bool,
+        "int8" | "char" => Type::Int { bytes: 1, signed: true },
+        "uint8" | "unsigned char" => Type::Int { bytes: 1, signed: false },
+        "int16" | "short" => Type::Int { bytes: 2, signed: true },
+        "uint16" | "unsigned short" => Type::Int { bytes: 2, signed: false },
+        "int32" | "int" => Type::Int { bytes: 4, signed: true },
+        "uint32" | "unsigned int" => Type::Int { bytes: 4, signed: false },
+        "int64" | "long" => Type::Int { bytes: 8, signed: true },
+        "uint64" | "unsigned long" => Type::Int { bytes: 8, signed: false },
+        _ => return None,
+    })
+}

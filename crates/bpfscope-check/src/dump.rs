@@ -1,0 +1,121 @@
+//! `-d types`: the typed program as indented text, one node per line with its type.
+
+use crate::typed::*;
+
+/// Renders every probe of the typed program with the type of each expression.
+pub fn dump_types(program: &TypedProgram) -> String {
+    let mut out = String::new();
+    for probe in &program.probes {
+        out.push_str(&format!("{}\n", probe.probe_name));
+        for variable in &probe.variables {
+            out.push_str(&format!("  var ${} :: {}\n", variable.name, variable.ty));
+        }
+        if let Some(predicate) = &probe.predicate {
+            out.push_str("  predicate\n");
+            dump_expr(predicate, 2, &mut out);
+        }
+        dump_statements(&probe.body, 1, &mut out);
+    }
+    out
+}
+
+fn indent(depth: usize) -> String {
+    "  ".repeat(depth)
+}
+
+fn dump_statements(statements: &[TypedStatement], depth: usize, out: &mut String) {
+    for statement in statements {
+        let pad = indent(depth);
+        match &statement.kind {
+            TypedStatementKind::Expression(expr) => dump_expr(expr, depth, out),
+            TypedStatementKind::Emit { action_id, values } => {
+                out.push_str(&format!("{pad}emit action #{action_id}\n"));
+                for value in values {
+                    dump_expr(value, depth + 1, out);
+                }
+            }
+            TypedStatementKind::EmitJoin { action_id, array, space } => {
+                out.push_str(&format!("{pad}join action #{action_id} ({space:?} memory)\n"));
+                dump_expr(array, depth + 1, out);
+            }
+            TypedStatementKind::EmitBare { action_id } => out.push_str(&format!("{pad}emit action #{action_id}\n")),
+            TypedStatementKind::AssignVariable { variable, value } => {
+                out.push_str(&format!("{pad}assign $#{variable}\n"));
+                dump_expr(value, depth + 1, out);
+            }
+            TypedStatementKind::If { condition, then_body, else_body } => {
+                out.push_str(&format!("{pad}if\n"));
+                dump_expr(condition, depth + 1, out);
+                out.push_str(&format!("{pad}then\n"));
+                dump_statements(then_body, depth + 1, out);
+                if !else_body.is_empty() {
+                    out.push_str(&format!("{pad}else\n"));
+                    dump_statements(else_body, depth + 1, out);
+                }
+            }
+            TypedStatementKind::While { condition, body } => {
+                out.push_str(&format!("{pad}while\n"));
+                dump_expr(condition, depth + 1, out);
+                dump_statements(body, depth + 1, out);
+            }
+            TypedStatementKind::Unroll { count, body } => {
+                out.push_str(&format!("{pad}unroll {count}\n"));
+                dump_statements(body, depth + 1, out);
+            }
+            TypedStatementKind::Break => out.push_str(&format!("{pad}break\n")),
+            TypedStatementKind::Continue => out.push_str(&format!("{pad}continue\n")),
+            TypedStatementKind::Return => out.push_str(&format!("{pad}return\n")),
+        }
+    }
+}
+
+fn dump_expr(expr: &TypedExpr, depth: usize, out: &mut String) {
+    let pad = indent(depth);
+    let label = match &expr.kind {
+        TypedExprKind::Integer(value) => format!("{value}"),
+        TypedExprKind::String(bytes) => format!("{:?}", String::from_utf8_lossy(bytes)),
+        TypedExprKind::Bool(value) => format!("{value}"),
+        TypedExprKind::Builtin(builtin) => format!("builtin {builtin:?}"),
+        TypedExprKind::ContextField { name, offset, .. } => format!("args.{name} @{offset}"),
+        TypedExprKind::Variable(index) => format!("$#{index}"),
+        TypedExprKind::Unary { op, .. } => format!("unary {op:?}"),
+        TypedExprKind::Binary { op, .. } => format!("binary {}", op.symbol()),
+        TypedExprKind::Logical { and, .. } => (if *and { "&&" } else { "||" }).to_string(),
+        TypedExprKind::Ternary { .. } => "?:".to_string(),
+        TypedExprKind::Cast(_) => "cast".to_string(),
+        TypedExprKind::Dereference { space, .. } => format!("deref ({space:?})"),
+        TypedExprKind::ReadString { space, .. } => format!("str ({space:?})"),
+        TypedExprKind::JoinString { space, .. } => format!("join ({space:?})"),
+        TypedExprKind::Tuple(_) => "tuple".to_string(),
+        TypedExprKind::TupleIndex { index, .. } => format!(".{index}"),
+        TypedExprKind::ArrayIndex { .. } => "index".to_string(),
+    };
+    out.push_str(&format!("{pad}{label} :: {}\n", expr.ty));
+    match &expr.kind {
+        TypedExprKind::Unary { operand, .. } | TypedExprKind::Cast(operand) => dump_expr(operand, depth + 1, out),
+        TypedExprKind::Binary { left, right, .. } | TypedExprKind::Logical { left, right, .. } => {
+            dump_expr(left, depth + 1, out);
+            dump_expr(right, depth + 1, out);
+        }
+        TypedExprKind::Ternary { condition, then_value, else_value } => {
+            dump_expr(condition, depth + 1, out);
+            dump_expr(then_value, depth + 1, out);
+            dump_expr(else_value, depth + 1, out);
+        }
+        TypedExprKind::Dereference { pointer, .. } | TypedExprKind::ReadString { pointer, .. } => {
+            dump_expr(pointer, depth + 1, out)
+        }
+        TypedExprKind::JoinString { array, .. } => dump_expr(array, depth + 1, out),
+        TypedExprKind::Tuple(elements) => {
+            for element in elements {
+                dump_expr(element, depth + 1, out);
+            }
+        }
+        TypedExprKind::TupleIndex { tuple, .. } => dump_expr(tuple, depth + 1, out),
+        TypedExprKind::ArrayIndex { array, index } => {
+            dump_expr(array, depth + 1, out);
+            dump_expr(index, depth + 1, out);
+        }
+        _ => {}
+    }
+}

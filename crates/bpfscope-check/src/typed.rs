@@ -1,0 +1,174 @@
+//! The typed program: what the checker hands to codegen. A different tree from the AST, with every name resolved.
+
+use crate::types::{AddressSpace, Type};
+use bpfscope_bpf::{Action, AttachTarget};
+use bpfscope_syntax::{BinaryOperator, Span};
+
+/// A whole checked program plus what it needs at run time.
+#[derive(Clone, Debug, Default)]
+pub struct TypedProgram {
+    /// One entry per attach point after wildcard expansion: a block attached to two
+    /// tracepoints with different layouts is checked, and later compiled, once for each.
+    pub probes: Vec<TypedProbe>,
+    pub resources: Resources,
+    /// Byte offsets where each source line starts, to turn spans into line numbers.
+    pub line_starts: Vec<usize>,
+}
+
+impl TypedProgram {
+    /// The 1-based line of a byte offset.
+    pub fn line_of(&self, offset: usize) -> u32 {
+        let index = self.line_starts.partition_point(|start| *start <= offset);
+        index.max(1) as u32
+    }
+}
+
+/// Everything the program needs besides its code: ring-buffer actions (printf formats, join
+/// layouts, exit...). Action ids are indices into `actions`.
+#[derive(Clone, Debug, Default)]
+pub struct Resources {
+    pub actions: Vec<Action>,
+}
+
+impl Resources {
+    /// The id of `action`, reusing an identical one (the same printf in two expanded probes).
+    pub fn add_action(&mut self, action: Action) -> u64 {
+        if let Some(index) = self.actions.iter().position(|existing| *existing == action) {
+            return index as u64;
+        }
+        self.actions.push(action);
+        (self.actions.len() - 1) as u64
+    }
+}
+
+/// How a probe's context (the program's r1) is laid out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProbeContext {
+    /// A tracepoint record: fields at their format-file offsets.
+    Tracepoint,
+    /// `struct bpf_raw_tracepoint_args`: an array of u64 arguments.
+    RawTracepoint,
+    /// `BEGIN`/`END`: run through `BPF_PROG_TEST_RUN`, no usable context.
+    Special,
+}
+
+/// One attach point's program.
+#[derive(Clone, Debug)]
+pub struct TypedProbe {
+    /// The full probe name (`tracepoint:syscalls:sys_enter_execve`), also the `probe` builtin's value.
+    pub probe_name: String,
+    pub attach: AttachTarget,
+    pub context: ProbeContext,
+    pub predicate: Option<TypedExpr>,
+    pub body: Vec<TypedStatement>,
+    /// Scratch variables (`$x`), indexed by [`TypedExprKind::Variable`].
+    pub variables: Vec<Variable>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Variable {
+    pub name: String,
+    pub ty: Type,
+}
+
+/// Values that come from the running context rather than the script.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builtin {
+    Pid,
+    Tid,
+    Uid,
+    Gid,
+    Nsecs,
+    Elapsed,
+    Cpu,
+    Rand,
+    Cpid,
+    Comm,
+    /// `argN` of a raw tracepoint.
+    Arg(u8),
+    CurrentTask,
+}
+
+/// How a tracepoint field is read from the context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContextFieldAccess {
+    /// An integer or pointer loaded directly from the record.
+    Load { bytes: u8, signed: bool },
+    /// An inline array (`char comm[16]`) copied out of the record.
+    Inline { bytes: u32 },
+    /// A `__data_loc` string: the u32 at the offset locates the bytes within the record.
+    DataLoc,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnaryOp {
+    Negate,
+    LogicalNot,
+    BitwiseNot,
+}
+
+/// A checked expression.
+#[derive(Clone, Debug)]
+pub struct TypedExpr {
+    pub kind: TypedExprKind,
+    pub ty: Type,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum TypedExprKind {
+    Integer(i64),
+    /// A string literal (no NUL; `ty` holds the capacity with it).
+    String(Vec<u8>),
+    Bool(bool),
+    Builtin(Builtin),
+    /// `args->name` / `args.name` of a tracepoint.
+    ContextField { name: String, offset: u32, access: ContextFieldAccess },
+    Variable(usize),
+    Unary { op: UnaryOp, operand: Box<TypedExpr> },
+    /// Arithmetic, bitwise and comparison operators (not `&&`/`||`).
+    Binary { op: BinaryOperator, left: Box<TypedExpr>, right: Box<TypedExpr> },
+    /// Short-circuit `&&` (`and` true) or `||`.
+    Logical { and: bool, left: Box<TypedExpr>, right: Box<TypedExpr> },
+    Ternary { condition: Box<TypedExpr>, then_value: Box<TypedExpr>, else_value: Box<TypedExpr> },
+    /// An integer/pointer conversion to `ty`.
+    Cast(Box<TypedExpr>),
+    /// `*pointer`, read with `probe_read_{user,kernel}`.
+    Dereference { pointer: Box<TypedExpr>, space: AddressSpace },
+    /// `str(pointer [, length])`: `ty` is the string; `length` limits the read further.
+    ReadString { pointer: Box<TypedExpr>, space: AddressSpace, length: Option<Box<TypedExpr>> },
+    /// `join(array [, sep])` used as a value: a string built in BPF.
+    JoinString { array: Box<TypedExpr>, space: AddressSpace, separator: Vec<u8> },
+    Tuple(Vec<TypedExpr>),
+    TupleIndex { tuple: Box<TypedExpr>, index: usize },
+    /// `array[index]` of an inline array held in memory.
+    ArrayIndex { array: Box<TypedExpr>, index: Box<TypedExpr> },
+}
+
+/// A checked statement.
+#[derive(Clone, Debug)]
+pub struct TypedStatement {
+    pub kind: TypedStatementKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum TypedStatementKind {
+    /// An expression evaluated for its effects only.
+    Expression(TypedExpr),
+    /// Emits a ring-buffer record for `action_id`, whose fields (from the Action) are `values`.
+    /// Used for printf, cat and print: `values[i]` goes to the action's i-th field.
+    Emit { action_id: u64, values: Vec<TypedExpr> },
+    /// `join(array)` as a statement: emits the Join record for `action_id`.
+    EmitJoin { action_id: u64, array: TypedExpr, space: AddressSpace },
+    /// `exit()` and `time()`: a record with only the action id.
+    EmitBare { action_id: u64 },
+    AssignVariable { variable: usize, value: TypedExpr },
+    If { condition: TypedExpr, then_body: Vec<TypedStatement>, else_body: Vec<TypedStatement> },
+    While { condition: TypedExpr, body: Vec<TypedStatement> },
+    Unroll { count: u32, body: Vec<TypedStatement> },
+    Break,
+    Continue,
+    Return,
+}

@@ -1,0 +1,365 @@
+//! Decoding values from record and map bytes (by `ValueType`) and rendering them as bpftrace text or JSON.
+
+use bpfscope_bpf::ValueType;
+
+use crate::escape::{escape_control_bytes, push_json_string};
+use crate::OutputError;
+
+/// Bytes of the `u32` length header that starts every `ValueType::Buffer` (see [`decode_value`]).
+pub const BUFFER_LENGTH_HEADER_BYTES: u32 = 4;
+
+/// A value read out of a record or a map slot; borrows string and buffer bytes from the input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecodedValue<'a> {
+    /// An integer, as its 64-bit two's complement bits (sign- or zero-extended from its width).
+    Integer { bits: u64, signed: bool },
+    Bool(bool),
+    /// String bytes up to (not including) the first NUL, or the whole buffer when there is none.
+    Str(&'a [u8]),
+    Pointer(u64),
+    Tuple(Vec<DecodedValue<'a>>),
+    Buffer(&'a [u8]),
+    KernelStack(Vec<u64>),
+    UserStack(Vec<u64>),
+    KernelSymbol(u64),
+    UserSymbol(u64),
+}
+
+impl DecodedValue<'_> {
+    /// The value as a signed number, for sorting and arithmetic (unsigned values above `i64::MAX` saturate
+    /// through `i128`, so nothing wraps).
+    pub fn as_sort_number(&self) -> Option<i128> {
+        match self {
+            DecodedValue::Integer { bits, signed: true } => Some(i128::from(*bits as i64)),
+            DecodedValue::Integer { bits, signed: false } => Some(i128::from(*bits)),
+            DecodedValue::Bool(flag) => Some(i128::from(u8::from(*flag))),
+            DecodedValue::Pointer(address)
+            | DecodedValue::KernelSymbol(address)
+            | DecodedValue::UserSymbol(address) => Some(i128::from(*address)),
+            _ => None,
+        }
+    }
+}
+
+fn slice_at<'a>(bytes: &'a [u8], offset: usize, length: usize, what: &str) -> Result<&'a [u8], OutputError> {
+    offset
+        .checked_add(length)
+        .and_then(|end| bytes.get(offset..end))
+        .ok_or_else(|| OutputError::ShortData {
+            what: what.to_string(),
+            needed: offset.saturating_add(length),
+            available: bytes.len(),
+        })
+}
+
+/// Reads a little-endian unsigned integer of `width` bytes (1, 2, 4 or 8) at `offset`.
+pub fn read_unsigned(bytes: &[u8], offset: usize, width: usize) -> Result<u64, OutputError> {
+    let field = slice_at(bytes, offset, width, "integer")?;
+    match width {
+        1 | 2 | 4 | 8 => {
+            let mut buffer = [0u8; 8];
+            buffer
+                .get_mut(..width)
+                .ok_or(OutputError::UnsupportedIntegerWidth(width))?
+                .copy_from_slice(field);
+            Ok(u64::from_le_bytes(buffer))
+        }
+        other => Err(OutputError::UnsupportedIntegerWidth(other)),
+    }
+}
+
+fn sign_extend(bits: u64, width: usize) -> u64 {
+    match width {
+        1 => bits as u8 as i8 as i64 as u64,
+        2 => bits as u16 as i16 as i64 as u64,
+        4 => bits as u32 as i32 as i64 as u64,
+        _ => bits,
+    }
+}
+
+/// Returns the bytes before the first NUL, or all of them.
+pub fn until_nul(bytes: &[u8]) -> &[u8] {
+    match bytes.iter().position(|&byte| byte == 0) {
+        Some(nul_index) => bytes.get(..nul_index).unwrap_or(bytes),
+        None => bytes,
+    }
+}
+
+/// Decodes one value of type `ty` stored at `offset` in `bytes`.
+///
+/// Layouts (all little-endian): integers take their width; `Bool` one byte; `Str` a NUL-terminated
+/// string in `capacity` bytes; `Pointer`/symbols 8 bytes; `Tuple` fields at their own offsets;
+/// `Buffer { capacity }` a `u32` count of valid bytes followed by `capacity - 4` data bytes;
+/// stacks a `u64` frame count followed by `depth` `u64` addresses.
+pub fn decode_value<'a>(ty: &ValueType, bytes: &'a [u8], offset: usize) -> Result<DecodedValue<'a>, OutputError> {
+    match ty {
+        ValueType::Int { bytes: width, signed } => {
+            let width = usize::from(*width);
+            let raw = read_unsigned(bytes, offset, width)?;
+            let bits = if *signed { sign_extend(raw, width) } else { raw };
+            Ok(DecodedValue::Integer { bits, signed: *signed })
+        }
+        ValueType::Bool => Ok(DecodedValue::Bool(read_unsigned(bytes, offset, 1)? != 0)),
+        ValueType::Str { capacity } => {
+            let field = slice_at(bytes, offset, *capacity as usize, "string")?;
+            Ok(DecodedValue::Str(until_nul(field)))
+        }
+        ValueType::Pointer => Ok(DecodedValue::Pointer(read_unsigned(bytes, offset, 8)?)),
+        ValueType::KernelSymbol => Ok(DecodedValue::KernelSymbol(read_unsigned(bytes, offset, 8)?)),
+        ValueType::UserSymbol => Ok(DecodedValue::UserSymbol(read_unsigned(bytes, offset, 8)?)),
+        ValueType::Tuple(fields) => {
+            let mut elements = Vec::with_capacity(fields.len());
+            for (field_offset, field_type) in fields {
+                let element_offset = offset.checked_add(*field_offset as usize).ok_or(OutputError::ShortData {
+                    what: "tuple".to_string(),
+                    needed: usize::MAX,
+                    available: bytes.len(),
+                })?;
+                elements.push(decode_value(field_type, bytes, element_offset)?);
+            }
+            Ok(DecodedValue::Tuple(elements))
+        }
+        ValueType::Buffer { capacity } => {
+            let data_capacity = capacity.saturating_sub(BUFFER_LENGTH_HEADER_BYTES) as usize;
+            let valid_length = read_unsigned(bytes, offset, 4)? as usize;
+            let data_offset = offset.saturating_add(BUFFER_LENGTH_HEADER_BYTES as usize);
+            let data = slice_at(bytes, data_offset, valid_length.min(data_capacity), "buffer")?;
+            Ok(DecodedValue::Buffer(data))
+        }
+        ValueType::KernelStack { depth } | ValueType::UserStack { depth } => {
+            let frame_count = (read_unsigned(bytes, offset, 8)?).min(u64::from(*depth)) as usize;
+            let mut addresses = Vec::with_capacity(frame_count);
+            for frame_index in 0..frame_count {
+                let frame_offset = offset.saturating_add(8).saturating_add(frame_index.saturating_mul(8));
+                addresses.push(read_unsigned(bytes, frame_offset, 8)?);
+            }
+            if matches!(ty, ValueType::KernelStack { .. }) {
+                Ok(DecodedValue::KernelStack(addresses))
+            } else {
+                Ok(DecodedValue::UserStack(addresses))
+            }
+        }
+    }
+}
+
+/// How strings from traced data are written in text output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TextStyle {
+    /// Replace control characters and invalid UTF-8 in traced strings by `\xNN`.
+    pub escape_control: bool,
+}
+
+/// Appends traced string bytes for text output, escaping them if the style says so.
+pub fn push_traced_text(bytes: &[u8], style: TextStyle, out: &mut Vec<u8>) {
+    if style.escape_control {
+        escape_control_bytes(bytes, out);
+    } else {
+        out.extend_from_slice(bytes);
+    }
+}
+
+/// Formats an integer's decimal text.
+pub fn integer_text(bits: u64, signed: bool) -> String {
+    if signed {
+        (bits as i64).to_string()
+    } else {
+        bits.to_string()
+    }
+}
+
+/// Appends `%r`-style rendering of a buffer: printable ASCII kept, other bytes as `\xNN`.
+pub fn push_buffer_escaped(data: &[u8], out: &mut Vec<u8>) {
+    for &byte in data {
+        if (0x20..0x7f).contains(&byte) {
+            out.push(byte);
+        } else {
+            out.extend_from_slice(format!("\\x{:02x}", byte).as_bytes());
+        }
+    }
+}
+
+/// Appends `%rx`-style rendering: every byte as `\xNN`.
+pub fn push_buffer_all_hex_escaped(data: &[u8], out: &mut Vec<u8>) {
+    for &byte in data {
+        out.extend_from_slice(format!("\\x{:02x}", byte).as_bytes());
+    }
+}
+
+/// Appends `%rh`-style rendering: two hex digits per byte, separated by spaces.
+pub fn push_buffer_hex_dump(data: &[u8], out: &mut Vec<u8>) {
+    for (index, byte) in data.iter().enumerate() {
+        if index > 0 {
+            out.push(b' ');
+        }
+        out.extend_from_slice(format!("{:02x}", byte).as_bytes());
+    }
+}
+
+fn push_stack_text(addresses: &[u64], out: &mut Vec<u8>) {
+    // bpftrace prints one frame per line, indented by 8 spaces, after a leading newline.
+    // Symbolization needs kallsyms / ELF symbols, which this crate does not read: addresses print as hex.
+    out.push(b'\n');
+    for address in addresses {
+        out.extend_from_slice(format!("        0x{:x}\n", address).as_bytes());
+    }
+}
+
+/// Appends the bpftrace text form of a value: integers in decimal, strings unquoted,
+/// tuples as `(a, b)`, booleans `true`/`false`, pointers as `0x...`.
+pub fn push_value_text(value: &DecodedValue<'_>, style: TextStyle, out: &mut Vec<u8>) {
+    match value {
+        DecodedValue::Integer { bits, signed } => out.extend_from_slice(integer_text(*bits, *signed).as_bytes()),
+        DecodedValue::Bool(flag) => out.extend_from_slice(if *flag { b"true" } else { b"false" }),
+        DecodedValue::Str(bytes) => push_traced_text(bytes, style, out),
+        DecodedValue::Pointer(address) | DecodedValue::KernelSymbol(address) | DecodedValue::UserSymbol(address) => {
+            out.extend_from_slice(format!("0x{:x}", address).as_bytes())
+        }
+        DecodedValue::Tuple(elements) => {
+            out.push(b'(');
+            for (index, element) in elements.iter().enumerate() {
+                if index > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                push_value_text(element, style, out);
+            }
+            out.push(b')');
+        }
+        DecodedValue::Buffer(data) => push_buffer_escaped(data, out),
+        DecodedValue::KernelStack(addresses) | DecodedValue::UserStack(addresses) => {
+            push_stack_text(addresses, out)
+        }
+    }
+}
+
+/// Appends the bpftrace JSON form of a value: numbers, strings, `true`/`false`, tuples as
+/// `[a,b]` (bpftrace writes no space after commas in arrays), stacks as arrays of hex strings.
+pub fn push_value_json(value: &DecodedValue<'_>, out: &mut String) {
+    match value {
+        DecodedValue::Integer { bits, signed } => out.push_str(&integer_text(*bits, *signed)),
+        DecodedValue::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
+        DecodedValue::Str(bytes) => push_json_string(bytes, out),
+        DecodedValue::Pointer(address) | DecodedValue::KernelSymbol(address) | DecodedValue::UserSymbol(address) => {
+            push_json_string(format!("0x{:x}", address).as_bytes(), out)
+        }
+        DecodedValue::Tuple(elements) => {
+            out.push('[');
+            for (index, element) in elements.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                push_value_json(element, out);
+            }
+            out.push(']');
+        }
+        DecodedValue::Buffer(data) => {
+            let mut rendered = Vec::new();
+            push_buffer_escaped(data, &mut rendered);
+            push_json_string(&rendered, out);
+        }
+        DecodedValue::KernelStack(addresses) | DecodedValue::UserStack(addresses) => {
+            out.push('[');
+            for (index, address) in addresses.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                push_json_string(format!("0x{:x}", address).as_bytes(), out);
+            }
+            out.push(']');
+        }
+    }
+}
+
+/// Appends a value as it appears inside a JSON object key: the text form, unescaped for control
+/// characters (JSON escaping handles them).
+pub fn push_value_key_text(value: &DecodedValue<'_>, out: &mut Vec<u8>) {
+    match value {
+        DecodedValue::Tuple(elements) => {
+            for (index, element) in elements.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                push_value_key_text(element, out);
+            }
+        }
+        other => push_value_text(other, TextStyle { escape_control: false }, out),
+    }
+}
+
+/// Orders two values as bpftrace's newest versions sort map keys: integers numerically,
+/// strings and buffers bytewise, tuples field by field.
+pub fn compare_values(left: &DecodedValue<'_>, right: &DecodedValue<'_>) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (left, right) {
+        (DecodedValue::Str(a), DecodedValue::Str(b)) | (DecodedValue::Buffer(a), DecodedValue::Buffer(b)) => a.cmp(b),
+        (DecodedValue::Tuple(a), DecodedValue::Tuple(b)) => {
+            for (element_a, element_b) in a.iter().zip(b.iter()) {
+                let ordering = compare_values(element_a, element_b);
+                if ordering != Ordering::Equal {
+                    return ordering;
+                }
+            }
+            a.len().cmp(&b.len())
+        }
+        (DecodedValue::KernelStack(a), DecodedValue::KernelStack(b))
+        | (DecodedValue::UserStack(a), DecodedValue::UserStack(b)) => a.cmp(b),
+        _ => match (left.as_sort_number(), right.as_sort_number()) {
+            (Some(a), Some(b)) => a.cmp(&b),
+            _ => Ordering::Equal,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_signed_and_unsigned_integers_of_every_width() {
+        let bytes = [0xffu8; 8];
+        let signed_byte = decode_value(&ValueType::Int { bytes: 1, signed: true }, &bytes, 0);
+        assert_eq!(signed_byte.ok(), Some(DecodedValue::Integer { bits: u64::MAX, signed: true }));
+        let unsigned_half = decode_value(&ValueType::Int { bytes: 2, signed: false }, &bytes, 0);
+        assert_eq!(unsigned_half.ok(), Some(DecodedValue::Integer { bits: 0xffff, signed: false }));
+        assert!(decode_value(&ValueType::Int { bytes: 8, signed: false }, &bytes, 1).is_err());
+        assert!(decode_value(&ValueType::Int { bytes: 3, signed: false }, &bytes, 0).is_err());
+    }
+
+    #[test]
+    fn decodes_tuple_with_string_and_renders_text_and_json() {
+        let mut bytes = vec![1u8, 0, 0, 0, 0, 0, 0, 0];
+        bytes.extend_from_slice(b"two\0\0\0\0\0");
+        let ty = ValueType::Tuple(vec![
+            (0, ValueType::Int { bytes: 8, signed: true }),
+            (8, ValueType::Str { capacity: 8 }),
+        ]);
+        let value = decode_value(&ty, &bytes, 0).unwrap_or(DecodedValue::Bool(false));
+        let mut text = Vec::new();
+        push_value_text(&value, TextStyle { escape_control: true }, &mut text);
+        assert_eq!(text, b"(1, two)");
+        let mut json = String::new();
+        push_value_json(&value, &mut json);
+        assert_eq!(json, r#"[1,"two"]"#);
+    }
+
+    #[test]
+    fn buffer_renderings_match_bpftrace() {
+        let data = b"ab\x01\xff\"\\";
+        let mut escaped = Vec::new();
+        push_buffer_escaped(data, &mut escaped);
+        assert_eq!(escaped, b"ab\\x01\\xff\"\\");
+        let mut all_hex = Vec::new();
+        push_buffer_all_hex_escaped(b"ab\x01", &mut all_hex);
+        assert_eq!(all_hex, b"\\x61\\x62\\x01");
+        let mut dump = Vec::new();
+        push_buffer_hex_dump(b"ab\x01", &mut dump);
+        assert_eq!(dump, b"61 62 01");
+    }
+
+    #[test]
+    fn buffer_length_header_is_clamped_to_capacity() {
+        let mut bytes = vec![200u8, 0, 0, 0];
+        bytes.extend_from_slice(b"abcd");
+        let value = decode_value(&ValueType::Buffer { capacity: 8 }, &bytes, 0);
+        assert_eq!(value.ok(), Some(DecodedValue::Buffer(b"abcd")));
+    }
+}

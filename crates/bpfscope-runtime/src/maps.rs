@@ -1,0 +1,231 @@
+//! BPF maps created from a `MapSpec`: element access with per-CPU value buffers, iteration, snapshots.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use bpfscope_bpf::{MapKind, MapSpec};
+
+use crate::error::RuntimeError;
+use crate::sys;
+
+/// A map's entries at one moment: each key with its value per CPU (one value for non-per-CPU maps).
+pub type MapSnapshot = Vec<(Vec<u8>, Vec<Vec<u8>>)>;
+
+/// A created map; closed (and freed by the kernel once no program uses it) on drop.
+#[derive(Debug)]
+pub struct Map {
+    pub spec: MapSpec,
+    fd: OwnedFd,
+    /// Number of possible CPUs, which per-CPU values are sized by.
+    possible_cpu_count: usize,
+}
+
+/// Whether values of this map kind are stored once per CPU.
+pub fn is_per_cpu(kind: MapKind) -> bool {
+    matches!(kind, MapKind::PercpuHash | MapKind::PercpuArray)
+}
+
+impl Map {
+    /// Creates the map the spec describes.
+    pub fn create(spec: &MapSpec) -> Result<Map, RuntimeError> {
+        let possible_cpu_count = sys::possible_cpus()
+            .map_err(|error| RuntimeError::syscall("reading /sys/devices/system/cpu/possible", error))?
+            .len();
+        let (key_size, value_size) = match spec.kind {
+            // The kernel insists on zero key and value sizes for ring buffers.
+            MapKind::Ringbuf => (0, 0),
+            _ => (spec.key_size, spec.value_size),
+        };
+        if spec.kind == MapKind::Ringbuf {
+            let page = sys::page_size() as u32;
+            if !spec.max_entries.is_power_of_two() || spec.max_entries % page != 0 {
+                return Err(RuntimeError::InvalidProgram(format!(
+                    "ring buffer {} has size {}, which is not a power-of-2 multiple of the page size {page}",
+                    spec.name, spec.max_entries
+                )));
+            }
+        }
+        let fd = sys::bpf_map_create(spec.kind as u32, key_size, value_size, spec.max_entries, 0, &spec.name)
+            .map_err(|error| {
+                RuntimeError::syscall(
+                    format!(
+                        "creating map {} ({:?}, key {} bytes, value {} bytes, {} entries)",
+                        spec.name, spec.kind, spec.key_size, spec.value_size, spec.max_entries
+                    ),
+                    error,
+                )
+            })?;
+        Ok(Map { spec: spec.clone(), fd, possible_cpu_count })
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// How many values one lookup returns: the possible CPU count for per-CPU maps, else 1.
+    pub fn values_per_key(&self) -> usize {
+        if is_per_cpu(self.spec.kind) {
+            self.possible_cpu_count
+        } else {
+            1
+        }
+    }
+
+    /// The stride of one value in the kernel's lookup buffer (per-CPU values are 8-byte aligned).
+    fn value_stride(&self) -> usize {
+        let size = self.spec.value_size as usize;
+        if is_per_cpu(self.spec.kind) {
+            size.div_ceil(8) * 8
+        } else {
+            size
+        }
+    }
+
+    /// The size of the buffer the kernel reads/writes for one key's value(s).
+    pub fn value_buffer_size(&self) -> usize {
+        self.value_stride() * self.values_per_key()
+    }
+
+    fn check_key(&self, key: &[u8]) -> Result<(), RuntimeError> {
+        if key.len() != self.spec.key_size as usize {
+            return Err(RuntimeError::InvalidProgram(format!(
+                "key of {} bytes for map {} whose keys have {} bytes",
+                key.len(),
+                self.spec.name,
+                self.spec.key_size
+            )));
+        }
+        Ok(())
+    }
+
+    /// Looks up `key`; returns its value per CPU (one entry for non-per-CPU maps), or None.
+    pub fn lookup(&self, key: &[u8]) -> Result<Option<Vec<Vec<u8>>>, RuntimeError> {
+        self.check_key(key)?;
+        let mut buffer = vec![0u8; self.value_buffer_size()];
+        let found = sys::bpf_map_lookup_elem(self.fd(), key, &mut buffer)
+            .map_err(|error| RuntimeError::syscall(format!("reading map {}", self.spec.name), error))?;
+        Ok(found.then(|| self.split_values(&buffer)))
+    }
+
+    fn split_values(&self, buffer: &[u8]) -> Vec<Vec<u8>> {
+        let stride = self.value_stride().max(1);
+        let size = self.spec.value_size as usize;
+        buffer.chunks(stride).take(self.values_per_key()).map(|chunk| chunk.get(..size).unwrap_or(chunk).to_vec()).collect()
+    }
+
+    /// Sets `key` to `values`: one value (or, for per-CPU maps, one value per possible CPU, or a
+    /// single value written to every CPU).
+    pub fn update(&self, key: &[u8], values: &[&[u8]]) -> Result<(), RuntimeError> {
+        self.check_key(key)?;
+        let size = self.spec.value_size as usize;
+        let stride = self.value_stride();
+        let mut buffer = vec![0u8; self.value_buffer_size()];
+        let count = self.values_per_key();
+        if values.len() != 1 && values.len() != count {
+            return Err(RuntimeError::InvalidProgram(format!(
+                "{} values for map {} which takes 1 or {count}",
+                values.len(),
+                self.spec.name
+            )));
+        }
+        for cpu in 0..count {
+            let value = values.get(cpu).or_else(|| values.first()).copied().unwrap_or(&[]);
+            if value.len() != size {
+                return Err(RuntimeError::InvalidProgram(format!(
+                    "value of {} bytes for map {} whose values have {size} bytes",
+                    value.len(),
+                    self.spec.name
+                )));
+            }
+            if let Some(slot) = buffer.get_mut(cpu * stride..cpu * stride + size) {
+                slot.copy_from_slice(value);
+            }
+        }
+        sys::bpf_map_update_elem(self.fd(), key, &buffer, sys::BPF_ANY)
+            .map_err(|error| RuntimeError::syscall(format!("writing map {}", self.spec.name), error))
+    }
+
+    /// Deletes `key`; returns whether it existed. (Arrays cannot delete: use `zero`.)
+    pub fn delete(&self, key: &[u8]) -> Result<bool, RuntimeError> {
+        self.check_key(key)?;
+        sys::bpf_map_delete_elem(self.fd(), key)
+            .map_err(|error| RuntimeError::syscall(format!("deleting from map {}", self.spec.name), error))
+    }
+
+    /// The key after `key` (the first key for None), or None at the end.
+    pub fn next_key(&self, key: Option<&[u8]>) -> Result<Option<Vec<u8>>, RuntimeError> {
+        if let Some(key) = key {
+            self.check_key(key)?;
+        }
+        let mut next = vec![0u8; self.spec.key_size as usize];
+        let found = sys::bpf_map_get_next_key(self.fd(), key, &mut next)
+            .map_err(|error| RuntimeError::syscall(format!("iterating map {}", self.spec.name), error))?;
+        Ok(found.then_some(next))
+    }
+
+    /// All keys now in the map.
+    pub fn keys(&self) -> Result<Vec<Vec<u8>>, RuntimeError> {
+        if self.spec.kind == MapKind::Ringbuf {
+            return Ok(Vec::new());
+        }
+        let mut keys = Vec::new();
+        let mut current: Option<Vec<u8>> = None;
+        // Bounded: a hash map being updated concurrently can restart iteration from its start,
+        // so never loop more than a generous multiple of its capacity.
+        let limit = (self.spec.max_entries as usize).saturating_mul(4).saturating_add(16);
+        while keys.len() < limit {
+            match self.next_key(current.as_deref())? {
+                Some(next) => {
+                    keys.push(next.clone());
+                    current = Some(next);
+                }
+                None => break,
+            }
+        }
+        Ok(keys)
+    }
+
+    /// All entries: each key with its value per CPU. Keys deleted during the walk are skipped.
+    pub fn snapshot(&self) -> Result<MapSnapshot, RuntimeError> {
+        let mut entries = Vec::new();
+        for key in self.keys()? {
+            if let Some(values) = self.lookup(&key)? {
+                entries.push((key, values));
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Removes every entry (hash maps) or zeroes every slot (arrays).
+    pub fn clear(&self) -> Result<(), RuntimeError> {
+        match self.spec.kind {
+            MapKind::Array | MapKind::PercpuArray => self.zero(),
+            MapKind::Ringbuf => Ok(()),
+            MapKind::Hash | MapKind::PercpuHash | MapKind::LruHash => {
+                for key in self.keys()? {
+                    self.delete(&key)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Sets every existing entry's value to zero bytes.
+    pub fn zero(&self) -> Result<(), RuntimeError> {
+        let zero = vec![0u8; self.spec.value_size as usize];
+        for key in self.keys()? {
+            self.update(&key, &[&zero])?;
+        }
+        Ok(())
+    }
+
+    /// Sums slot `index` of a per-CPU (or plain) array of u64 counters over all CPUs.
+    pub fn sum_u64_slot(&self, index: u32) -> Result<u64, RuntimeError> {
+        let key = index.to_ne_bytes();
+        let values = self.lookup(key.get(..self.spec.key_size as usize).unwrap_or(&key))?.unwrap_or_default();
+        Ok(values
+            .iter()
+            .filter_map(|value| value.get(..8).and_then(|bytes| <[u8; 8]>::try_from(bytes).ok()))
+            .map(u64::from_ne_bytes)
+            .fold(0u64, u64::wrapping_add))
+    }
+}

@@ -1,0 +1,298 @@
+//! A tracing session: maps created, programs loaded, BEGIN run, probes attached, events polled, END run.
+//!
+//! Typical use (the CLI): `Session::load` (enough for `--dry-run`), `run_begin`, `attach_all`,
+//! `poll` until it returns a [`StopReason`], then `finish` (detach, END, drain), `lost_events`,
+//! and `snapshot` of the maps to print.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+
+use bpfscope_bpf::{AttachTarget, CompiledProgram, MapKind};
+
+use crate::attach::{self, Attachment};
+use crate::child::PausedChild;
+use crate::error::RuntimeError;
+use crate::load::{self, ProgramKind};
+use crate::maps::{Map, MapSnapshot};
+use crate::ringbuf::{Control, RingBufferConsumer};
+use crate::signals;
+use crate::sys::{self, Epoll};
+
+/// The poll loop wakes at least this often, so records submitted without a wake-up
+/// (BPF_RB_NO_WAKEUP) are seen within this delay and no wake-up per event is needed.
+pub const POLL_INTERVAL_MS: i32 = 100;
+
+const RING_BUFFER_TOKEN: u64 = 0;
+const CHILD_EXIT_TOKEN: u64 = 1;
+
+/// Why `poll` returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The record callback returned `Control::Exit` (the script called `exit()`).
+    Exit,
+    /// SIGINT or SIGTERM arrived.
+    Signal,
+    /// The `-c` command exited with this code.
+    ChildExited(i32),
+}
+
+/// Settings of a session.
+#[derive(Debug, Default)]
+pub struct SessionOptions {
+    /// tracefs root; found automatically (`/sys/kernel/tracing`, `/sys/kernel/debug/tracing`) when None.
+    pub tracefs_root: Option<PathBuf>,
+    /// The `-c` command, spawned paused by the caller (so its pid can be compiled in as `cpid`).
+    pub child: Option<PausedChild>,
+    /// Whether to install the SIGINT/SIGTERM handlers (the CLI wants them; tests do not).
+    pub handle_stop_signals: bool,
+}
+
+/// One loaded program.
+#[derive(Debug)]
+struct LoadedProgram {
+    probe_name: String,
+    attach: AttachTarget,
+    fd: OwnedFd,
+}
+
+/// The running state of one compiled program.
+#[derive(Debug)]
+pub struct Session {
+    maps: Vec<Map>,
+    programs: Vec<LoadedProgram>,
+    attachments: Vec<Attachment>,
+    ring_buffer: Option<RingBufferConsumer>,
+    lost_counter_map: Option<usize>,
+    child: Option<PausedChild>,
+    epoll: Epoll,
+    tracefs_root: Option<PathBuf>,
+    handle_stop_signals: bool,
+    records_delivered: u64,
+}
+
+/// A short kernel-visible name for a program (`bpftool prog` shows it): the probe's last part.
+fn program_name(probe_name: &str) -> String {
+    probe_name.rsplit(':').find(|part| !part.is_empty()).unwrap_or("bpfscope").to_string()
+}
+
+impl Session {
+    /// Creates the maps, patches map references and loads every program (nothing is attached yet:
+    /// this is all `--dry-run` does). A verifier rejection comes back with its log.
+    pub fn load(compiled: &CompiledProgram, options: SessionOptions) -> Result<Session, RuntimeError> {
+        let maps = compiled.maps.iter().map(Map::create).collect::<Result<Vec<_>, _>>()?;
+        let mut programs = Vec::with_capacity(compiled.programs.len());
+        for spec in &compiled.programs {
+            let insns = load::patch_map_relocations(&spec.insns, &spec.map_relocations, &maps, &spec.probe_name)?;
+            let kind = ProgramKind::for_target(&spec.attach);
+            let fd = load::load_program(kind, &insns, &program_name(&spec.probe_name), &spec.probe_name, &spec.line_of_insn)?;
+            programs.push(LoadedProgram { probe_name: spec.probe_name.clone(), attach: spec.attach.clone(), fd });
+        }
+        let epoll = Epoll::new().map_err(|error| RuntimeError::syscall("creating an epoll instance", error))?;
+        let ring_buffer = match compiled.ringbuf_map {
+            Some(index) => {
+                let map = maps.get(index).ok_or_else(|| {
+                    RuntimeError::InvalidProgram(format!("ring buffer map index {index} out of range"))
+                })?;
+                if map.spec.kind != MapKind::Ringbuf {
+                    return Err(RuntimeError::InvalidProgram(format!("map {} is not a ring buffer", map.spec.name)));
+                }
+                epoll
+                    .add_readable(map.fd(), RING_BUFFER_TOKEN)
+                    .map_err(|error| RuntimeError::syscall("watching the ring buffer", error))?;
+                Some(RingBufferConsumer::new(map.fd(), map.spec.max_entries)?)
+            }
+            None => None,
+        };
+        if let Some(index) = compiled.lost_counter_map {
+            if maps.get(index).is_none() {
+                return Err(RuntimeError::InvalidProgram(format!("lost counter map index {index} out of range")));
+            }
+        }
+        if let Some(notifier) = options.child.as_ref().and_then(PausedChild::exit_notifier) {
+            epoll
+                .add_readable(notifier, CHILD_EXIT_TOKEN)
+                .map_err(|error| RuntimeError::syscall("watching the -c command", error))?;
+        }
+        if options.handle_stop_signals {
+            signals::install_stop_signal_handlers()
+                .map_err(|error| RuntimeError::syscall("installing the SIGINT/SIGTERM handlers", error))?;
+        }
+        Ok(Session {
+            maps,
+            programs,
+            attachments: Vec::new(),
+            ring_buffer,
+            lost_counter_map: compiled.lost_counter_map,
+            child: options.child,
+            epoll,
+            tracefs_root: options.tracefs_root,
+            handle_stop_signals: options.handle_stop_signals,
+            records_delivered: 0,
+        })
+    }
+
+    /// The maps, indexed like `CompiledProgram::maps`.
+    pub fn maps(&self) -> &[Map] {
+        &self.maps
+    }
+
+    /// The `-c` command's pid, if any.
+    pub fn child_pid(&self) -> Option<i32> {
+        self.child.as_ref().map(PausedChild::pid)
+    }
+
+    /// Records delivered to callbacks so far.
+    pub fn records_delivered(&self) -> u64 {
+        self.records_delivered
+    }
+
+    /// How many programs will be attached by `attach_all` (all but BEGIN/END).
+    pub fn attachable_probe_count(&self) -> usize {
+        self.programs.iter().filter(|program| !matches!(program.attach, AttachTarget::Begin | AttachTarget::End)).count()
+    }
+
+    fn run_programs_of(&self, wanted: &AttachTarget) -> Result<(), RuntimeError> {
+        for program in self.programs.iter().filter(|program| &program.attach == wanted) {
+            load::run_once(&program.fd)
+                .map_err(|error| RuntimeError::syscall(format!("running {} (BPF_PROG_TEST_RUN)", program.probe_name), error))?;
+        }
+        Ok(())
+    }
+
+    /// Runs the BEGIN programs, then hands their records to `on_record`. Returns `Exit` when a
+    /// record asked to stop (then do not attach: go to `finish`).
+    pub fn run_begin(&mut self, on_record: &mut dyn FnMut(&[Map], &[u8]) -> Control) -> Result<Control, RuntimeError> {
+        self.run_programs_of(&AttachTarget::Begin)?;
+        Ok(self.consume_available(on_record))
+    }
+
+    /// Attaches every probe program, then releases the `-c` command. Returns how many probes were attached.
+    pub fn attach_all(&mut self) -> Result<usize, RuntimeError> {
+        let mut attached = 0;
+        for program in &self.programs {
+            let fd = program.fd.as_fd();
+            let attachment = match &program.attach {
+                AttachTarget::Begin | AttachTarget::End => continue,
+                AttachTarget::Tracepoint { category, name } => {
+                    let root = match &self.tracefs_root {
+                        Some(root) => root.clone(),
+                        None => sys::find_tracefs().ok_or_else(|| {
+                            RuntimeError::Unsupported(
+                                "tracefs is not mounted (mount -t tracefs tracefs /sys/kernel/tracing)".to_string(),
+                            )
+                        })?,
+                    };
+                    attach::attach_tracepoint(fd, &root, category, name)?
+                }
+                AttachTarget::RawTracepoint { name } => attach::attach_raw_tracepoint(fd, name)?,
+                AttachTarget::Kprobe { function, offset, is_return } => {
+                    attach::attach_kprobe(fd, function, *offset, *is_return)?
+                }
+                AttachTarget::Uprobe { path, file_offset, is_return, pid } => {
+                    attach::attach_uprobe(fd, path, *file_offset, *is_return, *pid)?
+                }
+                AttachTarget::Fentry { .. } => attach::attach_tracing(fd, &program.probe_name)?,
+                AttachTarget::PerfEvent { perf_type, config, sample, one_cpu } => {
+                    attach::attach_perf_event(fd, *perf_type, *config, *sample, *one_cpu)?
+                }
+            };
+            self.attachments.push(attachment);
+            attached += 1;
+        }
+        if let Some(child) = self.child.as_mut() {
+            child.release()?;
+        }
+        Ok(attached)
+    }
+
+    /// Hands every record now in the ring buffer to `on_record`.
+    fn consume_available(&mut self, on_record: &mut dyn FnMut(&[Map], &[u8]) -> Control) -> Control {
+        let maps = &self.maps;
+        let Some(ring_buffer) = self.ring_buffer.as_mut() else {
+            return Control::Continue;
+        };
+        let (delivered, control) = ring_buffer.consume(&mut |record| on_record(maps, record));
+        self.records_delivered += delivered;
+        control
+    }
+
+    /// Polls the ring buffer until the callback asks to exit, a stop signal arrives, or the `-c`
+    /// command exits. Wakes at least every [`POLL_INTERVAL_MS`] and consumes all available
+    /// records on each wake-up.
+    pub fn poll(&mut self, on_record: &mut dyn FnMut(&[Map], &[u8]) -> Control) -> Result<StopReason, RuntimeError> {
+        loop {
+            if self.handle_stop_signals && signals::stop_requested() {
+                return Ok(StopReason::Signal);
+            }
+            if self.consume_available(on_record) == Control::Exit {
+                return Ok(StopReason::Exit);
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Some(code) = child.try_wait()? {
+                    return Ok(StopReason::ChildExited(code));
+                }
+            }
+            self.epoll
+                .wait(POLL_INTERVAL_MS)
+                .map_err(|error| RuntimeError::syscall("waiting for events (epoll_wait)", error))?;
+        }
+    }
+
+    /// Detaches every probe (now: no more events are produced).
+    pub fn detach_all(&mut self) {
+        for attachment in &mut self.attachments {
+            attachment.detach();
+        }
+        self.attachments.clear();
+    }
+
+    /// Detaches, runs END, and hands every remaining record (including END's) to `on_record`.
+    pub fn finish(&mut self, on_record: &mut dyn FnMut(&[Map], &[u8]) -> Control) -> Result<(), RuntimeError> {
+        self.detach_all();
+        // Records produced before detaching come first, as they happened first.
+        self.drain(on_record);
+        self.run_programs_of(&AttachTarget::End)?;
+        self.drain(on_record);
+        Ok(())
+    }
+
+    /// Consumes until the buffer is empty, whatever the callback answers (every record is delivered).
+    fn drain(&mut self, on_record: &mut dyn FnMut(&[Map], &[u8]) -> Control) {
+        loop {
+            let before = self.records_delivered;
+            self.consume_available(on_record);
+            let pending = self.ring_buffer.as_ref().map_or(0, RingBufferConsumer::pending_bytes);
+            if pending == 0 || self.records_delivered == before {
+                return;
+            }
+        }
+    }
+
+    /// Events the BPF side could not put in the ring buffer (the lost counter, summed over CPUs).
+    pub fn lost_events(&self) -> Result<u64, RuntimeError> {
+        match self.lost_counter_map.and_then(|index| self.maps.get(index)) {
+            Some(map) => map.sum_u64_slot(0),
+            None => Ok(0),
+        }
+    }
+
+    /// Every entry of map `map_index`: key bytes with the value bytes of each CPU.
+    pub fn snapshot(&self, map_index: usize) -> Result<MapSnapshot, RuntimeError> {
+        self.maps
+            .get(map_index)
+            .ok_or_else(|| RuntimeError::InvalidProgram(format!("map index {map_index} out of range")))?
+            .snapshot()
+    }
+
+    /// The whole life cycle: BEGIN, attach, poll, then finish. Returns why it stopped.
+    pub fn run(&mut self, on_record: &mut dyn FnMut(&[Map], &[u8]) -> Control) -> Result<StopReason, RuntimeError> {
+        let reason = if self.run_begin(on_record)? == Control::Exit {
+            StopReason::Exit
+        } else {
+            self.attach_all()?;
+            self.poll(on_record)?
+        };
+        self.finish(on_record)?;
+        Ok(reason)
+    }
+}
