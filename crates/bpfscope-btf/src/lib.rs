@@ -7,6 +7,7 @@
 //!
 //! Nothing here does IO or panics: truncated or garbage input yields [`BtfError`].
 
+pub mod builder;
 mod error;
 mod render;
 mod types;
@@ -105,7 +106,7 @@ impl<'a> RawType<'a> {
 }
 
 /// Bytes of kind-specific data after the 12-byte common header, or None for unknown kinds.
-fn body_len(kind: u32, vlen: usize) -> Option<usize> {
+pub(crate) fn body_len(kind: u32, vlen: usize) -> Option<usize> {
     Some(match kind {
         0 | 2 | 7 | 8 | 9 | 10 | 11 | 12 | 16 | 18 => 0,
         1 | 14 | 17 => 4,
@@ -286,7 +287,7 @@ impl<'data> Btf<'data> {
         self.pointer_size
     }
 
-    fn strings_end_offset(&self) -> Result<u32, BtfError> {
+    pub(crate) fn strings_end_offset(&self) -> Result<u32, BtfError> {
         u32::try_from(self.strings_len)
             .ok()
             .and_then(|len| len.checked_add(self.string_base))

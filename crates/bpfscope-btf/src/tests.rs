@@ -1,133 +1,8 @@
 //! Unit tests on hand-assembled BTF blobs, plus live checks against the running kernel's BTF.
 
 use super::*;
+use crate::builder::BtfBuilder;
 use std::sync::Arc;
-
-/// Assembles BTF bytes: types are appended in id order, names interned.
-pub(crate) struct Builder {
-    types: Vec<u8>,
-    strings: Vec<u8>,
-    next_id: u32,
-    string_base: u32,
-}
-
-impl Builder {
-    pub(crate) fn new() -> Builder {
-        Builder { types: Vec::new(), strings: vec![0], next_id: 1, string_base: 0 }
-    }
-
-    /// A builder for split BTF on top of a base with `base_types` types and `base_strings` bytes.
-    pub(crate) fn split(base_types: u32, base_strings: u32) -> Builder {
-        Builder { types: Vec::new(), strings: Vec::new(), next_id: base_types + 1, string_base: base_strings }
-    }
-
-    pub(crate) fn string(&mut self, text: &str) -> u32 {
-        if text.is_empty() {
-            return 0;
-        }
-        let offset = self.strings.len() as u32 + self.string_base;
-        self.strings.extend_from_slice(text.as_bytes());
-        self.strings.push(0);
-        offset
-    }
-
-    fn words(&mut self, words: &[u32]) {
-        for word in words {
-            self.types.extend_from_slice(&word.to_le_bytes());
-        }
-    }
-
-    fn header(&mut self, name: &str, kind: u32, kind_flag: bool, vlen: u32, word: u32) -> u32 {
-        let name_offset = self.string(name);
-        let info = (u32::from(kind_flag) << 31) | (kind << 24) | vlen;
-        self.words(&[name_offset, info, word]);
-        let id = self.next_id;
-        self.next_id += 1;
-        id
-    }
-
-    pub(crate) fn int(&mut self, name: &str, size: u32, signed: bool) -> u32 {
-        let id = self.header(name, 1, false, 0, size);
-        let encoding = if signed { 1 << 24 } else { 0 };
-        self.words(&[encoding | (size * 8)]);
-        id
-    }
-
-    pub(crate) fn reference(&mut self, kind: Kind, name: &str, target: u32) -> u32 {
-        let raw = match kind {
-            Kind::Ptr => 2,
-            Kind::Fwd => 7,
-            Kind::Typedef => 8,
-            Kind::Volatile => 9,
-            Kind::Const => 10,
-            Kind::Restrict => 11,
-            Kind::TypeTag => 18,
-            _ => unreachable!("not a reference kind"),
-        };
-        self.header(name, raw, false, 0, target)
-    }
-
-    pub(crate) fn array(&mut self, element: u32, index: u32, count: u32) -> u32 {
-        let id = self.header("", 3, false, 0, 0);
-        self.words(&[element, index, count]);
-        id
-    }
-
-    /// Members: (name, type, bit offset, bitfield size).
-    pub(crate) fn composite(&mut self, union: bool, name: &str, size: u32, members: &[(&str, u32, u32, u32)]) -> u32 {
-        let kind_flag = members.iter().any(|member| member.3 != 0);
-        let id = self.header(name, if union { 5 } else { 4 }, kind_flag, members.len() as u32, size);
-        for (member_name, ty, offset, bits) in members {
-            let name_offset = self.string(member_name);
-            let encoded = if kind_flag { (bits << 24) | offset } else { *offset };
-            self.words(&[name_offset, *ty, encoded]);
-        }
-        id
-    }
-
-    pub(crate) fn enumeration(&mut self, name: &str, size: u32, signed: bool, values: &[(&str, i32)]) -> u32 {
-        let id = self.header(name, 6, signed, values.len() as u32, size);
-        for (value_name, value) in values {
-            let name_offset = self.string(value_name);
-            self.words(&[name_offset, *value as u32]);
-        }
-        id
-    }
-
-    pub(crate) fn enumeration64(&mut self, name: &str, values: &[(&str, u64)]) -> u32 {
-        let id = self.header(name, 19, false, values.len() as u32, 8);
-        for (value_name, value) in values {
-            let name_offset = self.string(value_name);
-            self.words(&[name_offset, *value as u32, (*value >> 32) as u32]);
-        }
-        id
-    }
-
-    pub(crate) fn func_proto(&mut self, return_type: u32, params: &[(&str, u32)]) -> u32 {
-        let id = self.header("", 13, false, params.len() as u32, return_type);
-        for (param_name, ty) in params {
-            let name_offset = self.string(param_name);
-            self.words(&[name_offset, *ty]);
-        }
-        id
-    }
-
-    pub(crate) fn func(&mut self, name: &str, proto: u32, linkage: u32) -> u32 {
-        self.header(name, 12, false, linkage, proto)
-    }
-
-    pub(crate) fn build(&self) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        bytes.extend_from_slice(&0xeb9fu16.to_le_bytes());
-        bytes.extend_from_slice(&[1, 0]);
-        for word in [24u32, 0, self.types.len() as u32, self.types.len() as u32, self.strings.len() as u32] {
-            bytes.extend_from_slice(&word.to_le_bytes());
-        }
-        bytes.extend_from_slice(&self.types);
-        bytes.extend_from_slice(&self.strings);
-        bytes
-    }
-}
 
 /// A small kernel-like world: ints, typedefs, a file struct, `vfs_read`, a task struct with an
 /// anonymous union and bitfields, enums, a function pointer member.
@@ -144,7 +19,7 @@ struct Sample {
 }
 
 fn sample() -> Sample {
-    let mut b = Builder::new();
+    let mut b = BtfBuilder::new();
     let int = b.int("int", 4, true); // 1
     let char_type = b.int("char", 1, true); // 2
     let long = b.int("long int", 8, true); // 3
@@ -300,7 +175,7 @@ fn split_btf_continues_ids_and_strings() {
     let sample = sample();
     let base = Arc::new(Btf::parse(sample.bytes.clone()).unwrap());
     let base_strings = base.strings_end_offset().unwrap();
-    let mut split = Builder::split(base.next_id() - 1, base_strings);
+    let mut split = BtfBuilder::split(base.next_id() - 1, base_strings);
     let file_ptr = base.find_all("file")[0];
     let ptr = split.reference(Kind::Ptr, "", file_ptr.0);
     // Reuses a base string offset for the param name: "file".
@@ -339,7 +214,7 @@ fn garbage_is_an_error_not_a_panic() {
 
 #[test]
 fn self_referencing_types_stop() {
-    let mut b = Builder::new();
+    let mut b = BtfBuilder::new();
     // typedef a -> typedef b -> typedef a: a loop only garbage BTF has.
     b.reference(Kind::Typedef, "a", 2);
     b.reference(Kind::Typedef, "b", 1);

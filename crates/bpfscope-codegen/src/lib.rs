@@ -1,4 +1,101 @@
 //! Typed program to BPF instructions: lowering, register allocation with spilling, stack layout.
+//!
+//! Entry point: [`compile`]. Records sent to user space start with a u64 action id indexing
+//! `CompiledProgram::actions`; their fields sit at the offsets the actions give.
 
+pub mod context;
 pub mod ir;
+pub mod lower;
+pub mod maps;
 pub mod regalloc;
+
+use bpfscope_bpf::disasm::disassemble;
+use bpfscope_bpf::{CompiledProgram, ProgramSpec};
+use bpfscope_check::TypedProgram;
+use bpfscope_syntax::Diagnostic;
+
+/// Knobs of code generation.
+#[derive(Clone, Debug)]
+pub struct CodegenOptions {
+    /// Size of the event ring buffer in bytes (a power of two, multiple of the page size).
+    pub ringbuf_bytes: u32,
+    /// Flags passed to `bpf_ringbuf_submit` (0: the kernel decides when to wake the reader;
+    /// `BPF_RB_NO_WAKEUP` = 1 leaves it to a polling reader).
+    pub submit_flags: u32,
+    /// How many elements `join()` used as a value reads.
+    pub join_max_items: u32,
+}
+
+impl Default for CodegenOptions {
+    fn default() -> CodegenOptions {
+        CodegenOptions { ringbuf_bytes: 8 << 20, submit_flags: 0, join_max_items: 16 }
+    }
+}
+
+/// Compiles every probe of a checked program into loadable BPF.
+pub fn compile(program: &TypedProgram, options: &CodegenOptions) -> Result<CompiledProgram, Vec<Diagnostic>> {
+    let mut diagnostics = Vec::new();
+    let mut programs = Vec::new();
+    let mut scratch_bytes = 0u32;
+    for probe in &program.probes {
+        let lowered = match lower::Lowering::lower(program, probe, options) {
+            Ok(lowered) => lowered,
+            Err(errors) => {
+                for error in errors {
+                    let diagnostic = Diagnostic::error(error.span, error.message);
+                    if !diagnostics.contains(&diagnostic) {
+                        diagnostics.push(diagnostic);
+                    }
+                }
+                continue;
+            }
+        };
+        scratch_bytes = scratch_bytes.max(lowered.scratch_bytes);
+        match regalloc::allocate_and_emit(&lowered.insns, lowered.frame_bytes) {
+            Ok(emitted) => programs.push(ProgramSpec {
+                probe_name: probe.probe_name.clone(),
+                attach: probe.attach.clone(),
+                insns: emitted.insns,
+                map_relocations: emitted.map_relocations,
+                line_of_insn: emitted.line_of_insn,
+            }),
+            Err(error) => diagnostics.push(Diagnostic::error(probe.span, format!("{}: {error}", probe.probe_name))),
+        }
+    }
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
+    }
+    let mut maps = vec![maps::ringbuf_spec(options.ringbuf_bytes), maps::lost_counter_spec()];
+    if scratch_bytes > 0 {
+        maps.push(maps::scratch_spec(scratch_bytes));
+    }
+    Ok(CompiledProgram {
+        programs,
+        maps,
+        actions: program.resources.actions.clone(),
+        ringbuf_map: Some(maps::RINGBUF_MAP_INDEX),
+        lost_counter_map: Some(maps::LOST_MAP_INDEX),
+    })
+}
+
+/// `-d bpf`: every program's disassembly, with the script line each run of instructions implements.
+pub fn disassemble_program(compiled: &CompiledProgram, source: &str) -> String {
+    let source_lines: Vec<&str> = source.lines().collect();
+    let map_name = |index: i32| compiled.maps.get(usize::try_from(index).ok()?).map(|map| map.name.clone());
+    let mut out = String::new();
+    for program in &compiled.programs {
+        out.push_str(&format!("{}:\n", program.probe_name));
+        let mut last_line = 0;
+        for line in disassemble(&program.insns, &map_name) {
+            let script_line = program.line_of_insn.get(line.index).copied().unwrap_or(0);
+            if script_line != 0 && script_line != last_line {
+                let text = source_lines.get(script_line as usize - 1).map(|text| text.trim()).unwrap_or("");
+                out.push_str(&format!("; {script_line}: {text}\n"));
+                last_line = script_line;
+            }
+            out.push_str(&format!("{:>5}: {}\n", line.index, line.text));
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -324,7 +324,7 @@ mod tests {
         let (truncated, _) = printed(&mut printer, &join_record(&[b"a", b"b", b"c", b"d"], true));
         assert_eq!(truncated, "{\"type\": \"join\", \"data\": \"a b c d ...\"}\n");
         let (printf_json, _) = printed(&mut printer, &printf_record(1, b"x\x1by"));
-        assert_eq!(printf_json, "{\"type\": \"printf\", \"data\": \"1      x\\u001by   \"}\n");
+        assert_eq!(printf_json, "{\"type\": \"printf\", \"data\": \"1      x\\u001by     \"}\n");
     }
 
     #[test]

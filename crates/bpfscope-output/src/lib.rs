@@ -16,7 +16,8 @@ mod time_format;
 pub mod value;
 
 pub use events::{EventOutcome, EventPrinter, EventPrinterOptions};
-pub use maps::{print_map, print_maps_at_exit, MapEntry};
+pub use maps::{print_map, print_map_with_style, print_maps_at_exit, MapEntry};
+pub use value::TextStyle;
 pub use printf::{PrintfFormat, PrintfFormatError};
 
 /// `-f text` (bpftrace's default) or `-f json` (one JSON object per line).

@@ -1,1 +1,672 @@
-//! TODO
+//! Kernel-function probe sources for `-l/-lv`: kprobe/kretprobe, fentry/fexit and rawtracepoint
+//! from `available_filter_functions`, `/proc/kallsyms` and kernel BTF (vmlinux and modules).
+//!
+//! Naming follows newest bpftrace: `kprobe:vfs_read` and `kprobe:MODULE:func`,
+//! `fentry:vmlinux:vfs_read` and `fentry:MODULE:func`, `rawtracepoint:vmlinux:sched_switch`.
+
+use crate::kallsyms::{parse_available_filter_functions, parse_kallsyms, KernelFunction};
+use crate::{KernelFs, ProbeArg, ProbeEntry, ProbeError, Provider};
+use bpfscope_btf::{Btf, Kind, TypeId};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+const BTF_DIRECTORY: &str = "/sys/kernel/btf";
+const KALLSYMS: &str = "/proc/kallsyms";
+const FILTER_FUNCTIONS_PATHS: [&str; 2] = [
+    "/sys/kernel/tracing/available_filter_functions",
+    "/sys/kernel/debug/tracing/available_filter_functions",
+];
+/// BTF FUNC prefixes of the stubs the kernel generates per raw tracepoint (bpftrace's order).
+const RAW_TRACEPOINT_PREFIXES: [&str; 2] = ["__probestub_", "__traceiter_"];
+/// Arguments passed in registers: fentry/fexit cannot see more (bpftrace skips such functions).
+const REGISTER_ARGUMENTS: usize = if cfg!(target_arch = "aarch64") { 8 } else { 6 };
+
+/// Kernel BTF: vmlinux plus every module's split BTF.
+#[derive(Debug)]
+pub struct KernelBtf {
+    pub vmlinux: Arc<Btf<'static>>,
+    /// `(module name, split BTF)`, sorted by name.
+    pub modules: Vec<(String, Btf<'static>)>,
+    /// Modules whose BTF could not be read or parsed, with the reason.
+    pub broken_modules: Vec<(String, String)>,
+}
+
+impl KernelBtf {
+    /// `("vmlinux", vmlinux)` followed by every module, in that order.
+    pub fn objects(&self) -> impl Iterator<Item = (&str, &Btf<'static>)> {
+        std::iter::once(("vmlinux", &*self.vmlinux))
+            .chain(self.modules.iter().map(|(name, btf)| (name.as_str(), btf)))
+    }
+}
+
+/// Reads and parses vmlinux BTF (read once per call, owned bytes).
+pub fn load_vmlinux_btf(fs: &KernelFs) -> Result<Btf<'static>, ProbeError> {
+    let bytes = fs.read(VMLINUX_BTF).map_err(|source| ProbeError::Io { path: VMLINUX_BTF.to_string(), source })?;
+    Btf::parse(bytes).map_err(|error| ProbeError::BadFile { path: VMLINUX_BTF.to_string(), reason: error.to_string() })
+}
+
+/// vmlinux and module BTF, read once per process and root, then shared.
+pub fn load_kernel_btf(fs: &KernelFs) -> Result<Arc<KernelBtf>, ProbeError> {
+    static CACHE: Mutex<Option<(PathBuf, Arc<KernelBtf>)>> = Mutex::new(None);
+    let root = fs.path("/");
+    if let Ok(cache) = CACHE.lock() {
+        if let Some((cached_root, btf)) = cache.as_ref() {
+            if *cached_root == root {
+                return Ok(btf.clone());
+            }
+        }
+    }
+    let vmlinux = Arc::new(load_vmlinux_btf(fs)?);
+    let mut modules = Vec::new();
+    let mut broken_modules = Vec::new();
+    for name in fs.list_dir(BTF_DIRECTORY).unwrap_or_default() {
+        if name == "vmlinux" {
+            continue;
+        }
+        let path = format!("{BTF_DIRECTORY}/{name}");
+        match fs.read(&path) {
+            Ok(bytes) => match Btf::parse_split(bytes, vmlinux.clone()) {
+                Ok(btf) => modules.push((name, btf)),
+                Err(error) => broken_modules.push((name, error.to_string())),
+            },
+            Err(error) => broken_modules.push((name, error.to_string())),
+        }
+    }
+    let loaded = Arc::new(KernelBtf { vmlinux, modules, broken_modules });
+    if let Ok(mut cache) = CACHE.lock() {
+        *cache = Some((root, loaded.clone()));
+    }
+    Ok(loaded)
+}
+
+/// A set of (module, function) names, stored as hashes: no allocation per name, and a false
+/// positive needs a 64-bit collision.
+#[derive(Debug, Default)]
+struct FunctionSet {
+    hashes: Vec<u64>,
+}
+
+fn function_hash(module: Option<&str>, name: &str) -> u64 {
+    // FNV-1a over "module\0name".
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in module.unwrap_or("").bytes().chain([0]).chain(name.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+impl FunctionSet {
+    fn from_functions(functions: &[KernelFunction<'_>]) -> FunctionSet {
+        let mut hashes: Vec<u64> =
+            functions.iter().map(|function| function_hash(function.module, function.name)).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        FunctionSet { hashes }
+    }
+
+    fn contains(&self, module: Option<&str>, name: &str) -> bool {
+        self.hashes.binary_search(&function_hash(module, name)).is_ok()
+    }
+}
+
+/// Which functions the kernel lets us trace, and where that knowledge came from.
+enum Traceable {
+    /// The text of `available_filter_functions`.
+    FilterFunctions { text: String },
+    /// Unreadable: the reason, for the note.
+    Unavailable { reason: String },
+}
+
+fn read_filter_functions(fs: &KernelFs) -> Traceable {
+    let mut reasons = Vec::new();
+    for path in FILTER_FUNCTIONS_PATHS {
+        match fs.read_to_string(path) {
+            Ok(text) => return Traceable::FilterFunctions { text },
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => reasons.push(format!("{path}: {error}")),
+        }
+    }
+    if reasons.is_empty() {
+        reasons.push("tracefs is not mounted (no available_filter_functions)".to_string());
+    }
+    Traceable::Unavailable { reason: reasons.join("; ") }
+}
+
+/// Text symbols of `/proc/kallsyms` as a set, read once per process and root (~45 ms to read).
+fn kallsyms_text_set(fs: &KernelFs) -> Result<Arc<FunctionSet>, ProbeError> {
+    static CACHE: Mutex<Option<(PathBuf, Arc<FunctionSet>)>> = Mutex::new(None);
+    let root = fs.path("/");
+    if let Ok(cache) = CACHE.lock() {
+        if let Some((cached_root, set)) = cache.as_ref() {
+            if *cached_root == root {
+                return Ok(set.clone());
+            }
+        }
+    }
+    let text = fs.read_to_string(KALLSYMS).map_err(|source| ProbeError::Io { path: KALLSYMS.to_string(), source })?;
+    let set = Arc::new(FunctionSet::from_functions(&parse_kallsyms(&text)));
+    if let Ok(mut cache) = CACHE.lock() {
+        *cache = Some((root, set.clone()));
+    }
+    Ok(set)
+}
+
+/// Renders parameter types once per distinct type (prototypes share most of them).
+struct ArgRenderer<'b> {
+    btf: &'b Btf<'static>,
+    rendered: HashMap<TypeId, (String, Option<u32>)>,
+}
+
+impl<'b> ArgRenderer<'b> {
+    fn new(btf: &'b Btf<'static>) -> ArgRenderer<'b> {
+        ArgRenderer { btf, rendered: HashMap::new() }
+    }
+
+    fn arg(&mut self, ty: TypeId, name: String) -> ProbeArg {
+        let btf = self.btf;
+        let (text, size) = self.rendered.entry(ty).or_insert_with(|| {
+            let text = if ty == TypeId::VOID {
+                "void".to_string()
+            } else {
+                btf.type_name(ty).unwrap_or_else(|_| "?".to_string())
+            };
+            let size = btf.size_of(ty).ok().and_then(|size| u32::try_from(size).ok());
+            (text, size)
+        });
+        ProbeArg { ty: text.clone(), name, offset: None, size: *size, signed: None }
+    }
+
+    /// fentry: `TYPE NAME` per parameter; fexit adds `TYPE retval` (none for void).
+    fn fentry_args(&mut self, function: TypeId, with_retval: bool) -> Vec<ProbeArg> {
+        let Ok(proto) = self.btf.func_proto(function) else { return Vec::new() };
+        let mut args: Vec<ProbeArg> =
+            proto.params.iter().map(|param| self.arg(param.ty, param.name.to_string())).collect();
+        if with_retval && proto.return_type != TypeId::VOID {
+            args.push(self.arg(proto.return_type, "retval".to_string()));
+        }
+        args
+    }
+
+    /// kprobe: `TYPE argN`, floats skipped (they are not in the argument registers).
+    fn kprobe_args(&mut self, function: TypeId) -> Vec<ProbeArg> {
+        let Ok(proto) = self.btf.func_proto(function) else { return Vec::new() };
+        let mut args = Vec::with_capacity(proto.params.len());
+        for param in &proto.params {
+            if self.btf.kind(param.ty).is_ok_and(|kind| kind == Kind::Float) {
+                continue;
+            }
+            let name = format!("arg{}", args.len());
+            args.push(self.arg(param.ty, name));
+        }
+        args
+    }
+
+    /// kretprobe: `TYPE retval`, or a lone `void` for functions returning nothing.
+    fn kretprobe_args(&mut self, function: TypeId) -> Vec<ProbeArg> {
+        let Ok(proto) = self.btf.func_proto(function) else { return Vec::new() };
+        if proto.return_type == TypeId::VOID {
+            return vec![ProbeArg { ty: "void".to_string(), name: String::new(), offset: None, size: None, signed: None }];
+        }
+        vec![self.arg(proto.return_type, "retval".to_string())]
+    }
+
+    /// rawtracepoint: the stub's parameters after the leading `void *__data`.
+    fn raw_tracepoint_args(&mut self, function: TypeId) -> Vec<ProbeArg> {
+        let Ok(proto) = self.btf.func_proto(function) else { return Vec::new() };
+        proto.params.iter().skip(1).map(|param| self.arg(param.ty, param.name.to_string())).collect()
+    }
+}
+
+/// The probes of one kernel-function provider whose target (the text after `provider:`)
+/// satisfies `matches`, sorted by target; with `verbose`, their arguments from BTF.
+/// Explanations for the user (which source was used and why) are pushed to `notes`.
+pub fn list_kernel_functions(
+    fs: &KernelFs,
+    provider: Provider,
+    matches: &dyn Fn(&str) -> bool,
+    verbose: bool,
+    notes: &mut Vec<String>,
+) -> Result<Vec<ProbeEntry>, ProbeError> {
+    let mut entries = match provider {
+        Provider::Kprobe | Provider::Kretprobe => list_kprobes(fs, provider, matches, verbose, notes)?,
+        Provider::Fentry | Provider::Fexit => list_fentry(fs, provider, matches, verbose, notes)?,
+        Provider::Rawtracepoint => list_raw_tracepoints(fs, matches, verbose, notes)?,
+        _ => Vec::new(),
+    };
+    entries.sort_by(|left, right| left.target.cmp(&right.target));
+    entries.dedup_by(|later, earlier| later.target == earlier.target);
+    Ok(entries)
+}
+
+/// BTF for listing, or None with a note saying what is missing.
+fn kernel_btf_or_note(fs: &KernelFs, what: &str, notes: &mut Vec<String>) -> Option<Arc<KernelBtf>> {
+    match load_kernel_btf(fs) {
+        Ok(btf) => {
+            for (module, reason) in &btf.broken_modules {
+                notes.push(format!("skipping BTF of module {module}: {reason}"));
+            }
+            Some(btf)
+        }
+        Err(error) => {
+            notes.push(format!("{what} need kernel BTF, which is unavailable: {error}"));
+            None
+        }
+    }
+}
+
+fn kprobe_target(module: Option<&str>, name: &str) -> String {
+    match module {
+        Some(module) if module != "vmlinux" => format!("{module}:{name}"),
+        _ => name.to_string(),
+    }
+}
+
+fn list_kprobes(
+    fs: &KernelFs,
+    provider: Provider,
+    matches: &dyn Fn(&str) -> bool,
+    verbose: bool,
+    notes: &mut Vec<String>,
+) -> Result<Vec<ProbeEntry>, ProbeError> {
+    let mut entries = Vec::new();
+    let args_of = |renderer: &mut ArgRenderer<'_>, function: TypeId| {
+        if provider == Provider::Kprobe {
+            renderer.kprobe_args(function)
+        } else {
+            renderer.kretprobe_args(function)
+        }
+    };
+    match read_filter_functions(fs) {
+        Traceable::FilterFunctions { text } => {
+            let btf = if verbose { load_kernel_btf(fs).ok() } else { None };
+            let mut renderers: Vec<(&str, ArgRenderer<'_>)> = match &btf {
+                Some(btf) => btf.objects().map(|(name, object)| (name, ArgRenderer::new(object))).collect(),
+                None => Vec::new(),
+            };
+            for function in parse_available_filter_functions(&text) {
+                // `.part.N` clones cannot be probed by name.
+                if function.name.contains(".part.") {
+                    continue;
+                }
+                let target = kprobe_target(function.module, function.name);
+                if !matches(&target) {
+                    continue;
+                }
+                let mut entry = ProbeEntry::new(provider, target);
+                let object = function.module.unwrap_or("vmlinux");
+                if let Some((_, renderer)) = renderers.iter_mut().find(|(name, _)| *name == object) {
+                    if let Some(id) = renderer.btf.find(Kind::Func, function.name) {
+                        entry.args = args_of(renderer, id);
+                    }
+                }
+                entries.push(entry);
+            }
+        }
+        Traceable::Unavailable { reason } => {
+            let Some(btf) = kernel_btf_or_note(fs, "kprobe listings", notes) else { return Ok(entries) };
+            let text_symbols = match kallsyms_text_set(fs) {
+                Ok(set) => Some(set),
+                Err(error) => {
+                    notes.push(format!("kprobe: {error}; listing every BTF function unchecked"));
+                    None
+                }
+            };
+            notes.push(format!(
+                "kprobe functions: available_filter_functions is unreadable ({reason}); listed BTF \
+                 functions that are text symbols in /proc/kallsyms instead"
+            ));
+            for (object, object_btf) in btf.objects() {
+                let module = (object != "vmlinux").then_some(object);
+                let mut renderer = ArgRenderer::new(object_btf);
+                for function in object_btf.functions() {
+                    let Ok(function) = function else { continue };
+                    if text_symbols.as_ref().is_some_and(|set| !set.contains(module, function.name)) {
+                        continue;
+                    }
+                    let target = kprobe_target(module, function.name);
+                    if !matches(&target) {
+                        continue;
+                    }
+                    let mut entry = ProbeEntry::new(provider, target);
+                    if verbose {
+                        entry.args = args_of(&mut renderer, function.id);
+                    }
+                    entries.push(entry);
+                }
+            }
+        }
+    }
+    Ok(entries)
+}
+
+fn list_fentry(
+    fs: &KernelFs,
+    provider: Provider,
+    matches: &dyn Fn(&str) -> bool,
+    verbose: bool,
+    notes: &mut Vec<String>,
+) -> Result<Vec<ProbeEntry>, ProbeError> {
+    let mut entries = Vec::new();
+    let Some(btf) = kernel_btf_or_note(fs, "fentry/fexit probes", notes) else { return Ok(entries) };
+    // Attachable functions: those ftrace can trace; failing that, those with a kernel symbol.
+    let traceable = match read_filter_functions(fs) {
+        Traceable::FilterFunctions { text } => {
+            Some(Arc::new(FunctionSet::from_functions(&parse_available_filter_functions(&text))))
+        }
+        Traceable::Unavailable { reason } => match kallsyms_text_set(fs) {
+            Ok(set) => {
+                notes.push(format!(
+                    "fentry/fexit functions: available_filter_functions is unreadable ({reason}); \
+                     listed BTF functions that are text symbols in /proc/kallsyms instead"
+                ));
+                Some(set)
+            }
+            Err(error) => {
+                notes.push(format!(
+                    "fentry/fexit functions: neither available_filter_functions ({reason}) nor \
+                     {error} is readable; listed every BTF function, some may not attach"
+                ));
+                None
+            }
+        },
+    };
+    let mut target = String::new();
+    for (object, object_btf) in btf.objects() {
+        let module = (object != "vmlinux").then_some(object);
+        let mut renderer = ArgRenderer::new(object_btf);
+        for function in object_btf.functions() {
+            let Ok(function) = function else { continue };
+            target.clear();
+            target.push_str(object);
+            target.push(':');
+            target.push_str(function.name);
+            if !matches(&target) {
+                continue;
+            }
+            if traceable.as_ref().is_some_and(|set| !set.contains(module, function.name)) {
+                continue;
+            }
+            let too_many_args = object_btf
+                .func_proto(function.proto)
+                .map_or(true, |proto| proto.params.len() + usize::from(proto.variadic) > REGISTER_ARGUMENTS);
+            if too_many_args {
+                continue;
+            }
+            let mut entry = ProbeEntry::new(provider, target.clone());
+            if verbose {
+                entry.args = renderer.fentry_args(function.id, provider == Provider::Fexit);
+            }
+            entries.push(entry);
+        }
+    }
+    Ok(entries)
+}
+
+fn list_raw_tracepoints(
+    fs: &KernelFs,
+    matches: &dyn Fn(&str) -> bool,
+    verbose: bool,
+    notes: &mut Vec<String>,
+) -> Result<Vec<ProbeEntry>, ProbeError> {
+    let mut entries = Vec::new();
+    let Some(btf) = kernel_btf_or_note(fs, "rawtracepoint probes", notes) else { return Ok(entries) };
+    for (object, object_btf) in btf.objects() {
+        let mut renderer = ArgRenderer::new(object_btf);
+        let mut seen = std::collections::HashSet::new();
+        for function in object_btf.functions() {
+            let Ok(function) = function else { continue };
+            let Some(event) =
+                RAW_TRACEPOINT_PREFIXES.iter().find_map(|prefix| function.name.strip_prefix(prefix))
+            else {
+                continue;
+            };
+            if event.is_empty() || !seen.insert(event) {
+                continue;
+            }
+            let target = format!("{object}:{event}");
+            if !matches(&target) {
+                continue;
+            }
+            let mut entry = ProbeEntry::new(Provider::Rawtracepoint, target);
+            if verbose {
+                entry.args = renderer.raw_tracepoint_args(function.id);
+            }
+            entries.push(entry);
+        }
+    }
+    Ok(entries)
+}
+
+/// The C definition of `struct X`, `union X` or `enum X` from kernel BTF (vmlinux first, then
+/// modules); None when no such type exists or the query is not of that form.
+pub fn describe_type(fs: &KernelFs, query: &str) -> Result<Option<String>, ProbeError> {
+    let btf = load_kernel_btf(fs)?;
+    for (object, object_btf) in btf.objects() {
+        let Some(id) = object_btf.find_c_type(query) else { continue };
+        // Split BTF finds base types too: only report a module when the type is its own.
+        if object != "vmlinux" && id < object_btf.first_own_id() {
+            continue;
+        }
+        let definition = object_btf
+            .definition(id)
+            .map_err(|error| ProbeError::BadFile { path: format!("{BTF_DIRECTORY}/{object}"), reason: error.to_string() })?;
+        return Ok(Some(definition));
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bpfscope_btf::builder::BtfBuilder;
+
+    const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/test_data/btf/root");
+
+    /// The fixture's BTF: a vmlinux with `vfs_read`, a void function, a 7-argument function,
+    /// raw tracepoint stubs and `struct task_struct`; a module `ext4` with `ext4_file_open`.
+    fn fixture_btf() -> (Vec<u8>, Vec<u8>) {
+        let mut b = BtfBuilder::new();
+        let int = b.int("int", 4, true);
+        let char_type = b.int("char", 1, true);
+        let long = b.int("long int", 8, true);
+        let ulong = b.int("long unsigned int", 8, false);
+        let size_t = b.reference(Kind::Typedef, "size_t", ulong);
+        let ssize_t = b.reference(Kind::Typedef, "ssize_t", long);
+        let loff_t = b.reference(Kind::Typedef, "loff_t", long);
+        let file = b.composite(false, "file", 8, &[("f_pos", loff_t, 0, 0)]);
+        let file_ptr = b.reference(Kind::Ptr, "", file);
+        let char_ptr = b.reference(Kind::Ptr, "", char_type);
+        let loff_ptr = b.reference(Kind::Ptr, "", loff_t);
+        let void_ptr = b.reference(Kind::Ptr, "", 0);
+        let proto =
+            b.func_proto(ssize_t, &[("file", file_ptr), ("buf", char_ptr), ("count", size_t), ("pos", loff_ptr)]);
+        b.func("vfs_read", proto, 1);
+        let void_proto = b.func_proto(0, &[("file", file_ptr)]);
+        b.func("fput", void_proto, 1);
+        let many = b.func_proto(int, &[("a", int), ("b", int), ("c", int), ("d", int), ("e", int), ("f", int), ("g", int)]);
+        b.func("seven_args", many, 1);
+        b.func("not_in_kallsyms", void_proto, 0);
+        let fwd = b.reference(Kind::Fwd, "task_struct", 0);
+        let task_ptr = b.reference(Kind::Ptr, "", fwd);
+        let switch_proto = b.func_proto(0, &[("__data", void_ptr), ("preempt", int), ("prev", task_ptr)]);
+        b.func("__probestub_sched_switch", switch_proto, 0);
+        let iter_proto = b.func_proto(int, &[("__data", void_ptr), ("preempt", int), ("prev", task_ptr)]);
+        b.func("__traceiter_sched_switch", iter_proto, 1);
+        let pid_t = b.reference(Kind::Typedef, "pid_t", int);
+        b.composite(false, "task_struct", 16, &[("parent", task_ptr, 0, 0), ("tgid", pid_t, 64, 0)]);
+        let vmlinux = b.build();
+        let base = Btf::parse(vmlinux.clone()).unwrap();
+        let mut module = BtfBuilder::split_on(&base).unwrap();
+        let open_proto = module.func_proto(int, &[("file", file_ptr)]);
+        module.func("ext4_file_open", open_proto, 0);
+        (vmlinux, module.build())
+    }
+
+    fn fixture() -> KernelFs {
+        let (vmlinux, ext4) = fixture_btf();
+        let directory = PathBuf::from(FIXTURE).join("sys/kernel/btf");
+        // The committed fixture must be what the builder makes; regenerate on request.
+        if std::env::var_os("BPFSCOPE_REGENERATE_FIXTURES").is_some() {
+            std::fs::create_dir_all(&directory).unwrap();
+            std::fs::write(directory.join("vmlinux"), &vmlinux).unwrap();
+            std::fs::write(directory.join("ext4"), &ext4).unwrap();
+        }
+        assert_eq!(std::fs::read(directory.join("vmlinux")).unwrap(), vmlinux, "stale fixture vmlinux");
+        assert_eq!(std::fs::read(directory.join("ext4")).unwrap(), ext4, "stale fixture ext4");
+        KernelFs::rooted(FIXTURE)
+    }
+
+    fn listing(provider: Provider, verbose: bool) -> (Vec<String>, Vec<ProbeEntry>, Vec<String>) {
+        let mut notes = Vec::new();
+        let entries = list_kernel_functions(&fixture(), provider, &|_| true, verbose, &mut notes).unwrap();
+        let names = entries.iter().map(|entry| entry.full_name()).collect();
+        (names, entries, notes)
+    }
+
+    fn arg_lines(entry: &ProbeEntry) -> Vec<String> {
+        entry.args.iter().map(|arg| format!("{} {}", arg.ty, arg.name)).collect()
+    }
+
+    #[test]
+    fn fentry_from_btf_filtered_by_kallsyms() {
+        let (names, entries, notes) = listing(Provider::Fentry, true);
+        assert_eq!(
+            names,
+            [
+                "fentry:ext4:ext4_file_open",
+                "fentry:vmlinux:__probestub_sched_switch",
+                "fentry:vmlinux:__traceiter_sched_switch",
+                "fentry:vmlinux:fput",
+                "fentry:vmlinux:vfs_read",
+            ]
+        );
+        let vfs_read = entries.iter().find(|entry| entry.target == "vmlinux:vfs_read").unwrap();
+        assert_eq!(arg_lines(vfs_read), ["struct file * file", "char * buf", "size_t count", "loff_t * pos"]);
+        assert_eq!(vfs_read.args[2].size, Some(8));
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("/proc/kallsyms"), "{notes:?}");
+    }
+
+    #[test]
+    fn fexit_adds_retval_except_for_void() {
+        let (_, entries, _) = listing(Provider::Fexit, true);
+        let vfs_read = entries.iter().find(|entry| entry.target == "vmlinux:vfs_read").unwrap();
+        assert_eq!(arg_lines(vfs_read).last().unwrap(), "ssize_t retval");
+        let fput = entries.iter().find(|entry| entry.target == "vmlinux:fput").unwrap();
+        assert_eq!(arg_lines(fput), ["struct file * file"]);
+    }
+
+    #[test]
+    fn kprobes_fall_back_to_btf_and_kallsyms() {
+        // The fixture has no tracefs: the fallback is used and said once.
+        let (names, entries, notes) = listing(Provider::Kprobe, true);
+        assert!(names.contains(&"kprobe:vfs_read".to_string()), "{names:?}");
+        assert!(names.contains(&"kprobe:ext4:ext4_file_open".to_string()), "{names:?}");
+        assert!(names.contains(&"kprobe:seven_args".to_string()));
+        assert!(!names.iter().any(|name| name.contains("not_in_kallsyms")));
+        assert_eq!(notes.iter().filter(|note| note.contains("available_filter_functions")).count(), 1);
+        let vfs_read = entries.iter().find(|entry| entry.target == "vfs_read").unwrap();
+        assert_eq!(arg_lines(vfs_read), ["struct file * arg0", "char * arg1", "size_t arg2", "loff_t * arg3"]);
+        let (_, entries, _) = listing(Provider::Kretprobe, true);
+        let vfs_read = entries.iter().find(|entry| entry.target == "vfs_read").unwrap();
+        assert_eq!(arg_lines(vfs_read), ["ssize_t retval"]);
+    }
+
+    #[test]
+    fn raw_tracepoints_from_stubs() {
+        let (names, entries, _) = listing(Provider::Rawtracepoint, true);
+        assert_eq!(names, ["rawtracepoint:vmlinux:sched_switch"]);
+        assert_eq!(arg_lines(&entries[0]), ["int preempt", "struct task_struct * prev"]);
+    }
+
+    #[test]
+    fn matcher_filters_before_work() {
+        let mut notes = Vec::new();
+        let entries =
+            list_kernel_functions(&fixture(), Provider::Fentry, &|target| target.ends_with(":vfs_read"), false, &mut notes)
+                .unwrap();
+        assert_eq!(entries.len(), 1);
+        assert!(entries[0].args.is_empty());
+    }
+
+    #[test]
+    fn describes_types() {
+        let fs = fixture();
+        let text = describe_type(&fs, "struct task_struct").unwrap().unwrap();
+        assert_eq!(text, "struct task_struct {\n\tstruct task_struct *parent;\n\tpid_t tgid;\n};");
+        assert!(describe_type(&fs, "struct nope").unwrap().is_none());
+        assert!(describe_type(&fs, "task_struct").unwrap().is_none());
+    }
+
+    #[test]
+    fn missing_btf_is_a_note_not_an_error() {
+        let mut notes = Vec::new();
+        let fs = KernelFs::rooted(concat!(env!("CARGO_MANIFEST_DIR"), "/test_data/btf/does-not-exist"));
+        let entries = list_kernel_functions(&fs, Provider::Fentry, &|_| true, false, &mut notes).unwrap();
+        assert!(entries.is_empty());
+        assert_eq!(notes.len(), 1);
+        assert!(load_vmlinux_btf(&fs).is_err());
+    }
+
+    fn live() -> Option<KernelFs> {
+        let fs = KernelFs::live();
+        if !fs.exists(VMLINUX_BTF) {
+            eprintln!("skipping: no {VMLINUX_BTF}");
+            return None;
+        }
+        Some(fs)
+    }
+
+    #[test]
+    fn live_vfs_read_everywhere() {
+        let Some(fs) = live() else { return };
+        let mut notes = Vec::new();
+        let is_vfs_read = |target: &str| target == "vfs_read" || target == "vmlinux:vfs_read";
+        let fentry = list_kernel_functions(&fs, Provider::Fentry, &is_vfs_read, true, &mut notes).unwrap();
+        assert_eq!(fentry.len(), 1);
+        assert_eq!(arg_lines(&fentry[0]), ["struct file * file", "char * buf", "size_t count", "loff_t * pos"]);
+        let fexit = list_kernel_functions(&fs, Provider::Fexit, &is_vfs_read, true, &mut notes).unwrap();
+        assert_eq!(arg_lines(&fexit[0]).last().unwrap(), "ssize_t retval");
+        let kprobe = list_kernel_functions(&fs, Provider::Kprobe, &is_vfs_read, true, &mut notes).unwrap();
+        assert_eq!(kprobe[0].full_name(), "kprobe:vfs_read");
+        assert_eq!(arg_lines(&kprobe[0]), ["struct file * arg0", "char * arg1", "size_t arg2", "loff_t * arg3"]);
+        let raw = list_kernel_functions(&fs, Provider::Rawtracepoint, &|target| target == "vmlinux:sched_switch", true, &mut notes)
+            .unwrap();
+        assert_eq!(raw.len(), 1);
+        assert_eq!(raw[0].args[0].name, "preempt");
+        let definition = describe_type(&fs, "struct task_struct").unwrap().unwrap();
+        assert!(definition.starts_with("struct task_struct {\n"));
+        assert!(definition.contains("\tstruct task_struct *parent;\n"));
+    }
+
+    #[test]
+    #[ignore = "timing print; run with --release --ignored --nocapture"]
+    fn live_timing_fentry_listing() {
+        let Some(fs) = live() else { return };
+        let start = std::time::Instant::now();
+        let mut notes = Vec::new();
+        let entries = list_kernel_functions(&fs, Provider::Fentry, &|_| true, true, &mut notes).unwrap();
+        let listed = start.elapsed();
+        let mut out = String::new();
+        for entry in &entries {
+            out.push_str(&entry.full_name());
+            out.push('\n');
+            for arg in &entry.args {
+                out.push_str("    ");
+                out.push_str(&arg.ty);
+                out.push(' ');
+                out.push_str(&arg.name);
+                out.push('\n');
+            }
+        }
+        eprintln!(
+            "fentry -lv: {} probes listed in {listed:?}, formatted {} bytes in {:?}; notes {notes:?}",
+            entries.len(),
+            out.len(),
+            start.elapsed() - listed
+        );
+    }
+}

@@ -172,7 +172,11 @@ fn visit_format<'a>(
             seen_empty_line = true;
             continue;
         }
-        let trimmed = line.trim_start();
+        let trimmed = line.trim_start_matches([' ', '\t']);
+        if trimmed.starts_with("print fmt:") {
+            // The last line the kernel writes; skipping it saves scanning ~1 MB in `-lv`.
+            break;
+        }
         if let Some(id_text) = trimmed.strip_prefix("ID:") {
             id = Some(id_text.trim().parse().map_err(|_| bad_format_line(line_index, "invalid ID"))?);
         } else if let Some(rest) = trimmed.strip_prefix("field:") {
@@ -194,13 +198,15 @@ fn bad_format_line(line_index: usize, reason: &str) -> ProbeError {
 fn parse_field_line(rest: &str) -> Result<FieldView<'_>, &'static str> {
     let (declaration, attributes) = rest.split_once(';').unwrap_or((rest, ""));
     let (mut offset, mut size, mut signed) = (None, None, false);
-    for attribute in attributes.split(';') {
-        let Some((key, value)) = attribute.trim().split_once(':') else { continue };
-        let value = value.trim();
-        match key.trim() {
-            "offset" => offset = Some(value.parse::<u32>().map_err(|_| "invalid offset")?),
-            "size" => size = Some(value.parse::<u32>().map_err(|_| "invalid size")?),
-            "signed" => signed = value == "1",
+    // Byte-level on purpose: this runs for every field of ~2,300 files in `-lv 'tracepoint:*'`.
+    for attribute in attributes.as_bytes().split(|byte| *byte == b';') {
+        let attribute = attribute.trim_ascii();
+        let Some(colon) = attribute.iter().position(|byte| *byte == b':') else { continue };
+        let (key, value) = (attribute.get(..colon).unwrap_or(b""), attribute.get(colon + 1..).unwrap_or(b""));
+        match key {
+            b"offset" => offset = Some(parse_decimal_u32(value).ok_or("invalid offset")?),
+            b"size" => size = Some(parse_decimal_u32(value).ok_or("invalid size")?),
+            b"signed" => signed = value.trim_ascii() == b"1",
             _ => {}
         }
     }
@@ -211,11 +217,22 @@ fn parse_field_line(rest: &str) -> Result<FieldView<'_>, &'static str> {
     Ok(FieldView { declaration, type_text, name, is_array, array_len, offset, size, signed })
 }
 
+fn parse_decimal_u32(digits: &[u8]) -> Option<u32> {
+    let digits = digits.trim_ascii();
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u32, |value, byte| {
+        let digit = byte.checked_sub(b'0').filter(|digit| *digit <= 9)?;
+        value.checked_mul(10)?.checked_add(u32::from(digit))
+    })
+}
+
 /// Splits `TYPE NAME[N]` (the kernel always prints a space between type and name) into
 /// `(type, name, is_array, array_len)`.
 fn split_declaration(declaration: &str) -> Option<(Cow<'_, str>, &str, bool, Option<u32>)> {
     let trimmed = declaration.trim();
-    let (type_part, name_part) = match trimmed.rfind(|c: char| c.is_whitespace()) {
+    let (type_part, name_part) = match trimmed.rfind([' ', '\t']) {
         Some(position) => (trimmed.get(..position)?.trim_end(), trimmed.get(position..)?.trim_start()),
         None => ("", trimmed),
     };
@@ -327,7 +344,7 @@ pub fn read_format(fs: &KernelFs, category: &str, event: &str) -> Result<Tracepo
     let root = locate(fs).ok_or(ProbeError::TracefsMissing)?;
     let path = format_path(root, category, event);
     let bytes = fs.read(&path).map_err(|source| ProbeError::Io { path: path.clone(), source })?;
-    parse_format(&String::from_utf8_lossy(&bytes)).map_err(|error| with_path(error, &path))
+    parse_format(&decode(&bytes)).map_err(|error| with_path(error, &path))
 }
 
 fn with_path(error: ProbeError, path: &str) -> ProbeError {
@@ -350,7 +367,7 @@ pub fn list_tracepoints(
     let root = locate(fs).ok_or(ProbeError::TracefsMissing)?;
     let events_path = format!("{root}/available_events");
     let bytes = read_small_file(fs, &events_path).map_err(|source| ProbeError::Io { path: events_path, source })?;
-    let text = String::from_utf8_lossy(&bytes);
+    let text = decode(&bytes);
     let mut targets: Vec<String> = parse_available_events(&text)
         .into_iter()
         .map(|(category, event)| format!("{category}:{event}"))
@@ -372,16 +389,17 @@ fn fill_args_in_parallel(fs: &KernelFs, root: &str, entries: &mut [ProbeEntry], 
     // Small batches handed out on demand: the CPUs are shared, and a worker that gets
     // descheduled must not hold back a fixed half of the work.
     const BATCH_SIZE: usize = 32;
-    let worker_count = std::thread::available_parallelism()
+    let worker_count = std::env::var("TMPW").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or_else(|| std::thread::available_parallelism()
         .map(|count| count.get())
-        .unwrap_or(1)
+        .unwrap_or(1))
         .clamp(1, entries.len().div_ceil(BATCH_SIZE).max(1));
     let batches = std::sync::Mutex::new(entries.chunks_mut(BATCH_SIZE));
     let next_batch = || batches.lock().ok().and_then(|mut batches| batches.next());
     let work = || {
         let mut failures = Vec::new();
+        let mut buffer = Vec::new();
         while let Some(batch) = next_batch() {
-            failures.extend(fill_args(fs, root, batch));
+            failures.extend(fill_args(fs, root, batch, &mut buffer));
         }
         failures
     };
@@ -401,39 +419,54 @@ fn fill_args_in_parallel(fs: &KernelFs, root: &str, entries: &mut [ProbeEntry], 
 /// `std::fs::read` would start with tiny reads and grow: ~7 reads per format file instead of 2,
 /// and each read makes the kernel regenerate text.
 fn read_small_file(fs: &KernelFs, system_path: &str) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(fs.path(system_path))?;
-    let mut bytes = vec![0u8; 8192];
-    let mut length = 0;
-    loop {
-        if length == bytes.len() {
-            bytes.resize(bytes.len() * 2, 0);
-        }
-        let Some(spare) = bytes.get_mut(length..) else { break };
-        match file.read(spare) {
-            Ok(0) => break,
-            Ok(count) => length += count,
-            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(error),
-        }
-    }
-    bytes.truncate(length);
+    let mut bytes = Vec::new();
+    read_small_file_into(fs, system_path, &mut bytes)?;
     Ok(bytes)
 }
 
+/// Like [`read_small_file`], into a buffer reused across files (its old contents are replaced).
+fn read_small_file_into(fs: &KernelFs, system_path: &str, bytes: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(fs.path(system_path))?;
+    if bytes.len() < 8192 {
+        bytes.resize(8192, 0);
+    }
+    let mut length = 0;
+    let result = loop {
+        if length == bytes.len() {
+            bytes.resize(bytes.len() * 2, 0);
+        }
+        let Some(spare) = bytes.get_mut(length..) else { break Ok(()) };
+        match file.read(spare) {
+            Ok(0) => break Ok(()),
+            Ok(count) => length += count,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => break Err(error),
+        }
+    };
+    bytes.truncate(length);
+    result
+}
+
+/// Decodes file contents; invalid UTF-8 (never seen in tracefs) is replaced rather than refused.
+fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 /// Fills `args` for each entry; returns one note per unreadable or malformed format file.
-fn fill_args(fs: &KernelFs, root: &str, entries: &mut [ProbeEntry]) -> Vec<String> {
+fn fill_args(fs: &KernelFs, root: &str, entries: &mut [ProbeEntry], buffer: &mut Vec<u8>) -> Vec<String> {
     let mut failures = Vec::new();
     for entry in entries {
         let Some((category, event)) = entry.target.split_once(':') else { continue };
         let path = format_path(root, category, event);
-        let parsed = read_small_file(fs, &path)
+        let parsed = read_small_file_into(fs, &path, buffer)
             .map_err(|source| ProbeError::Io { path: path.clone(), source })
-            .and_then(|bytes| {
-                parse_format(&String::from_utf8_lossy(&bytes)).map_err(|error| with_path(error, &path))
-            });
+            .and_then(|()| parse_event_args(&decode(buffer)).map_err(|error| with_path(error, &path)));
         match parsed {
-            Ok(format) => entry.args = format.event_fields().iter().map(field_to_probe_arg).collect(),
+            Ok(args) => entry.args = args,
             Err(error) => failures.push(format!("tracepoint:{}: no arguments: {error}", entry.target)),
         }
     }

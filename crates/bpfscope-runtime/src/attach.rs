@@ -52,9 +52,14 @@ impl Attachment {
     }
 }
 
-fn perf_attach(program: BorrowedFd<'_>, event: OwnedFd, what: &str) -> Result<OwnedFd, RuntimeError> {
-    sys::perf_event_set_bpf(event.as_fd(), program)
-        .map_err(|error| RuntimeError::syscall(format!("attaching the program to {what}"), error))?;
+fn perf_attach(
+    program: BorrowedFd<'_>,
+    event: OwnedFd,
+    what: &str,
+) -> Result<OwnedFd, RuntimeError> {
+    sys::perf_event_set_bpf(event.as_fd(), program).map_err(|error| {
+        RuntimeError::syscall(format!("attaching the program to {what}"), error)
+    })?;
     sys::perf_event_enable(event.as_fd())
         .map_err(|error| RuntimeError::syscall(format!("enabling {what}"), error))?;
     Ok(event)
@@ -62,21 +67,31 @@ fn perf_attach(program: BorrowedFd<'_>, event: OwnedFd, what: &str) -> Result<Ow
 
 /// Reads a tracepoint's id from `<tracefs>/events/CATEGORY/NAME/id`. Names with `/` or `..` are refused.
 pub fn tracepoint_id(tracefs_root: &Path, category: &str, name: &str) -> Result<u64, RuntimeError> {
-    let unsafe_component = |part: &str| part.is_empty() || part.contains('/') || part == "." || part == "..";
+    let unsafe_component =
+        |part: &str| part.is_empty() || part.contains('/') || part == "." || part == "..";
     if unsafe_component(category) || unsafe_component(name) {
-        return Err(RuntimeError::Unsupported(format!("invalid tracepoint name {category}:{name}")));
+        return Err(RuntimeError::Unsupported(format!(
+            "invalid tracepoint name {category}:{name}"
+        )));
     }
-    let path = tracefs_root.join("events").join(category).join(name).join("id");
+    let path = tracefs_root
+        .join("events")
+        .join(category)
+        .join(name)
+        .join("id");
     let text = std::fs::read_to_string(&path).map_err(|error| {
         if error.kind() == io::ErrorKind::NotFound {
-            RuntimeError::Unsupported(format!("tracepoint {category}:{name} does not exist ({} not found)", path.display()))
+            RuntimeError::Unsupported(format!(
+                "tracepoint {category}:{name} does not exist ({} not found)",
+                path.display()
+            ))
         } else {
             RuntimeError::syscall(format!("reading {}", path.display()), error)
         }
     })?;
-    text.trim()
-        .parse()
-        .map_err(|_| RuntimeError::Unsupported(format!("malformed tracepoint id in {}", path.display())))
+    text.trim().parse().map_err(|_| {
+        RuntimeError::Unsupported(format!("malformed tracepoint id in {}", path.display()))
+    })
 }
 
 /// `tracepoint:CATEGORY:NAME` for a program of type tracepoint.
@@ -93,28 +108,46 @@ pub fn attach_tracepoint(
     attr.__bindgen_anon_1.sample_period = 1;
     attr.__bindgen_anon_2.wakeup_events = 1;
     let what = format!("tracepoint {category}:{name}");
-    let event = sys::perf_event_open(&mut attr, -1, 0)
-        .map_err(|error| RuntimeError::syscall(format!("opening a perf event for {what}"), error))?;
-    Ok(Attachment { perf_events: vec![perf_attach(program, event, &what)?], links: Vec::new() })
+    let event = sys::perf_event_open(&mut attr, -1, 0).map_err(|error| {
+        RuntimeError::syscall(format!("opening a perf event for {what}"), error)
+    })?;
+    Ok(Attachment {
+        perf_events: vec![perf_attach(program, event, &what)?],
+        links: Vec::new(),
+    })
 }
 
 /// `rawtracepoint:NAME` for a program of type raw tracepoint.
-pub fn attach_raw_tracepoint(program: BorrowedFd<'_>, name: &str) -> Result<Attachment, RuntimeError> {
+pub fn attach_raw_tracepoint(
+    program: BorrowedFd<'_>,
+    name: &str,
+) -> Result<Attachment, RuntimeError> {
     let c_name = CString::new(name)
         .map_err(|_| RuntimeError::Unsupported(format!("invalid raw tracepoint name {name:?}")))?;
-    let link = sys::bpf_raw_tracepoint_open(program, Some(&c_name))
-        .map_err(|error| RuntimeError::syscall(format!("attaching to raw tracepoint {name}"), error))?;
-    Ok(Attachment { perf_events: Vec::new(), links: vec![link] })
+    let link = sys::bpf_raw_tracepoint_open(program, Some(&c_name)).map_err(|error| {
+        RuntimeError::syscall(format!("attaching to raw tracepoint {name}"), error)
+    })?;
+    Ok(Attachment {
+        perf_events: Vec::new(),
+        links: vec![link],
+    })
 }
 
 /// tp_btf, fentry and fexit programs attach where their load-time BTF id says.
 pub fn attach_tracing(program: BorrowedFd<'_>, what: &str) -> Result<Attachment, RuntimeError> {
     let link = sys::bpf_raw_tracepoint_open(program, None)
         .map_err(|error| RuntimeError::syscall(format!("attaching {what}"), error))?;
-    Ok(Attachment { perf_events: Vec::new(), links: vec![link] })
+    Ok(Attachment {
+        perf_events: Vec::new(),
+        links: vec![link],
+    })
 }
 
-fn probe_pmu(pmu_name: &str, is_return: bool, missing_reason: &str) -> Result<(u32, u64), RuntimeError> {
+fn probe_pmu(
+    pmu_name: &str,
+    is_return: bool,
+    missing_reason: &str,
+) -> Result<(u32, u64), RuntimeError> {
     let pmu_type = sys::pmu_type(pmu_name).map_err(|error| {
         if error.kind() == io::ErrorKind::NotFound {
             RuntimeError::Unsupported(missing_reason.to_string())
@@ -124,8 +157,9 @@ fn probe_pmu(pmu_name: &str, is_return: bool, missing_reason: &str) -> Result<(u
     })?;
     let mut config = 0u64;
     if is_return {
-        let bit = sys::pmu_format_bit(pmu_name, "retprobe")
-            .map_err(|error| RuntimeError::syscall(format!("reading the {pmu_name} PMU retprobe bit"), error))?;
+        let bit = sys::pmu_format_bit(pmu_name, "retprobe").map_err(|error| {
+            RuntimeError::syscall(format!("reading the {pmu_name} PMU retprobe bit"), error)
+        })?;
         config |= 1u64 << bit;
     }
     Ok((pmu_type, config))
@@ -139,8 +173,9 @@ pub fn attach_kprobe(
     is_return: bool,
 ) -> Result<Attachment, RuntimeError> {
     let (pmu_type, config) = probe_pmu("kprobe", is_return, NO_KPROBE_PMU_REASON)?;
-    let c_function = CString::new(function)
-        .map_err(|_| RuntimeError::Unsupported(format!("invalid kernel function name {function:?}")))?;
+    let c_function = CString::new(function).map_err(|_| {
+        RuntimeError::Unsupported(format!("invalid kernel function name {function:?}"))
+    })?;
     let mut attr = sys::new_perf_event_attr();
     attr.type_ = pmu_type;
     attr.config = config;
@@ -148,23 +183,44 @@ pub fn attach_kprobe(
     attr.__bindgen_anon_2.wakeup_events = 1;
     attr.__bindgen_anon_3.kprobe_func = c_function.as_ptr() as u64;
     attr.__bindgen_anon_4.probe_offset = offset;
-    let what = format!("{}:{function}", if is_return { "kretprobe" } else { "kprobe" });
+    let what = format!(
+        "{}:{function}",
+        if is_return { "kretprobe" } else { "kprobe" }
+    );
     let event = sys::perf_event_open(&mut attr, -1, 0)
         .map_err(|error| RuntimeError::syscall(format!("creating {what}"), error))?;
-    Ok(Attachment { perf_events: vec![perf_attach(program, event, &what)?], links: Vec::new() })
+    Ok(Attachment {
+        perf_events: vec![perf_attach(program, event, &what)?],
+        links: Vec::new(),
+    })
 }
 
 /// Several kernel functions with one kprobe_multi link (program loaded with expected attach type
 /// BPF_TRACE_KPROBE_MULTI).
-pub fn attach_kprobe_multi(program: BorrowedFd<'_>, functions: &[&str], is_return: bool) -> Result<Attachment, RuntimeError> {
+pub fn attach_kprobe_multi(
+    program: BorrowedFd<'_>,
+    functions: &[&str],
+    is_return: bool,
+) -> Result<Attachment, RuntimeError> {
     let symbols: Vec<CString> = functions
         .iter()
         .map(|function| CString::new(*function))
         .collect::<Result<_, _>>()
         .map_err(|_| RuntimeError::Unsupported("invalid kernel function name".to_string()))?;
-    let link = sys::bpf_link_create_kprobe_multi(program, &symbols, is_return)
-        .map_err(|error| RuntimeError::syscall(format!("creating a kprobe_multi link on {} functions", functions.len()), error))?;
-    Ok(Attachment { perf_events: Vec::new(), links: vec![link] })
+    let link =
+        sys::bpf_link_create_kprobe_multi(program, &symbols, is_return).map_err(|error| {
+            RuntimeError::syscall(
+                format!(
+                    "creating a kprobe_multi link on {} functions",
+                    functions.len()
+                ),
+                error,
+            )
+        })?;
+    Ok(Attachment {
+        perf_events: Vec::new(),
+        links: vec![link],
+    })
 }
 
 /// `uprobe:PATH:...` / `uretprobe:` at a file offset through the uprobe PMU (program type kprobe).
@@ -176,8 +232,8 @@ pub fn attach_uprobe(
     pid: Option<i32>,
 ) -> Result<Attachment, RuntimeError> {
     let (pmu_type, config) = probe_pmu("uprobe", is_return, NO_UPROBE_PMU_REASON)?;
-    let c_path =
-        CString::new(path).map_err(|_| RuntimeError::Unsupported(format!("invalid file path {path:?}")))?;
+    let c_path = CString::new(path)
+        .map_err(|_| RuntimeError::Unsupported(format!("invalid file path {path:?}")))?;
     let mut attr = sys::new_perf_event_attr();
     attr.type_ = pmu_type;
     attr.config = config;
@@ -185,14 +241,20 @@ pub fn attach_uprobe(
     attr.__bindgen_anon_2.wakeup_events = 1;
     attr.__bindgen_anon_3.uprobe_path = c_path.as_ptr() as u64;
     attr.__bindgen_anon_4.probe_offset = file_offset;
-    let what = format!("{}:{path}+{file_offset:#x}", if is_return { "uretprobe" } else { "uprobe" });
+    let what = format!(
+        "{}:{path}+{file_offset:#x}",
+        if is_return { "uretprobe" } else { "uprobe" }
+    );
     let (event_pid, cpu) = match pid {
         Some(pid) => (pid, -1),
         None => (-1, 0),
     };
     let event = sys::perf_event_open(&mut attr, event_pid, cpu)
         .map_err(|error| RuntimeError::syscall(format!("creating {what}"), error))?;
-    Ok(Attachment { perf_events: vec![perf_attach(program, event, &what)?], links: Vec::new() })
+    Ok(Attachment {
+        perf_events: vec![perf_attach(program, event, &what)?],
+        links: Vec::new(),
+    })
 }
 
 /// A sampling perf event (software, hardware, `profile:`, `interval:`) on every online CPU, or
@@ -206,7 +268,11 @@ pub fn attach_perf_event(
 ) -> Result<Attachment, RuntimeError> {
     let cpus = sys::online_cpus()
         .map_err(|error| RuntimeError::syscall("reading /sys/devices/system/cpu/online", error))?;
-    let cpus: Vec<u32> = if one_cpu { cpus.into_iter().take(1).collect() } else { cpus };
+    let cpus: Vec<u32> = if one_cpu {
+        cpus.into_iter().take(1).collect()
+    } else {
+        cpus
+    };
     let mut attachment = Attachment::default();
     for cpu in cpus {
         let mut attr = sys::new_perf_event_attr();
@@ -231,7 +297,9 @@ pub fn attach_perf_event(
                 RuntimeError::syscall(format!("opening {what}"), error)
             }
         })?;
-        attachment.perf_events.push(perf_attach(program, event, &what)?);
+        attachment
+            .perf_events
+            .push(perf_attach(program, event, &what)?);
     }
     Ok(attachment)
 }

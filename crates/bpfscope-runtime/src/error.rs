@@ -26,7 +26,10 @@ pub enum RuntimeError {
 impl RuntimeError {
     /// Builds a [`RuntimeError::Syscall`].
     pub fn syscall(what: impl Into<String>, source: io::Error) -> RuntimeError {
-        RuntimeError::Syscall { what: what.into(), source }
+        RuntimeError::Syscall {
+            what: what.into(),
+            source,
+        }
     }
 }
 
@@ -47,7 +50,11 @@ pub struct VerifierRejection {
 
 impl std::fmt::Display for VerifierRejection {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(formatter, "the kernel rejected the BPF program of {} ({})", self.probe_name, self.error)?;
+        write!(
+            formatter,
+            "the kernel rejected the BPF program of {} ({})",
+            self.probe_name, self.error
+        )?;
         if let Some(line) = self.script_line {
             write!(formatter, " at script line {line}")?;
         }

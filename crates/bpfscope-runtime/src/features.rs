@@ -3,7 +3,7 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use bpfscope_bpf::insn::{self, R0, R1, R2, R3, R10};
+use bpfscope_bpf::insn::{self, R0, R1, R10, R2, R3};
 use bpfscope_bpf::{Insn, Sample};
 
 use crate::attach;
@@ -126,7 +126,10 @@ pub struct FeatureReport {
 
 impl FeatureReport {
     pub fn status(&self, feature: Feature) -> Option<&FeatureStatus> {
-        self.results.iter().find(|(candidate, _)| *candidate == feature).map(|(_, status)| status)
+        self.results
+            .iter()
+            .find(|(candidate, _)| *candidate == feature)
+            .map(|(_, status)| status)
     }
 }
 
@@ -134,7 +137,9 @@ impl FeatureReport {
 pub fn parse_lockdown(text: &str) -> Option<String> {
     let start = text.find('[')?;
     let end = start + text.get(start..)?.find(']')?;
-    text.get(start + 1..end).map(str::to_string).filter(|mode| !mode.is_empty())
+    text.get(start + 1..end)
+        .map(str::to_string)
+        .filter(|mode| !mode.is_empty())
 }
 
 fn read_integer(path: &str) -> Option<i64> {
@@ -151,7 +156,11 @@ fn load_trivial(kind: ProgramKind, insns: &[Insn]) -> Result<OwnedFd, RuntimeErr
 }
 
 fn plain(prog_type: u32) -> ProgramKind {
-    ProgramKind { prog_type, expected_attach_type: 0, attach_btf_id: 0 }
+    ProgramKind {
+        prog_type,
+        expected_attach_type: 0,
+        attach_btf_id: 0,
+    }
 }
 
 fn errno_of(error: &RuntimeError) -> Option<i32> {
@@ -166,7 +175,10 @@ fn errno_of(error: &RuntimeError) -> Option<i32> {
 fn reason(error: &RuntimeError) -> String {
     match error {
         RuntimeError::VerifierRejected(rejection) if rejection.log.trim().is_empty() => {
-            format!("the kernel refused to load the program ({})", rejection.error)
+            format!(
+                "the kernel refused to load the program ({})",
+                rejection.error
+            )
         }
         other => other.to_string(),
     }
@@ -181,31 +193,50 @@ fn status_of(result: Result<(), RuntimeError>) -> FeatureStatus {
 
 fn probe_tracepoint(tracefs_root: Option<&Path>) -> FeatureStatus {
     let Some(root) = tracefs_root else {
-        return FeatureStatus::NotTested("tracefs is not mounted (mount -t tracefs tracefs /sys/kernel/tracing)".into());
+        return FeatureStatus::NotTested(
+            "tracefs is not mounted (mount -t tracefs tracefs /sys/kernel/tracing)".into(),
+        );
     };
-    let candidates = [("syscalls", "sys_enter_getppid"), ("sched", "sched_process_exec"), ("sched", "sched_switch")];
-    let Some((category, name)) =
-        candidates.iter().find(|(category, name)| root.join("events").join(category).join(name).join("id").exists())
-    else {
+    let candidates = [
+        ("syscalls", "sys_enter_getppid"),
+        ("sched", "sched_process_exec"),
+        ("sched", "sched_switch"),
+    ];
+    let Some((category, name)) = candidates.iter().find(|(category, name)| {
+        root.join("events")
+            .join(category)
+            .join(name)
+            .join("id")
+            .exists()
+    }) else {
         return FeatureStatus::NotTested("none of the usual tracepoints exists in tracefs".into());
     };
-    status_of(load_trivial(plain(prog_type::TRACEPOINT), &RETURN_ZERO).and_then(|program| {
-        attach::attach_tracepoint(program.as_fd(), root, category, name).map(drop)
-    }))
+    status_of(
+        load_trivial(plain(prog_type::TRACEPOINT), &RETURN_ZERO).and_then(|program| {
+            attach::attach_tracepoint(program.as_fd(), root, category, name).map(drop)
+        }),
+    )
 }
 
 fn probe_raw_tracepoint() -> FeatureStatus {
     status_of(
-        load_trivial(plain(prog_type::RAW_TRACEPOINT), &RETURN_ZERO)
-            .and_then(|program| attach::attach_raw_tracepoint(program.as_fd(), "sched_switch").map(drop)),
+        load_trivial(plain(prog_type::RAW_TRACEPOINT), &RETURN_ZERO).and_then(|program| {
+            attach::attach_raw_tracepoint(program.as_fd(), "sched_switch").map(drop)
+        }),
     )
 }
 
 fn probe_tracing(btf_id: Option<u32>, expected_attach_type: u32, what: &str) -> FeatureStatus {
     let Some(btf_id) = btf_id else {
-        return FeatureStatus::NotTested(format!("no BTF id given for {what} (is /sys/kernel/btf/vmlinux present?)"));
+        return FeatureStatus::NotTested(format!(
+            "no BTF id given for {what} (is /sys/kernel/btf/vmlinux present?)"
+        ));
     };
-    let kind = ProgramKind { prog_type: prog_type::TRACING, expected_attach_type, attach_btf_id: btf_id };
+    let kind = ProgramKind {
+        prog_type: prog_type::TRACING,
+        expected_attach_type,
+        attach_btf_id: btf_id,
+    };
     let result = load_trivial(kind, &RETURN_ZERO);
     match result {
         Err(error) if errno_of(&error) == Some(libc::EPERM) || errno_of(&error) == Some(KERNEL_ENOTSUPP) => {
@@ -221,8 +252,9 @@ fn probe_tracing(btf_id: Option<u32>, expected_attach_type: u32, what: &str) -> 
 
 fn probe_kprobe(function: &str, is_return: bool) -> FeatureStatus {
     status_of(
-        load_trivial(plain(prog_type::KPROBE), &RETURN_ZERO)
-            .and_then(|program| attach::attach_kprobe(program.as_fd(), function, 0, is_return).map(drop)),
+        load_trivial(plain(prog_type::KPROBE), &RETURN_ZERO).and_then(|program| {
+            attach::attach_kprobe(program.as_fd(), function, 0, is_return).map(drop)
+        }),
     )
 }
 
@@ -242,8 +274,13 @@ fn probe_kprobe_multi(function: &str) -> FeatureStatus {
         )),
         Ok(program) => match attach::attach_kprobe_multi(program.as_fd(), &[function], false) {
             Ok(_) => FeatureStatus::Available,
-            Err(error) if errno_of(&error) == Some(libc::EOPNOTSUPP) || errno_of(&error) == Some(KERNEL_ENOTSUPP) => {
-                FeatureStatus::Unavailable("CONFIG_FPROBE is not set in this kernel (kprobe_multi links refused)".into())
+            Err(error)
+                if errno_of(&error) == Some(libc::EOPNOTSUPP)
+                    || errno_of(&error) == Some(KERNEL_ENOTSUPP) =>
+            {
+                FeatureStatus::Unavailable(
+                    "CONFIG_FPROBE is not set in this kernel (kprobe_multi links refused)".into(),
+                )
             }
             Err(error) => FeatureStatus::Unavailable(reason(&error)),
         },
@@ -256,20 +293,31 @@ fn probe_uprobe(target: Option<&(PathBuf, u64)>, is_return: bool) -> FeatureStat
     };
     let path_text = path.to_string_lossy();
     status_of(
-        load_trivial(plain(prog_type::KPROBE), &RETURN_ZERO)
-            .and_then(|program| attach::attach_uprobe(program.as_fd(), &path_text, *offset, is_return, None).map(drop)),
+        load_trivial(plain(prog_type::KPROBE), &RETURN_ZERO).and_then(|program| {
+            attach::attach_uprobe(program.as_fd(), &path_text, *offset, is_return, None).map(drop)
+        }),
     )
 }
 
 fn probe_perf_event(perf_type: u32, config: u64) -> FeatureStatus {
     let result = load_trivial(plain(prog_type::PERF_EVENT), &RETURN_ZERO).and_then(|program| {
-        attach::attach_perf_event(program.as_fd(), perf_type, config, Sample::Period(10_000_000), true).map(drop)
+        attach::attach_perf_event(
+            program.as_fd(),
+            perf_type,
+            config,
+            Sample::Period(10_000_000),
+            true,
+        )
+        .map(drop)
     });
     match result {
-        Err(_) if perf_type == perf_event_open_sys::bindings::PERF_TYPE_HARDWARE
-            && !Path::new("/sys/bus/event_source/devices/cpu").exists() =>
+        Err(_)
+            if perf_type == perf_event_open_sys::bindings::PERF_TYPE_HARDWARE
+                && !Path::new("/sys/bus/event_source/devices/cpu").exists() =>
         {
-            FeatureStatus::Unavailable("no hardware PMU (virtual machine without PMU passthrough)".into())
+            FeatureStatus::Unavailable(
+                "no hardware PMU (virtual machine without PMU passthrough)".into(),
+            )
         }
         other => status_of(other),
     }
@@ -277,21 +325,31 @@ fn probe_perf_event(perf_type: u32, config: u64) -> FeatureStatus {
 
 fn probe_ring_buffer() -> FeatureStatus {
     let size = sys::page_size() as u32;
-    let result = sys::bpf_map_create(bpfscope_bpf::MapKind::Ringbuf as u32, 0, 0, size, 0, "bpfscope_probe")
-        .map_err(|error| RuntimeError::syscall("creating a ring buffer map (needs Linux 5.8+)", error))
-        .and_then(|map| RingBufferConsumer::new(map.as_fd(), size).map(drop));
+    let result = sys::bpf_map_create(
+        bpfscope_bpf::MapKind::Ringbuf as u32,
+        0,
+        0,
+        size,
+        0,
+        "bpfscope_probe",
+    )
+    .map_err(|error| RuntimeError::syscall("creating a ring buffer map (needs Linux 5.8+)", error))
+    .and_then(|map| RingBufferConsumer::new(map.as_fd(), size).map(drop));
     status_of(result)
 }
 
 fn probe_test_run() -> FeatureStatus {
     let insns = [insn::mov64_imm(R0, 42), insn::exit()];
     let result = load_trivial(plain(prog_type::RAW_TRACEPOINT), &insns).and_then(|program| {
-        let value = load::run_once(&program)
-            .map_err(|error| RuntimeError::syscall("BPF_PROG_TEST_RUN of a raw tracepoint program", error))?;
+        let value = load::run_once(&program).map_err(|error| {
+            RuntimeError::syscall("BPF_PROG_TEST_RUN of a raw tracepoint program", error)
+        })?;
         if value == 42 {
             Ok(())
         } else {
-            Err(RuntimeError::Unsupported(format!("BPF_PROG_TEST_RUN returned {value} instead of 42")))
+            Err(RuntimeError::Unsupported(format!(
+                "BPF_PROG_TEST_RUN returned {value} instead of 42"
+            )))
         }
     });
     status_of(result)
@@ -313,7 +371,8 @@ fn probe_write_user(lockdown: Option<&str>) -> FeatureStatus {
     match load_trivial(plain(prog_type::TRACEPOINT), &insns) {
         Ok(_) => FeatureStatus::Available,
         Err(RuntimeError::VerifierRejected(rejection))
-            if rejection.log.contains("unknown func") || rejection.log.contains("cannot use helper") =>
+            if rejection.log.contains("unknown func")
+                || rejection.log.contains("cannot use helper") =>
         {
             FeatureStatus::Unavailable(format!(
                 "the kernel does not offer the helper to programs: kernel lockdown ({}) forbids it",
@@ -327,25 +386,40 @@ fn probe_write_user(lockdown: Option<&str>) -> FeatureStatus {
 /// Tries every feature and gathers the kernel facts. Needs root for meaningful answers.
 pub fn probe_features(inputs: &FeatureProbeInputs) -> FeatureReport {
     let tracefs_root = inputs.tracefs_root.clone().or_else(sys::find_tracefs);
-    let (lockdown, mut lockdown_note) = match std::fs::read_to_string("/sys/kernel/security/lockdown") {
-        Ok(text) => (parse_lockdown(&text), None),
-        Err(error) => (
-            None,
-            Some(format!("/sys/kernel/security/lockdown is unreadable ({error}); is securityfs mounted?")),
-        ),
-    };
+    let (lockdown, mut lockdown_note) =
+        match std::fs::read_to_string("/sys/kernel/security/lockdown") {
+            Ok(text) => (parse_lockdown(&text), None),
+            Err(error) => (
+                None,
+                Some(format!(
+                    "/sys/kernel/security/lockdown is unreadable ({error}); is securityfs mounted?"
+                )),
+            ),
+        };
     let kprobe_function = inputs.kprobe_function.as_deref().unwrap_or("vfs_read");
     let mut results = Vec::with_capacity(Feature::ALL.len());
     for feature in Feature::ALL {
         let status = match feature {
             Feature::Tracepoint => probe_tracepoint(tracefs_root.as_deref()),
             Feature::RawTracepoint => probe_raw_tracepoint(),
-            Feature::TpBtf => probe_tracing(inputs.tp_btf_sched_switch_btf_id, attach_type::TRACE_RAW_TP, "tp_btf"),
+            Feature::TpBtf => probe_tracing(
+                inputs.tp_btf_sched_switch_btf_id,
+                attach_type::TRACE_RAW_TP,
+                "tp_btf",
+            ),
             Feature::Kprobe => probe_kprobe(kprobe_function, false),
             Feature::Kretprobe => probe_kprobe(kprobe_function, true),
             Feature::KprobeMulti => probe_kprobe_multi(kprobe_function),
-            Feature::Fentry => probe_tracing(inputs.fentry_function_btf_id, attach_type::TRACE_FENTRY, "fentry"),
-            Feature::Fexit => probe_tracing(inputs.fentry_function_btf_id, attach_type::TRACE_FEXIT, "fexit"),
+            Feature::Fentry => probe_tracing(
+                inputs.fentry_function_btf_id,
+                attach_type::TRACE_FENTRY,
+                "fentry",
+            ),
+            Feature::Fexit => probe_tracing(
+                inputs.fentry_function_btf_id,
+                attach_type::TRACE_FEXIT,
+                "fexit",
+            ),
             Feature::Uprobe => probe_uprobe(inputs.uprobe_target.as_ref(), false),
             Feature::Uretprobe => probe_uprobe(inputs.uprobe_target.as_ref(), true),
             Feature::SoftwareEvents => probe_perf_event(
@@ -392,8 +466,14 @@ mod tests {
 
     #[test]
     fn lockdown_mode_is_the_bracketed_word() {
-        assert_eq!(parse_lockdown("none [integrity] confidentiality\n"), Some("integrity".into()));
-        assert_eq!(parse_lockdown("[none] integrity confidentiality"), Some("none".into()));
+        assert_eq!(
+            parse_lockdown("none [integrity] confidentiality\n"),
+            Some("integrity".into())
+        );
+        assert_eq!(
+            parse_lockdown("[none] integrity confidentiality"),
+            Some("none".into())
+        );
         assert_eq!(parse_lockdown("none integrity"), None);
         assert_eq!(parse_lockdown("[]"), None);
     }

@@ -30,7 +30,11 @@ impl ProgramKind {
     /// The program type each attach target needs. BEGIN and END are raw tracepoint programs run
     /// with BPF_PROG_TEST_RUN: their context is `struct bpf_raw_tracepoint_args` (u64 args[]).
     pub fn for_target(target: &AttachTarget) -> ProgramKind {
-        let plain = |prog_type| ProgramKind { prog_type, expected_attach_type: 0, attach_btf_id: 0 };
+        let plain = |prog_type| ProgramKind {
+            prog_type,
+            expected_attach_type: 0,
+            attach_btf_id: 0,
+        };
         match target {
             AttachTarget::Begin | AttachTarget::End | AttachTarget::RawTracepoint { .. } => {
                 plain(prog_type::RAW_TRACEPOINT)
@@ -38,9 +42,15 @@ impl ProgramKind {
             AttachTarget::Tracepoint { .. } => plain(prog_type::TRACEPOINT),
             AttachTarget::Kprobe { .. } | AttachTarget::Uprobe { .. } => plain(prog_type::KPROBE),
             AttachTarget::PerfEvent { .. } => plain(prog_type::PERF_EVENT),
-            AttachTarget::Fentry { btf_id, is_return, .. } => ProgramKind {
+            AttachTarget::Fentry {
+                btf_id, is_return, ..
+            } => ProgramKind {
                 prog_type: prog_type::TRACING,
-                expected_attach_type: if *is_return { attach_type::TRACE_FEXIT } else { attach_type::TRACE_FENTRY },
+                expected_attach_type: if *is_return {
+                    attach_type::TRACE_FEXIT
+                } else {
+                    attach_type::TRACE_FENTRY
+                },
                 attach_btf_id: *btf_id,
             },
         }
@@ -83,21 +93,32 @@ pub fn load_program(
         }
     };
     // Prefer the errno of the plain load when the log load failed only for lack of space.
-    let error = if error.raw_os_error() == Some(libc::ENOSPC) { first_error } else { error };
+    let error = if error.raw_os_error() == Some(libc::ENOSPC) {
+        first_error
+    } else {
+        error
+    };
     let insn_index = rejected_insn_index(&log);
-    let script_line =
-        insn_index.and_then(|index| line_of_insn.get(index)).copied().filter(|line| *line != 0);
-    Err(RuntimeError::VerifierRejected(Box::new(VerifierRejection {
-        probe_name: probe_name.to_string(),
-        error,
-        log,
-        insn_index,
-        script_line,
-    })))
+    let script_line = insn_index
+        .and_then(|index| line_of_insn.get(index))
+        .copied()
+        .filter(|line| *line != 0);
+    Err(RuntimeError::VerifierRejected(Box::new(
+        VerifierRejection {
+            probe_name: probe_name.to_string(),
+            error,
+            log,
+            insn_index,
+            script_line,
+        },
+    )))
 }
 
 fn log_text(buffer: &[u8]) -> String {
-    let end = buffer.iter().position(|byte| *byte == 0).unwrap_or(buffer.len());
+    let end = buffer
+        .iter()
+        .position(|byte| *byte == 0)
+        .unwrap_or(buffer.len());
     String::from_utf8_lossy(buffer.get(..end).unwrap_or_default()).into_owned()
 }
 
@@ -145,7 +166,13 @@ pub fn patch_map_relocations(
                 relocation.insn_index
             )));
         }
-        *insn = Insn::new(insn.code, insn.dst(), BPF_PSEUDO_MAP_FD, insn.off, fd_number(map));
+        *insn = Insn::new(
+            insn.code,
+            insn.dst(),
+            BPF_PSEUDO_MAP_FD,
+            insn.off,
+            fd_number(map),
+        );
     }
     Ok(patched)
 }
@@ -168,11 +195,15 @@ mod tests {
 
     #[test]
     fn rejected_insn_is_the_last_instruction_line() {
-        let log = "func#0 @0\n0: R1=ctx() R10=fp0\n0: (b7) r0 = 0                        ; R0_w=0\n\
+        let log =
+            "func#0 @0\n0: R1=ctx() R10=fp0\n0: (b7) r0 = 0                        ; R0_w=0\n\
                    1: (85) call bpf_get_current_pid_tgid#14\n2: (95) exit\nR0 !read_ok\n\
                    processed 3 insns (limit 1000000)\n";
         assert_eq!(rejected_insn_index(log), Some(2));
-        assert_eq!(rejected_insn_index("no instructions here\n12: R1=ctx()\n"), None);
+        assert_eq!(
+            rejected_insn_index("no instructions here\n12: R1=ctx()\n"),
+            None
+        );
         assert_eq!(rejected_insn_index(""), None);
     }
 }

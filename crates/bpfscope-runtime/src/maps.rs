@@ -28,7 +28,9 @@ impl Map {
     /// Creates the map the spec describes.
     pub fn create(spec: &MapSpec) -> Result<Map, RuntimeError> {
         let possible_cpu_count = sys::possible_cpus()
-            .map_err(|error| RuntimeError::syscall("reading /sys/devices/system/cpu/possible", error))?
+            .map_err(|error| {
+                RuntimeError::syscall("reading /sys/devices/system/cpu/possible", error)
+            })?
             .len();
         let (key_size, value_size) = match spec.kind {
             // The kernel insists on zero key and value sizes for ring buffers.
@@ -37,24 +39,35 @@ impl Map {
         };
         if spec.kind == MapKind::Ringbuf {
             let page = sys::page_size() as u32;
-            if !spec.max_entries.is_power_of_two() || spec.max_entries % page != 0 {
+            if !spec.max_entries.is_power_of_two() || !spec.max_entries.is_multiple_of(page) {
                 return Err(RuntimeError::InvalidProgram(format!(
                     "ring buffer {} has size {}, which is not a power-of-2 multiple of the page size {page}",
                     spec.name, spec.max_entries
                 )));
             }
         }
-        let fd = sys::bpf_map_create(spec.kind as u32, key_size, value_size, spec.max_entries, 0, &spec.name)
-            .map_err(|error| {
-                RuntimeError::syscall(
-                    format!(
-                        "creating map {} ({:?}, key {} bytes, value {} bytes, {} entries)",
-                        spec.name, spec.kind, spec.key_size, spec.value_size, spec.max_entries
-                    ),
-                    error,
-                )
-            })?;
-        Ok(Map { spec: spec.clone(), fd, possible_cpu_count })
+        let fd = sys::bpf_map_create(
+            spec.kind as u32,
+            key_size,
+            value_size,
+            spec.max_entries,
+            0,
+            &spec.name,
+        )
+        .map_err(|error| {
+            RuntimeError::syscall(
+                format!(
+                    "creating map {} ({:?}, key {} bytes, value {} bytes, {} entries)",
+                    spec.name, spec.kind, spec.key_size, spec.value_size, spec.max_entries
+                ),
+                error,
+            )
+        })?;
+        Ok(Map {
+            spec: spec.clone(),
+            fd,
+            possible_cpu_count,
+        })
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
@@ -101,15 +114,20 @@ impl Map {
     pub fn lookup(&self, key: &[u8]) -> Result<Option<Vec<Vec<u8>>>, RuntimeError> {
         self.check_key(key)?;
         let mut buffer = vec![0u8; self.value_buffer_size()];
-        let found = sys::bpf_map_lookup_elem(self.fd(), key, &mut buffer)
-            .map_err(|error| RuntimeError::syscall(format!("reading map {}", self.spec.name), error))?;
+        let found = sys::bpf_map_lookup_elem(self.fd(), key, &mut buffer).map_err(|error| {
+            RuntimeError::syscall(format!("reading map {}", self.spec.name), error)
+        })?;
         Ok(found.then(|| self.split_values(&buffer)))
     }
 
     fn split_values(&self, buffer: &[u8]) -> Vec<Vec<u8>> {
         let stride = self.value_stride().max(1);
         let size = self.spec.value_size as usize;
-        buffer.chunks(stride).take(self.values_per_key()).map(|chunk| chunk.get(..size).unwrap_or(chunk).to_vec()).collect()
+        buffer
+            .chunks(stride)
+            .take(self.values_per_key())
+            .map(|chunk| chunk.get(..size).unwrap_or(chunk).to_vec())
+            .collect()
     }
 
     /// Sets `key` to `values`: one value (or, for per-CPU maps, one value per possible CPU, or a
@@ -128,7 +146,11 @@ impl Map {
             )));
         }
         for cpu in 0..count {
-            let value = values.get(cpu).or_else(|| values.first()).copied().unwrap_or(&[]);
+            let value = values
+                .get(cpu)
+                .or_else(|| values.first())
+                .copied()
+                .unwrap_or(&[]);
             if value.len() != size {
                 return Err(RuntimeError::InvalidProgram(format!(
                     "value of {} bytes for map {} whose values have {size} bytes",
@@ -140,15 +162,17 @@ impl Map {
                 slot.copy_from_slice(value);
             }
         }
-        sys::bpf_map_update_elem(self.fd(), key, &buffer, sys::BPF_ANY)
-            .map_err(|error| RuntimeError::syscall(format!("writing map {}", self.spec.name), error))
+        sys::bpf_map_update_elem(self.fd(), key, &buffer, sys::BPF_ANY).map_err(|error| {
+            RuntimeError::syscall(format!("writing map {}", self.spec.name), error)
+        })
     }
 
     /// Deletes `key`; returns whether it existed. (Arrays cannot delete: use `zero`.)
     pub fn delete(&self, key: &[u8]) -> Result<bool, RuntimeError> {
         self.check_key(key)?;
-        sys::bpf_map_delete_elem(self.fd(), key)
-            .map_err(|error| RuntimeError::syscall(format!("deleting from map {}", self.spec.name), error))
+        sys::bpf_map_delete_elem(self.fd(), key).map_err(|error| {
+            RuntimeError::syscall(format!("deleting from map {}", self.spec.name), error)
+        })
     }
 
     /// The key after `key` (the first key for None), or None at the end.
@@ -157,8 +181,9 @@ impl Map {
             self.check_key(key)?;
         }
         let mut next = vec![0u8; self.spec.key_size as usize];
-        let found = sys::bpf_map_get_next_key(self.fd(), key, &mut next)
-            .map_err(|error| RuntimeError::syscall(format!("iterating map {}", self.spec.name), error))?;
+        let found = sys::bpf_map_get_next_key(self.fd(), key, &mut next).map_err(|error| {
+            RuntimeError::syscall(format!("iterating map {}", self.spec.name), error)
+        })?;
         Ok(found.then_some(next))
     }
 
@@ -171,7 +196,9 @@ impl Map {
         let mut current: Option<Vec<u8>> = None;
         // Bounded: a hash map being updated concurrently can restart iteration from its start,
         // so never loop more than a generous multiple of its capacity.
-        let limit = (self.spec.max_entries as usize).saturating_mul(4).saturating_add(16);
+        let limit = (self.spec.max_entries as usize)
+            .saturating_mul(4)
+            .saturating_add(16);
         while keys.len() < limit {
             match self.next_key(current.as_deref())? {
                 Some(next) => {
@@ -221,10 +248,16 @@ impl Map {
     /// Sums slot `index` of a per-CPU (or plain) array of u64 counters over all CPUs.
     pub fn sum_u64_slot(&self, index: u32) -> Result<u64, RuntimeError> {
         let key = index.to_ne_bytes();
-        let values = self.lookup(key.get(..self.spec.key_size as usize).unwrap_or(&key))?.unwrap_or_default();
+        let values = self
+            .lookup(key.get(..self.spec.key_size as usize).unwrap_or(&key))?
+            .unwrap_or_default();
         Ok(values
             .iter()
-            .filter_map(|value| value.get(..8).and_then(|bytes| <[u8; 8]>::try_from(bytes).ok()))
+            .filter_map(|value| {
+                value
+                    .get(..8)
+                    .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+            })
             .map(u64::from_ne_bytes)
             .fold(0u64, u64::wrapping_add))
     }

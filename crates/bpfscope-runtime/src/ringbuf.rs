@@ -38,13 +38,22 @@ impl RingBufferConsumer {
         let page_size = sys::page_size();
         let data_size_usize = data_size as usize;
         if !data_size.is_power_of_two() || data_size_usize < page_size {
-            return Err(RuntimeError::InvalidProgram(format!("ring buffer size {data_size} is not a power-of-2 number of pages")));
+            return Err(RuntimeError::InvalidProgram(format!(
+                "ring buffer size {data_size} is not a power-of-2 number of pages"
+            )));
         }
-        let consumer_page = SharedMapping::new(fd, page_size, true, 0)
-            .map_err(|error| RuntimeError::syscall("mapping the ring buffer consumer page", error))?;
-        let producer_and_data = SharedMapping::new(fd, page_size + 2 * data_size_usize, false, page_size)
-            .map_err(|error| RuntimeError::syscall("mapping the ring buffer data", error))?;
-        Ok(RingBufferConsumer { consumer_page, producer_and_data, page_size, data_size: u64::from(data_size) })
+        let consumer_page = SharedMapping::new(fd, page_size, true, 0).map_err(|error| {
+            RuntimeError::syscall("mapping the ring buffer consumer page", error)
+        })?;
+        let producer_and_data =
+            SharedMapping::new(fd, page_size + 2 * data_size_usize, false, page_size)
+                .map_err(|error| RuntimeError::syscall("mapping the ring buffer data", error))?;
+        Ok(RingBufferConsumer {
+            consumer_page,
+            producer_and_data,
+            page_size,
+            data_size: u64::from(data_size),
+        })
     }
 
     fn consumer_position(&self) -> &AtomicU64 {
@@ -61,7 +70,9 @@ impl RingBufferConsumer {
     /// Bytes produced but not yet consumed.
     pub fn pending_bytes(&self) -> u64 {
         let consumer = self.consumer_position().load(Ordering::Acquire);
-        self.producer_position().load(Ordering::Acquire).wrapping_sub(consumer)
+        self.producer_position()
+            .load(Ordering::Acquire)
+            .wrapping_sub(consumer)
     }
 
     /// Calls `on_record` for every committed record now in the buffer, in order, and frees them.
@@ -87,7 +98,8 @@ impl RingBufferConsumer {
                 // (records are 8-byte padded); the kernel publishes the header with a release
                 // store, so we read it atomically with acquire.
                 let header = unsafe {
-                    (*(self.producer_and_data.as_ptr().add(header_offset) as *const AtomicU32)).load(Ordering::Acquire)
+                    (*(self.producer_and_data.as_ptr().add(header_offset) as *const AtomicU32))
+                        .load(Ordering::Acquire)
                 };
                 if header & BUSY_BIT != 0 {
                     // Not committed yet: come back on the next wake-up.
@@ -105,7 +117,10 @@ impl RingBufferConsumer {
                     // (checked), which is mapped twice so a wrapped record is contiguous; the
                     // kernel does not touch a committed record until we advance past it.
                     let record = unsafe {
-                        std::slice::from_raw_parts(self.producer_and_data.as_ptr().add(record_start), length as usize)
+                        std::slice::from_raw_parts(
+                            self.producer_and_data.as_ptr().add(record_start),
+                            length as usize,
+                        )
                     };
                     control = on_record(record);
                     delivered += 1;

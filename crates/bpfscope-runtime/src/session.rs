@@ -72,29 +72,61 @@ pub struct Session {
 
 /// A short kernel-visible name for a program (`bpftool prog` shows it): the probe's last part.
 fn program_name(probe_name: &str) -> String {
-    probe_name.rsplit(':').find(|part| !part.is_empty()).unwrap_or("bpfscope").to_string()
+    probe_name
+        .rsplit(':')
+        .find(|part| !part.is_empty())
+        .unwrap_or("bpfscope")
+        .to_string()
 }
 
 impl Session {
     /// Creates the maps, patches map references and loads every program (nothing is attached yet:
     /// this is all `--dry-run` does). A verifier rejection comes back with its log.
-    pub fn load(compiled: &CompiledProgram, options: SessionOptions) -> Result<Session, RuntimeError> {
-        let maps = compiled.maps.iter().map(Map::create).collect::<Result<Vec<_>, _>>()?;
+    pub fn load(
+        compiled: &CompiledProgram,
+        options: SessionOptions,
+    ) -> Result<Session, RuntimeError> {
+        let maps = compiled
+            .maps
+            .iter()
+            .map(Map::create)
+            .collect::<Result<Vec<_>, _>>()?;
         let mut programs = Vec::with_capacity(compiled.programs.len());
         for spec in &compiled.programs {
-            let insns = load::patch_map_relocations(&spec.insns, &spec.map_relocations, &maps, &spec.probe_name)?;
+            let insns = load::patch_map_relocations(
+                &spec.insns,
+                &spec.map_relocations,
+                &maps,
+                &spec.probe_name,
+            )?;
             let kind = ProgramKind::for_target(&spec.attach);
-            let fd = load::load_program(kind, &insns, &program_name(&spec.probe_name), &spec.probe_name, &spec.line_of_insn)?;
-            programs.push(LoadedProgram { probe_name: spec.probe_name.clone(), attach: spec.attach.clone(), fd });
+            let fd = load::load_program(
+                kind,
+                &insns,
+                &program_name(&spec.probe_name),
+                &spec.probe_name,
+                &spec.line_of_insn,
+            )?;
+            programs.push(LoadedProgram {
+                probe_name: spec.probe_name.clone(),
+                attach: spec.attach.clone(),
+                fd,
+            });
         }
-        let epoll = Epoll::new().map_err(|error| RuntimeError::syscall("creating an epoll instance", error))?;
+        let epoll = Epoll::new()
+            .map_err(|error| RuntimeError::syscall("creating an epoll instance", error))?;
         let ring_buffer = match compiled.ringbuf_map {
             Some(index) => {
                 let map = maps.get(index).ok_or_else(|| {
-                    RuntimeError::InvalidProgram(format!("ring buffer map index {index} out of range"))
+                    RuntimeError::InvalidProgram(format!(
+                        "ring buffer map index {index} out of range"
+                    ))
                 })?;
                 if map.spec.kind != MapKind::Ringbuf {
-                    return Err(RuntimeError::InvalidProgram(format!("map {} is not a ring buffer", map.spec.name)));
+                    return Err(RuntimeError::InvalidProgram(format!(
+                        "map {} is not a ring buffer",
+                        map.spec.name
+                    )));
                 }
                 epoll
                     .add_readable(map.fd(), RING_BUFFER_TOKEN)
@@ -105,7 +137,9 @@ impl Session {
         };
         if let Some(index) = compiled.lost_counter_map {
             if maps.get(index).is_none() {
-                return Err(RuntimeError::InvalidProgram(format!("lost counter map index {index} out of range")));
+                return Err(RuntimeError::InvalidProgram(format!(
+                    "lost counter map index {index} out of range"
+                )));
             }
         }
         if let Some(notifier) = options.child.as_ref().and_then(PausedChild::exit_notifier) {
@@ -114,8 +148,9 @@ impl Session {
                 .map_err(|error| RuntimeError::syscall("watching the -c command", error))?;
         }
         if options.handle_stop_signals {
-            signals::install_stop_signal_handlers()
-                .map_err(|error| RuntimeError::syscall("installing the SIGINT/SIGTERM handlers", error))?;
+            signals::install_stop_signal_handlers().map_err(|error| {
+                RuntimeError::syscall("installing the SIGINT/SIGTERM handlers", error)
+            })?;
         }
         Ok(Session {
             maps,
@@ -148,20 +183,34 @@ impl Session {
 
     /// How many programs will be attached by `attach_all` (all but BEGIN/END).
     pub fn attachable_probe_count(&self) -> usize {
-        self.programs.iter().filter(|program| !matches!(program.attach, AttachTarget::Begin | AttachTarget::End)).count()
+        self.programs
+            .iter()
+            .filter(|program| !matches!(program.attach, AttachTarget::Begin | AttachTarget::End))
+            .count()
     }
 
     fn run_programs_of(&self, wanted: &AttachTarget) -> Result<(), RuntimeError> {
-        for program in self.programs.iter().filter(|program| &program.attach == wanted) {
-            load::run_once(&program.fd)
-                .map_err(|error| RuntimeError::syscall(format!("running {} (BPF_PROG_TEST_RUN)", program.probe_name), error))?;
+        for program in self
+            .programs
+            .iter()
+            .filter(|program| &program.attach == wanted)
+        {
+            load::run_once(&program.fd).map_err(|error| {
+                RuntimeError::syscall(
+                    format!("running {} (BPF_PROG_TEST_RUN)", program.probe_name),
+                    error,
+                )
+            })?;
         }
         Ok(())
     }
 
     /// Runs the BEGIN programs, then hands their records to `on_record`. Returns `Exit` when a
     /// record asked to stop (then do not attach: go to `finish`).
-    pub fn run_begin(&mut self, on_record: &mut dyn FnMut(&[Map], &[u8]) -> Control) -> Result<Control, RuntimeError> {
+    pub fn run_begin(
+        &mut self,
+        on_record: &mut dyn FnMut(&[Map], &[u8]) -> Control,
+    ) -> Result<Control, RuntimeError> {
         self.run_programs_of(&AttachTarget::Begin)?;
         Ok(self.consume_available(on_record))
     }
@@ -185,16 +234,24 @@ impl Session {
                     attach::attach_tracepoint(fd, &root, category, name)?
                 }
                 AttachTarget::RawTracepoint { name } => attach::attach_raw_tracepoint(fd, name)?,
-                AttachTarget::Kprobe { function, offset, is_return } => {
-                    attach::attach_kprobe(fd, function, *offset, *is_return)?
-                }
-                AttachTarget::Uprobe { path, file_offset, is_return, pid } => {
-                    attach::attach_uprobe(fd, path, *file_offset, *is_return, *pid)?
-                }
+                AttachTarget::Kprobe {
+                    function,
+                    offset,
+                    is_return,
+                } => attach::attach_kprobe(fd, function, *offset, *is_return)?,
+                AttachTarget::Uprobe {
+                    path,
+                    file_offset,
+                    is_return,
+                    pid,
+                } => attach::attach_uprobe(fd, path, *file_offset, *is_return, *pid)?,
                 AttachTarget::Fentry { .. } => attach::attach_tracing(fd, &program.probe_name)?,
-                AttachTarget::PerfEvent { perf_type, config, sample, one_cpu } => {
-                    attach::attach_perf_event(fd, *perf_type, *config, *sample, *one_cpu)?
-                }
+                AttachTarget::PerfEvent {
+                    perf_type,
+                    config,
+                    sample,
+                    one_cpu,
+                } => attach::attach_perf_event(fd, *perf_type, *config, *sample, *one_cpu)?,
             };
             self.attachments.push(attachment);
             attached += 1;
@@ -206,7 +263,10 @@ impl Session {
     }
 
     /// Hands every record now in the ring buffer to `on_record`.
-    fn consume_available(&mut self, on_record: &mut dyn FnMut(&[Map], &[u8]) -> Control) -> Control {
+    fn consume_available(
+        &mut self,
+        on_record: &mut dyn FnMut(&[Map], &[u8]) -> Control,
+    ) -> Control {
         let maps = &self.maps;
         let Some(ring_buffer) = self.ring_buffer.as_mut() else {
             return Control::Continue;
@@ -219,7 +279,10 @@ impl Session {
     /// Polls the ring buffer until the callback asks to exit, a stop signal arrives, or the `-c`
     /// command exits. Wakes at least every [`POLL_INTERVAL_MS`] and consumes all available
     /// records on each wake-up.
-    pub fn poll(&mut self, on_record: &mut dyn FnMut(&[Map], &[u8]) -> Control) -> Result<StopReason, RuntimeError> {
+    pub fn poll(
+        &mut self,
+        on_record: &mut dyn FnMut(&[Map], &[u8]) -> Control,
+    ) -> Result<StopReason, RuntimeError> {
         loop {
             if self.handle_stop_signals && signals::stop_requested() {
                 return Ok(StopReason::Signal);
@@ -238,6 +301,14 @@ impl Session {
         }
     }
 
+    /// One round of the poll loop without the stop checks: waits up to [`POLL_INTERVAL_MS`] for
+    /// events, then hands every available record to `on_record`. For callers with their own loop.
+    pub fn poll_once(&mut self, on_record: &mut dyn FnMut(&[Map], &[u8]) -> Control) -> Control {
+        // A failed wait only means we consume without waiting.
+        let _ = self.epoll.wait(POLL_INTERVAL_MS);
+        self.consume_available(on_record)
+    }
+
     /// Detaches every probe (now: no more events are produced).
     pub fn detach_all(&mut self) {
         for attachment in &mut self.attachments {
@@ -247,7 +318,10 @@ impl Session {
     }
 
     /// Detaches, runs END, and hands every remaining record (including END's) to `on_record`.
-    pub fn finish(&mut self, on_record: &mut dyn FnMut(&[Map], &[u8]) -> Control) -> Result<(), RuntimeError> {
+    pub fn finish(
+        &mut self,
+        on_record: &mut dyn FnMut(&[Map], &[u8]) -> Control,
+    ) -> Result<(), RuntimeError> {
         self.detach_all();
         // Records produced before detaching come first, as they happened first.
         self.drain(on_record);
@@ -261,7 +335,10 @@ impl Session {
         loop {
             let before = self.records_delivered;
             self.consume_available(on_record);
-            let pending = self.ring_buffer.as_ref().map_or(0, RingBufferConsumer::pending_bytes);
+            let pending = self
+                .ring_buffer
+                .as_ref()
+                .map_or(0, RingBufferConsumer::pending_bytes);
             if pending == 0 || self.records_delivered == before {
                 return;
             }
@@ -280,12 +357,17 @@ impl Session {
     pub fn snapshot(&self, map_index: usize) -> Result<MapSnapshot, RuntimeError> {
         self.maps
             .get(map_index)
-            .ok_or_else(|| RuntimeError::InvalidProgram(format!("map index {map_index} out of range")))?
+            .ok_or_else(|| {
+                RuntimeError::InvalidProgram(format!("map index {map_index} out of range"))
+            })?
             .snapshot()
     }
 
     /// The whole life cycle: BEGIN, attach, poll, then finish. Returns why it stopped.
-    pub fn run(&mut self, on_record: &mut dyn FnMut(&[Map], &[u8]) -> Control) -> Result<StopReason, RuntimeError> {
+    pub fn run(
+        &mut self,
+        on_record: &mut dyn FnMut(&[Map], &[u8]) -> Control,
+    ) -> Result<StopReason, RuntimeError> {
         let reason = if self.run_begin(on_record)? == Control::Exit {
             StopReason::Exit
         } else {

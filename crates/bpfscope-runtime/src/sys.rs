@@ -174,7 +174,8 @@ fn bpf<T>(command: u32, attr: &mut T) -> io::Result<i64> {
 
 /// Wraps a freshly returned file descriptor.
 fn owned_fd_from_syscall_result(result: i64) -> io::Result<OwnedFd> {
-    let raw = RawFd::try_from(result).map_err(|_| io::Error::other("file descriptor out of range"))?;
+    let raw =
+        RawFd::try_from(result).map_err(|_| io::Error::other("file descriptor out of range"))?;
     if raw < 0 {
         return Err(io::Error::other("negative file descriptor"));
     }
@@ -187,7 +188,11 @@ fn owned_fd_from_syscall_result(result: i64) -> io::Result<OwnedFd> {
 fn object_name(name: &str) -> [u8; 16] {
     let mut field = [0u8; 16];
     for (slot, byte) in field.iter_mut().take(15).zip(name.bytes()) {
-        *slot = if byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'.' { byte } else { b'_' };
+        *slot = if byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'.' {
+            byte
+        } else {
+            b'_'
+        };
     }
     field
 }
@@ -230,7 +235,12 @@ pub fn bpf_map_lookup_elem(map: BorrowedFd<'_>, key: &[u8], value: &mut [u8]) ->
 }
 
 /// BPF_MAP_UPDATE_ELEM.
-pub fn bpf_map_update_elem(map: BorrowedFd<'_>, key: &[u8], value: &[u8], flags: u64) -> io::Result<()> {
+pub fn bpf_map_update_elem(
+    map: BorrowedFd<'_>,
+    key: &[u8],
+    value: &[u8],
+    flags: u64,
+) -> io::Result<()> {
     let mut attr = MapElemAttr {
         map_fd: map.as_raw_fd() as u32,
         key: key.as_ptr() as u64,
@@ -243,8 +253,11 @@ pub fn bpf_map_update_elem(map: BorrowedFd<'_>, key: &[u8], value: &[u8], flags:
 
 /// BPF_MAP_DELETE_ELEM. Returns false when the key was absent.
 pub fn bpf_map_delete_elem(map: BorrowedFd<'_>, key: &[u8]) -> io::Result<bool> {
-    let mut attr =
-        MapElemAttr { map_fd: map.as_raw_fd() as u32, key: key.as_ptr() as u64, ..MapElemAttr::default() };
+    let mut attr = MapElemAttr {
+        map_fd: map.as_raw_fd() as u32,
+        key: key.as_ptr() as u64,
+        ..MapElemAttr::default()
+    };
     match bpf(BPF_MAP_DELETE_ELEM, &mut attr) {
         Ok(_) => Ok(true),
         Err(error) if error.raw_os_error() == Some(libc::ENOENT) => Ok(false),
@@ -253,7 +266,11 @@ pub fn bpf_map_delete_elem(map: BorrowedFd<'_>, key: &[u8]) -> io::Result<bool> 
 }
 
 /// BPF_MAP_GET_NEXT_KEY. `key` None asks for the first key. Returns false at the end.
-pub fn bpf_map_get_next_key(map: BorrowedFd<'_>, key: Option<&[u8]>, next_key: &mut [u8]) -> io::Result<bool> {
+pub fn bpf_map_get_next_key(
+    map: BorrowedFd<'_>,
+    key: Option<&[u8]>,
+    next_key: &mut [u8],
+) -> io::Result<bool> {
     let mut attr = MapElemAttr {
         map_fd: map.as_raw_fd() as u32,
         key: key.map_or(0, |key| key.as_ptr() as u64),
@@ -279,9 +296,12 @@ pub struct ProgLoadRequest<'a> {
 }
 
 /// BPF_PROG_LOAD. With `log` the verifier writes its log there at `log_level`.
-pub fn bpf_prog_load(request: &ProgLoadRequest<'_>, log: Option<(&mut [u8], u32)>) -> io::Result<OwnedFd> {
-    let insn_count =
-        u32::try_from(request.insns.len()).map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?;
+pub fn bpf_prog_load(
+    request: &ProgLoadRequest<'_>,
+    log: Option<(&mut [u8], u32)>,
+) -> io::Result<OwnedFd> {
+    let insn_count = u32::try_from(request.insns.len())
+        .map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?;
     let mut attr = ProgLoadAttr {
         prog_type: request.prog_type,
         insn_cnt: insn_count,
@@ -304,8 +324,13 @@ pub fn bpf_prog_load(request: &ProgLoadRequest<'_>, log: Option<(&mut [u8], u32)
 pub fn bpf_prog_test_run_with_context(program: BorrowedFd<'_>, context: &[u8]) -> io::Result<u32> {
     let mut attr = TestRunAttr {
         prog_fd: program.as_raw_fd() as u32,
-        ctx_size_in: u32::try_from(context.len()).map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?,
-        ctx_in: if context.is_empty() { 0 } else { context.as_ptr() as u64 },
+        ctx_size_in: u32::try_from(context.len())
+            .map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?,
+        ctx_in: if context.is_empty() {
+            0
+        } else {
+            context.as_ptr() as u64
+        },
         ..TestRunAttr::default()
     };
     bpf(BPF_PROG_TEST_RUN, &mut attr)?;
@@ -314,7 +339,10 @@ pub fn bpf_prog_test_run_with_context(program: BorrowedFd<'_>, context: &[u8]) -
 
 /// BPF_RAW_TRACEPOINT_OPEN: attaches a raw tracepoint program to `name`, or (name None) a
 /// tracing program (tp_btf, fentry, fexit) to the target given at load time.
-pub fn bpf_raw_tracepoint_open(program: BorrowedFd<'_>, name: Option<&CStr>) -> io::Result<OwnedFd> {
+pub fn bpf_raw_tracepoint_open(
+    program: BorrowedFd<'_>,
+    name: Option<&CStr>,
+) -> io::Result<OwnedFd> {
     let mut attr = RawTracepointOpenAttr {
         name: name.map_or(0, |name| name.as_ptr() as u64),
         prog_fd: program.as_raw_fd() as u32,
@@ -324,14 +352,24 @@ pub fn bpf_raw_tracepoint_open(program: BorrowedFd<'_>, name: Option<&CStr>) -> 
 }
 
 /// BPF_LINK_CREATE of a kprobe_multi link on the given kernel function names.
-pub fn bpf_link_create_kprobe_multi(program: BorrowedFd<'_>, symbols: &[CString], is_return: bool) -> io::Result<OwnedFd> {
+pub fn bpf_link_create_kprobe_multi(
+    program: BorrowedFd<'_>,
+    symbols: &[CString],
+    is_return: bool,
+) -> io::Result<OwnedFd> {
     const BPF_F_KPROBE_MULTI_RETURN: u32 = 1;
-    let symbol_pointers: Vec<*const libc::c_char> = symbols.iter().map(|symbol| symbol.as_ptr()).collect();
+    let symbol_pointers: Vec<*const libc::c_char> =
+        symbols.iter().map(|symbol| symbol.as_ptr()).collect();
     let mut attr = LinkCreateAttr {
         prog_fd: program.as_raw_fd() as u32,
         attach_type: attach_type::TRACE_KPROBE_MULTI,
-        union_word_0: if is_return { BPF_F_KPROBE_MULTI_RETURN } else { 0 },
-        union_word_1: u32::try_from(symbol_pointers.len()).map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?,
+        union_word_0: if is_return {
+            BPF_F_KPROBE_MULTI_RETURN
+        } else {
+            0
+        },
+        union_word_1: u32::try_from(symbol_pointers.len())
+            .map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?,
         union_word_2: symbol_pointers.as_ptr() as u64,
         ..LinkCreateAttr::default()
     };
@@ -340,9 +378,10 @@ pub fn bpf_link_create_kprobe_multi(program: BorrowedFd<'_>, symbols: &[CString]
 
 /// A zeroed `perf_event_attr` with its size set.
 pub fn new_perf_event_attr() -> perf_event_attr {
-    let mut attr = perf_event_attr::default();
-    attr.size = std::mem::size_of::<perf_event_attr>() as u32;
-    attr
+    perf_event_attr {
+        size: std::mem::size_of::<perf_event_attr>() as u32,
+        ..perf_event_attr::default()
+    }
 }
 
 /// perf_event_open(attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC).
@@ -360,7 +399,9 @@ pub fn perf_event_open(attr: &mut perf_event_attr, pid: i32, cpu: i32) -> io::Re
 /// PERF_EVENT_IOC_SET_BPF: runs `program` whenever the perf event fires.
 pub fn perf_event_set_bpf(event: BorrowedFd<'_>, program: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: plain ioctl on a perf event fd with an integer argument.
-    let result = unsafe { perf_event_open_sys::ioctls::SET_BPF(event.as_raw_fd(), program.as_raw_fd() as u32) };
+    let result = unsafe {
+        perf_event_open_sys::ioctls::SET_BPF(event.as_raw_fd(), program.as_raw_fd() as u32)
+    };
     if result < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -391,7 +432,10 @@ pub fn perf_event_disable(event: BorrowedFd<'_>) -> io::Result<()> {
 pub fn page_size() -> usize {
     // SAFETY: sysconf has no memory-safety preconditions.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    usize::try_from(size).ok().filter(|size| *size > 0).unwrap_or(4096)
+    usize::try_from(size)
+        .ok()
+        .filter(|size| *size > 0)
+        .unwrap_or(4096)
 }
 
 /// A shared memory mapping of a file descriptor, unmapped on drop.
@@ -403,17 +447,37 @@ pub struct SharedMapping {
 
 impl SharedMapping {
     /// mmap(NULL, length, prot, MAP_SHARED, fd, offset).
-    pub fn new(fd: BorrowedFd<'_>, length: usize, writable: bool, offset: usize) -> io::Result<SharedMapping> {
-        let protection = if writable { libc::PROT_READ | libc::PROT_WRITE } else { libc::PROT_READ };
-        let offset = libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    pub fn new(
+        fd: BorrowedFd<'_>,
+        length: usize,
+        writable: bool,
+        offset: usize,
+    ) -> io::Result<SharedMapping> {
+        let protection = if writable {
+            libc::PROT_READ | libc::PROT_WRITE
+        } else {
+            libc::PROT_READ
+        };
+        let offset = libc::off_t::try_from(offset)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
         // SAFETY: a fresh shared mapping chosen by the kernel; it aliases no Rust object.
         let address = unsafe {
-            libc::mmap(std::ptr::null_mut(), length, protection, libc::MAP_SHARED, fd.as_raw_fd(), offset)
+            libc::mmap(
+                std::ptr::null_mut(),
+                length,
+                protection,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                offset,
+            )
         };
         if address == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        Ok(SharedMapping { address: address as *mut u8, length })
+        Ok(SharedMapping {
+            address: address as *mut u8,
+            length,
+        })
     }
 
     pub fn as_ptr(&self) -> *mut u8 {
@@ -451,14 +515,26 @@ impl Epoll {
         if result < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(Epoll { fd: owned_fd_from_syscall_result(i64::from(result))? })
+        Ok(Epoll {
+            fd: owned_fd_from_syscall_result(i64::from(result))?,
+        })
     }
 
     /// Watches `fd` for readability; `token` comes back from `wait`.
     pub fn add_readable(&self, fd: BorrowedFd<'_>, token: u64) -> io::Result<()> {
-        let mut event = libc::epoll_event { events: libc::EPOLLIN as u32, u64: token };
+        let mut event = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: token,
+        };
         // SAFETY: `event` is a valid epoll_event for the duration of the call.
-        let result = unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd.as_raw_fd(), &mut event) };
+        let result = unsafe {
+            libc::epoll_ctl(
+                self.fd.as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                fd.as_raw_fd(),
+                &mut event,
+            )
+        };
         if result < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -470,8 +546,14 @@ impl Epoll {
     pub fn wait(&self, timeout_ms: i32) -> io::Result<Vec<u64>> {
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 8];
         // SAFETY: the kernel writes at most `events.len()` entries into our array.
-        let result =
-            unsafe { libc::epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), events.len() as i32, timeout_ms) };
+        let result = unsafe {
+            libc::epoll_wait(
+                self.fd.as_raw_fd(),
+                events.as_mut_ptr(),
+                events.len() as i32,
+                timeout_ms,
+            )
+        };
         if result < 0 {
             let error = io::Error::last_os_error();
             if error.raw_os_error() == Some(libc::EINTR) {
@@ -512,7 +594,13 @@ fn mount_pseudo_filesystem(filesystem: &str, target: &str) -> io::Result<()> {
     let target = CString::new(target).map_err(io::Error::other)?;
     // SAFETY: all pointers are valid NUL-terminated strings that outlive the call; no data argument.
     let result = unsafe {
-        libc::mount(source.as_ptr(), target.as_ptr(), source.as_ptr(), 0, std::ptr::null())
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            source.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
     };
     if result < 0 {
         return Err(io::Error::last_os_error());
@@ -536,7 +624,12 @@ pub fn kernel_release() -> io::Result<String> {
     if unsafe { libc::uname(&mut names) } < 0 {
         return Err(io::Error::last_os_error());
     }
-    let bytes: Vec<u8> = names.release.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
+    let bytes: Vec<u8> = names
+        .release
+        .iter()
+        .take_while(|c| **c != 0)
+        .map(|c| *c as u8)
+        .collect();
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -563,7 +656,12 @@ fn read_cpu_list(path: &Path) -> io::Result<Vec<u32>> {
     let text = std::fs::read_to_string(path)?;
     parse_cpu_list(&text)
         .filter(|cpus| !cpus.is_empty())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("malformed CPU list in {}", path.display())))
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("malformed CPU list in {}", path.display()),
+            )
+        })
 }
 
 /// The possible CPUs (the kernel sizes per-CPU map values by their count).
@@ -578,19 +676,31 @@ pub fn online_cpus() -> io::Result<Vec<u32>> {
 
 /// A perf PMU's dynamic type number from `/sys/bus/event_source/devices/NAME/type`.
 pub fn pmu_type(pmu_name: &str) -> io::Result<u32> {
-    let path = Path::new("/sys/bus/event_source/devices").join(pmu_name).join("type");
+    let path = Path::new("/sys/bus/event_source/devices")
+        .join(pmu_name)
+        .join("type");
     let text = std::fs::read_to_string(&path)?;
-    text.trim()
-        .parse()
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("malformed {}", path.display())))
+    text.trim().parse().map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("malformed {}", path.display()),
+        )
+    })
 }
 
 /// The config bit of a PMU format flag (`config:0` in `.../format/retprobe`).
 pub fn pmu_format_bit(pmu_name: &str, flag: &str) -> io::Result<u32> {
-    let path = Path::new("/sys/bus/event_source/devices").join(pmu_name).join("format").join(flag);
+    let path = Path::new("/sys/bus/event_source/devices")
+        .join(pmu_name)
+        .join("format")
+        .join(flag);
     let text = std::fs::read_to_string(&path)?;
-    parse_pmu_format_bit(&text)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("malformed {}", path.display())))
+    parse_pmu_format_bit(&text).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("malformed {}", path.display()),
+        )
+    })
 }
 
 /// Parses `config:N` into N. Pure.

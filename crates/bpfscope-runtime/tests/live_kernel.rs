@@ -4,12 +4,18 @@
 
 use std::os::fd::AsFd;
 
-use bpfscope_bpf::insn::{self, BPF_ADD, BPF_DW, BPF_JEQ, BPF_JNE, BPF_LSH, BPF_RSH, BPF_W, R0, R1, R2, R3, R4, R6, R10};
-use bpfscope_bpf::{AttachTarget, CompiledProgram, Insn, MapKind, MapRelocation, MapSpec, ProgramSpec, Sample};
+use bpfscope_bpf::insn::{
+    self, BPF_ADD, BPF_DW, BPF_JEQ, BPF_JNE, BPF_LSH, BPF_RSH, BPF_W, R0, R1, R10, R2, R3, R4, R6,
+};
+use bpfscope_bpf::{
+    AttachTarget, CompiledProgram, Insn, MapKind, MapRelocation, MapSpec, ProgramSpec, Sample,
+};
 use bpfscope_runtime::features::{self, Feature, FeatureProbeInputs, FeatureStatus};
 use bpfscope_runtime::load::{self, ProgramKind};
 use bpfscope_runtime::sys::{self, prog_type};
-use bpfscope_runtime::{Control, Map, PausedChild, RuntimeError, Session, SessionOptions, StopReason};
+use bpfscope_runtime::{
+    Control, Map, PausedChild, RuntimeError, Session, SessionOptions, StopReason,
+};
 
 const BPF_FUNC_MAP_LOOKUP_ELEM: i32 = 1;
 const BPF_FUNC_GET_CURRENT_PID_TGID: i32 = 14;
@@ -29,8 +35,21 @@ fn current_tid() -> u32 {
     unsafe { libc::gettid() as u32 }
 }
 
-fn map_spec(name: &str, kind: MapKind, key_size: u32, value_size: u32, max_entries: u32) -> MapSpec {
-    MapSpec { name: name.to_string(), kind, key_size, value_size, max_entries, layout: None }
+fn map_spec(
+    name: &str,
+    kind: MapKind,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+) -> MapSpec {
+    MapSpec {
+        name: name.to_string(),
+        kind,
+        key_size,
+        value_size,
+        max_entries,
+        layout: None,
+    }
 }
 
 /// Instructions plus the map relocations of their ld_imm64s, with forward jumps to one `out` label.
@@ -47,8 +66,12 @@ impl ProgramBuilder {
         self
     }
     fn load_map(&mut self, register: u8, map_index: usize) -> &mut Self {
-        self.relocations.push(MapRelocation { insn_index: self.insns.len(), map_index });
-        self.insns.extend(insn::ld_imm64(register, map_index as u64));
+        self.relocations.push(MapRelocation {
+            insn_index: self.insns.len(),
+            map_index,
+        });
+        self.insns
+            .extend(insn::ld_imm64(register, map_index as u64));
         self
     }
     fn jump_to_out_if(&mut self, op: u8, register: u8, imm: i32) -> &mut Self {
@@ -80,15 +103,24 @@ impl ProgramBuilder {
 /// Emits a 16-byte record {u64 action, u64 pid_tgid} to map 0 (ring buffer), counting failures in
 /// map 1 (per-CPU array slot 0). With `only_tgid_or_tid`, records only for that tgid (upper
 /// half, `match_upper`) or tid (lower half).
-fn record_program(action: i32, filter: Option<(u32, bool)>, probe_name: &str, attach: AttachTarget) -> ProgramSpec {
+fn record_program(
+    action: i32,
+    filter: Option<(u32, bool)>,
+    probe_name: &str,
+    attach: AttachTarget,
+) -> ProgramSpec {
     let mut builder = ProgramBuilder::default();
-    builder.push(insn::call(BPF_FUNC_GET_CURRENT_PID_TGID)).push(insn::mov64_reg(R6, R0));
+    builder
+        .push(insn::call(BPF_FUNC_GET_CURRENT_PID_TGID))
+        .push(insn::mov64_reg(R6, R0));
     if let Some((wanted, match_upper)) = filter {
         builder.push(insn::mov64_reg(R1, R0));
         if !match_upper {
             builder.push(insn::alu64_imm(BPF_LSH, R1, 32));
         }
-        builder.push(insn::alu64_imm(BPF_RSH, R1, 32)).jump_to_out_if(BPF_JNE, R1, wanted as i32);
+        builder
+            .push(insn::alu64_imm(BPF_RSH, R1, 32))
+            .jump_to_out_if(BPF_JNE, R1, wanted as i32);
     }
     builder
         .push(insn::st_mem(BPF_DW, R10, -16, action))
@@ -128,7 +160,11 @@ fn compiled_with(programs: Vec<ProgramSpec>, ring_buffer_size: u32) -> CompiledP
 /// Decodes {action, pid_tgid} records.
 fn decode(record: &[u8]) -> (u64, u64) {
     let word = |range: std::ops::Range<usize>| {
-        record.get(range).and_then(|bytes| <[u8; 8]>::try_from(bytes).ok()).map(u64::from_ne_bytes).unwrap_or(u64::MAX)
+        record
+            .get(range)
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+            .map(u64::from_ne_bytes)
+            .unwrap_or(u64::MAX)
     };
     (word(0..8), word(8..16))
 }
@@ -139,23 +175,42 @@ fn every_map_kind_round_trips_values() {
         return;
     }
     let cpus = sys::possible_cpus().expect("possible CPUs").len();
-    for kind in [MapKind::Hash, MapKind::Array, MapKind::LruHash, MapKind::PercpuHash, MapKind::PercpuArray] {
+    for kind in [
+        MapKind::Hash,
+        MapKind::Array,
+        MapKind::LruHash,
+        MapKind::PercpuHash,
+        MapKind::PercpuArray,
+    ] {
         // A 12-byte value checks the per-CPU 8-byte rounding.
         let map = Map::create(&map_spec("test_map", kind, 4, 12, 8)).expect("create map");
         let key = 3u32.to_ne_bytes();
         let value: Vec<u8> = (1..=12).collect();
         map.update(&key, &[&value]).expect("update");
         let values = map.lookup(&key).expect("lookup").expect("present");
-        let expected_copies = if bpfscope_runtime::maps::is_per_cpu(kind) { cpus } else { 1 };
+        let expected_copies = if bpfscope_runtime::maps::is_per_cpu(kind) {
+            cpus
+        } else {
+            1
+        };
         assert_eq!(values.len(), expected_copies, "{kind:?}");
-        assert!(values.iter().all(|copy| copy == &value), "{kind:?}: {values:?}");
+        assert!(
+            values.iter().all(|copy| copy == &value),
+            "{kind:?}: {values:?}"
+        );
         let snapshot = map.snapshot().expect("snapshot");
-        let entry = snapshot.iter().find(|(snapshot_key, _)| snapshot_key.as_slice() == key).expect("key in snapshot");
+        let entry = snapshot
+            .iter()
+            .find(|(snapshot_key, _)| snapshot_key.as_slice() == key)
+            .expect("key in snapshot");
         assert_eq!(entry.1.len(), expected_copies);
         if matches!(kind, MapKind::Array | MapKind::PercpuArray) {
             assert_eq!(snapshot.len(), 8, "{kind:?}: arrays list every slot");
             map.clear().expect("zero array");
-            assert_eq!(map.lookup(&key).expect("lookup").expect("present")[0], vec![0u8; 12]);
+            assert_eq!(
+                map.lookup(&key).expect("lookup").expect("present")[0],
+                vec![0u8; 12]
+            );
         } else {
             assert_eq!(snapshot.len(), 1, "{kind:?}");
             let other_key = 5u32.to_ne_bytes();
@@ -169,18 +224,27 @@ fn every_map_kind_round_trips_values() {
         }
     }
     // Per-CPU counters sum over CPUs.
-    let counters = Map::create(&map_spec("counters", MapKind::PercpuArray, 4, 8, 1)).expect("create");
-    let per_cpu: Vec<Vec<u8>> = (0..cpus as u64).map(|cpu| (cpu + 10).to_ne_bytes().to_vec()).collect();
+    let counters =
+        Map::create(&map_spec("counters", MapKind::PercpuArray, 4, 8, 1)).expect("create");
+    let per_cpu: Vec<Vec<u8>> = (0..cpus as u64)
+        .map(|cpu| (cpu + 10).to_ne_bytes().to_vec())
+        .collect();
     let slices: Vec<&[u8]> = per_cpu.iter().map(Vec::as_slice).collect();
-    counters.update(&0u32.to_ne_bytes(), &slices).expect("update per CPU");
+    counters
+        .update(&0u32.to_ne_bytes(), &slices)
+        .expect("update per CPU");
     let expected: u64 = (0..cpus as u64).map(|cpu| cpu + 10).sum();
     assert_eq!(counters.sum_u64_slot(0).expect("sum"), expected);
     // Ring buffer maps are created and mapped.
     let ring = Map::create(&map_spec("ring", MapKind::Ringbuf, 0, 0, 4096 * 4)).expect("ringbuf");
-    let consumer = bpfscope_runtime::ringbuf::RingBufferConsumer::new(ring.fd(), 4096 * 4).expect("mmap ringbuf");
+    let consumer = bpfscope_runtime::ringbuf::RingBufferConsumer::new(ring.fd(), 4096 * 4)
+        .expect("mmap ringbuf");
     assert_eq!(consumer.pending_bytes(), 0);
     // A wrong key size is an error, not a panic.
-    assert!(matches!(counters.lookup(&[0u8; 3]), Err(RuntimeError::InvalidProgram(_))));
+    assert!(matches!(
+        counters.lookup(&[0u8; 3]),
+        Err(RuntimeError::InvalidProgram(_))
+    ));
 }
 
 #[test]
@@ -190,7 +254,11 @@ fn trivial_programs_load_as_tracepoint_and_raw_tracepoint() {
     }
     let insns = [insn::mov64_imm(R0, 0), insn::exit()];
     for prog_type in [prog_type::TRACEPOINT, prog_type::RAW_TRACEPOINT] {
-        let kind = ProgramKind { prog_type, expected_attach_type: 0, attach_btf_id: 0 };
+        let kind = ProgramKind {
+            prog_type,
+            expected_attach_type: 0,
+            attach_btf_id: 0,
+        };
         load::load_program(kind, &insns, "trivial", "test", &[]).expect("load trivial program");
     }
 }
@@ -202,14 +270,28 @@ fn verifier_rejection_carries_log_and_script_line() {
     }
     // `exit` without setting r0 is rejected.
     let insns = [insn::mov64_imm(R1, 1), insn::exit()];
-    let kind = ProgramKind { prog_type: prog_type::TRACEPOINT, expected_attach_type: 0, attach_btf_id: 0 };
-    let error = load::load_program(kind, &insns, "bad", "tracepoint:test:bad", &[4, 7]).expect_err("must be rejected");
-    let RuntimeError::VerifierRejected(rejection) = &error else { panic!("unexpected error {error}") };
-    assert!(rejection.log.contains("R0 !read_ok"), "log was: {}", rejection.log);
+    let kind = ProgramKind {
+        prog_type: prog_type::TRACEPOINT,
+        expected_attach_type: 0,
+        attach_btf_id: 0,
+    };
+    let error = load::load_program(kind, &insns, "bad", "tracepoint:test:bad", &[4, 7])
+        .expect_err("must be rejected");
+    let RuntimeError::VerifierRejected(rejection) = &error else {
+        panic!("unexpected error {error}")
+    };
+    assert!(
+        rejection.log.contains("R0 !read_ok"),
+        "log was: {}",
+        rejection.log
+    );
     assert_eq!(rejection.insn_index, Some(1));
     assert_eq!(rejection.script_line, Some(7));
     let message = error.to_string();
-    assert!(message.contains("tracepoint:test:bad") && message.contains("line 7"), "{message}");
+    assert!(
+        message.contains("tracepoint:test:bad") && message.contains("line 7"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -222,8 +304,16 @@ fn getppid_tracepoint_records_carry_our_pid_and_nothing_is_lost_silently() {
         return;
     }
     let tid = current_tid();
-    let attach = AttachTarget::Tracepoint { category: "syscalls".into(), name: "sys_enter_getppid".into() };
-    let program = record_program(0, Some((tid, false)), "tracepoint:syscalls:sys_enter_getppid", attach);
+    let attach = AttachTarget::Tracepoint {
+        category: "syscalls".into(),
+        name: "sys_enter_getppid".into(),
+    };
+    let program = record_program(
+        0,
+        Some((tid, false)),
+        "tracepoint:syscalls:sys_enter_getppid",
+        attach,
+    );
 
     // 1. A few calls, all delivered.
     let compiled = compiled_with(vec![program.clone()], 64 * 1024);
@@ -236,7 +326,11 @@ fn getppid_tracepoint_records_carry_our_pid_and_nothing_is_lost_silently() {
     let mut records = Vec::new();
     let mut collect = |_: &[Map], record: &[u8]| {
         records.push(decode(record));
-        if records.len() == 5 { Control::Exit } else { Control::Continue }
+        if records.len() == 5 {
+            Control::Exit
+        } else {
+            Control::Continue
+        }
     };
     assert_eq!(session.poll(&mut collect).expect("poll"), StopReason::Exit);
     session.finish(&mut collect).expect("finish");
@@ -261,13 +355,17 @@ fn getppid_tracepoint_records_carry_our_pid_and_nothing_is_lost_silently() {
     }
     session.detach_all();
     let mut delivered = 0u64;
-    session.finish(&mut |_, _| {
-        delivered += 1;
-        Control::Continue
-    })
-    .expect("finish");
+    session
+        .finish(&mut |_, _| {
+            delivered += 1;
+            Control::Continue
+        })
+        .expect("finish");
     let lost = session.lost_events().expect("lost");
-    assert!(lost > 0, "a one-page ring buffer cannot hold {calls} records");
+    assert!(
+        lost > 0,
+        "a one-page ring buffer cannot hold {calls} records"
+    );
     assert_eq!(delivered + lost, calls, "delivered {delivered} lost {lost}");
 }
 
@@ -286,12 +384,24 @@ fn begin_and_end_run_once_through_test_run() {
         records.push(decode(record));
         Control::Continue
     };
-    assert_eq!(session.run_begin(&mut collect).expect("BEGIN"), Control::Continue);
+    assert_eq!(
+        session.run_begin(&mut collect).expect("BEGIN"),
+        Control::Continue
+    );
     assert_eq!(session.attach_all().expect("attach nothing"), 0);
     session.finish(&mut collect).expect("END");
     let pid = u64::from(std::process::id());
-    assert_eq!(records.iter().map(|(action, _)| *action).collect::<Vec<_>>(), vec![7, 8]);
-    assert!(records.iter().all(|(_, pid_tgid)| pid_tgid >> 32 == pid), "{records:?}");
+    assert_eq!(
+        records
+            .iter()
+            .map(|(action, _)| *action)
+            .collect::<Vec<_>>(),
+        vec![7, 8]
+    );
+    assert!(
+        records.iter().all(|(_, pid_tgid)| pid_tgid >> 32 == pid),
+        "{records:?}"
+    );
 }
 
 #[test]
@@ -299,12 +409,24 @@ fn child_command_is_traced_from_its_start_and_ends_the_session() {
     if !running_as_root("child_command_is_traced_from_its_start") || sys::find_tracefs().is_none() {
         return;
     }
-    let child = PausedChild::spawn(&["sh".to_string(), "-c".to_string(), "exit 3".to_string()]).expect("spawn");
+    let child = PausedChild::spawn(&["sh".to_string(), "-c".to_string(), "exit 3".to_string()])
+        .expect("spawn");
     let child_pid = child.pid() as u32;
-    let attach = AttachTarget::Tracepoint { category: "syscalls".into(), name: "sys_enter_exit_group".into() };
-    let program = record_program(0, Some((child_pid, true)), "tracepoint:syscalls:sys_enter_exit_group", attach);
+    let attach = AttachTarget::Tracepoint {
+        category: "syscalls".into(),
+        name: "sys_enter_exit_group".into(),
+    };
+    let program = record_program(
+        0,
+        Some((child_pid, true)),
+        "tracepoint:syscalls:sys_enter_exit_group",
+        attach,
+    );
     let compiled = compiled_with(vec![program], 16 * 1024);
-    let options = SessionOptions { child: Some(child), ..SessionOptions::default() };
+    let options = SessionOptions {
+        child: Some(child),
+        ..SessionOptions::default()
+    };
     let mut session = Session::load(&compiled, options).expect("load");
     assert_eq!(session.child_pid(), Some(child_pid as i32));
     let mut records = Vec::new();
@@ -316,7 +438,10 @@ fn child_command_is_traced_from_its_start_and_ends_the_session() {
         .expect("run");
     assert_eq!(reason, StopReason::ChildExited(3));
     assert_eq!(records.len(), 1, "{records:?}");
-    assert_eq!(records.first().map(|(_, pid_tgid)| pid_tgid >> 32), Some(u64::from(child_pid)));
+    assert_eq!(
+        records.first().map(|(_, pid_tgid)| pid_tgid >> 32),
+        Some(u64::from(child_pid))
+    );
 }
 
 #[test]
@@ -339,7 +464,11 @@ fn interval_style_perf_event_fires() {
     let reason = session
         .poll(&mut |_, _| {
             count += 1;
-            if count == 20 { Control::Exit } else { Control::Continue }
+            if count == 20 {
+                Control::Exit
+            } else {
+                Control::Continue
+            }
         })
         .expect("poll");
     assert_eq!(reason, StopReason::Exit);
@@ -356,22 +485,47 @@ fn feature_probe_reports_what_this_kernel_can_do() {
     assert_eq!(report.results.len(), Feature::ALL.len());
     assert!(!report.kernel_release.is_empty());
     if report.tracefs_root.is_some() {
-        assert_eq!(report.status(Feature::Tracepoint), Some(&FeatureStatus::Available));
+        assert_eq!(
+            report.status(Feature::Tracepoint),
+            Some(&FeatureStatus::Available)
+        );
     }
-    assert_eq!(report.status(Feature::RawTracepoint), Some(&FeatureStatus::Available));
-    assert_eq!(report.status(Feature::RingBuffer), Some(&FeatureStatus::Available));
-    assert_eq!(report.status(Feature::ProgTestRun), Some(&FeatureStatus::Available));
-    assert_eq!(report.status(Feature::SoftwareEvents), Some(&FeatureStatus::Available));
+    assert_eq!(
+        report.status(Feature::RawTracepoint),
+        Some(&FeatureStatus::Available)
+    );
+    assert_eq!(
+        report.status(Feature::RingBuffer),
+        Some(&FeatureStatus::Available)
+    );
+    assert_eq!(
+        report.status(Feature::ProgTestRun),
+        Some(&FeatureStatus::Available)
+    );
+    assert_eq!(
+        report.status(Feature::SoftwareEvents),
+        Some(&FeatureStatus::Available)
+    );
     if !std::path::Path::new("/sys/bus/event_source/devices/kprobe").exists() {
-        let expected = FeatureStatus::Unavailable(bpfscope_runtime::attach::NO_KPROBE_PMU_REASON.to_string());
+        let expected =
+            FeatureStatus::Unavailable(bpfscope_runtime::attach::NO_KPROBE_PMU_REASON.to_string());
         assert_eq!(report.status(Feature::Kprobe), Some(&expected));
         assert_eq!(report.status(Feature::Kretprobe), Some(&expected));
     } else {
-        eprintln!("this kernel has kprobes; kprobe={:?}", report.status(Feature::Kprobe));
+        eprintln!(
+            "this kernel has kprobes; kprobe={:?}",
+            report.status(Feature::Kprobe)
+        );
     }
     // Without inputs, the BTF- and ELF-dependent probes are not tried.
-    assert!(matches!(report.status(Feature::Fentry), Some(FeatureStatus::NotTested(_))));
-    assert!(matches!(report.status(Feature::Uprobe), Some(FeatureStatus::NotTested(_))));
+    assert!(matches!(
+        report.status(Feature::Fentry),
+        Some(FeatureStatus::NotTested(_))
+    ));
+    assert!(matches!(
+        report.status(Feature::Uprobe),
+        Some(FeatureStatus::NotTested(_))
+    ));
 }
 
 #[test]
@@ -386,7 +540,11 @@ fn uprobe_on_a_function_of_this_test_binary_attaches() {
     // File offset 0 of /bin/true is not an instruction start we would hit; attaching there is
     // still accepted by the kernel (it checks the offset lies in the file), which is what we test.
     let program = load::load_program(
-        ProgramKind { prog_type: prog_type::KPROBE, expected_attach_type: 0, attach_btf_id: 0 },
+        ProgramKind {
+            prog_type: prog_type::KPROBE,
+            expected_attach_type: 0,
+            attach_btf_id: 0,
+        },
         &[insn::mov64_imm(R0, 0), insn::exit()],
         "uprobe_test",
         "uprobe:test",
@@ -394,7 +552,8 @@ fn uprobe_on_a_function_of_this_test_binary_attaches() {
     )
     .expect("load kprobe-type program");
     let attachment =
-        bpfscope_runtime::attach::attach_uprobe(program.as_fd(), "/bin/true", 0x40, false, None).expect("attach uprobe");
+        bpfscope_runtime::attach::attach_uprobe(program.as_fd(), "/bin/true", 0x40, false, None)
+            .expect("attach uprobe");
     assert_eq!(attachment.len(), 1);
 }
 
@@ -412,7 +571,10 @@ fn btf_ids_from_bpftool() -> Option<(u32, u32)> {
             .and_then(|rest| rest.split(']').next())
             .and_then(|id| id.parse().ok())
     };
-    Some((id_of("] TYPEDEF 'btf_trace_sched_switch' ")?, id_of("] FUNC 'vfs_read' ")?))
+    Some((
+        id_of("] TYPEDEF 'btf_trace_sched_switch' ")?,
+        id_of("] FUNC 'vfs_read' ")?,
+    ))
 }
 
 #[test]
@@ -432,9 +594,18 @@ fn feature_probe_tries_tp_btf_fentry_and_uprobe_when_given_targets() {
     };
     let report = features::probe_features(&inputs);
     eprintln!("{:#?}", report.results);
-    assert_eq!(report.status(Feature::TpBtf), Some(&FeatureStatus::Available));
-    assert_eq!(report.status(Feature::Uprobe), Some(&FeatureStatus::Available));
-    assert_eq!(report.status(Feature::Uretprobe), Some(&FeatureStatus::Available));
+    assert_eq!(
+        report.status(Feature::TpBtf),
+        Some(&FeatureStatus::Available)
+    );
+    assert_eq!(
+        report.status(Feature::Uprobe),
+        Some(&FeatureStatus::Available)
+    );
+    assert_eq!(
+        report.status(Feature::Uretprobe),
+        Some(&FeatureStatus::Available)
+    );
     // fentry either works, or fails with an explanation (never "not tested" once given an id).
     for feature in [Feature::Fentry, Feature::Fexit] {
         match report.status(feature) {
@@ -457,11 +628,15 @@ fn file_offset_of_address(address: u64) -> Option<(String, u64)> {
     maps.lines().find_map(|line| {
         let mut fields = line.split_whitespace();
         let (start, end) = fields.next()?.split_once('-')?;
-        let (start, end) = (u64::from_str_radix(start, 16).ok()?, u64::from_str_radix(end, 16).ok()?);
+        let (start, end) = (
+            u64::from_str_radix(start, 16).ok()?,
+            u64::from_str_radix(end, 16).ok()?,
+        );
         let _permissions = fields.next()?;
         let offset = u64::from_str_radix(fields.next()?, 16).ok()?;
         let path = fields.nth(2)?;
-        (start <= address && address < end && path.starts_with('/')).then(|| (path.to_string(), address - start + offset))
+        (start <= address && address < end && path.starts_with('/'))
+            .then(|| (path.to_string(), address - start + offset))
     })
 }
 
@@ -475,19 +650,30 @@ fn uprobe_and_uretprobe_fire_on_a_function_of_this_test_binary() {
         return;
     }
     let address = bpfscope_runtime_uprobe_target as *const () as u64;
-    let (path, file_offset) = file_offset_of_address(address).expect("own function in /proc/self/maps");
+    let (path, file_offset) =
+        file_offset_of_address(address).expect("own function in /proc/self/maps");
     let tid = current_tid();
     let entry = record_program(
         1,
         Some((tid, false)),
         "uprobe:test",
-        AttachTarget::Uprobe { path: path.clone(), file_offset, is_return: false, pid: None },
+        AttachTarget::Uprobe {
+            path: path.clone(),
+            file_offset,
+            is_return: false,
+            pid: None,
+        },
     );
     let exit = record_program(
         2,
         Some((tid, false)),
         "uretprobe:test",
-        AttachTarget::Uprobe { path, file_offset, is_return: true, pid: Some(std::process::id() as i32) },
+        AttachTarget::Uprobe {
+            path,
+            file_offset,
+            is_return: true,
+            pid: Some(std::process::id() as i32),
+        },
     );
     let compiled = compiled_with(vec![entry, exit], 16 * 1024);
     let mut session = Session::load(&compiled, SessionOptions::default()).expect("load");
@@ -506,4 +692,76 @@ fn uprobe_and_uretprobe_fire_on_a_function_of_this_test_binary() {
         })
         .expect("finish");
     assert_eq!(actions, vec![1, 2, 1, 2, 1, 2]);
+}
+
+/// Throughput: 2,000,000 traced getppid() calls consumed on another thread; prints the per-call
+/// overhead and checks delivered + lost = calls. `cargo test -- --ignored throughput`.
+#[test]
+#[ignore = "benchmark: run explicitly"]
+fn throughput_of_two_million_getppid_events() {
+    if !running_as_root("throughput_of_two_million_getppid_events") || sys::find_tracefs().is_none()
+    {
+        return;
+    }
+    const CALLS: u64 = 2_000_000;
+    let call_loop = || {
+        let started = std::time::Instant::now();
+        for _ in 0..CALLS {
+            // SAFETY: getppid has no preconditions.
+            unsafe { libc::getppid() };
+        }
+        started.elapsed()
+    };
+    let baseline = call_loop();
+    let (tid_sender, tid_receiver) = std::sync::mpsc::channel();
+    let (done_sender, done_receiver) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        tid_sender.send(current_tid()).ok();
+        done_receiver.recv().ok();
+        call_loop()
+    });
+    let tid = tid_receiver.recv().expect("worker tid");
+    let attach = AttachTarget::Tracepoint {
+        category: "syscalls".into(),
+        name: "sys_enter_getppid".into(),
+    };
+    let program = record_program(
+        0,
+        Some((tid, false)),
+        "tracepoint:syscalls:sys_enter_getppid",
+        attach,
+    );
+    let compiled = compiled_with(vec![program], 8 * 1024 * 1024);
+    let mut session = Session::load(&compiled, SessionOptions::default()).expect("load");
+    session.attach_all().expect("attach");
+    done_sender.send(()).expect("start worker");
+    let mut delivered = 0u64;
+    let mut lost = 0u64;
+    while !worker.is_finished() || delivered + lost < CALLS {
+        session.poll_once(&mut |_, _| {
+            delivered += 1;
+            Control::Continue
+        });
+        lost = session.lost_events().expect("lost");
+        if worker.is_finished()
+            && session.records_delivered() == delivered
+            && delivered + lost >= CALLS
+        {
+            break;
+        }
+    }
+    let traced = worker.join().expect("worker");
+    session
+        .finish(&mut |_, _| {
+            delivered += 1;
+            Control::Continue
+        })
+        .expect("finish");
+    let lost = session.lost_events().expect("lost");
+    let per_call_ns = (traced.as_nanos() as f64 - baseline.as_nanos() as f64) / CALLS as f64;
+    eprintln!(
+        "baseline {:?}, traced {:?}, overhead {per_call_ns:.0} ns/call, delivered {delivered}, lost {lost}",
+        baseline, traced
+    );
+    assert_eq!(delivered + lost, CALLS);
 }

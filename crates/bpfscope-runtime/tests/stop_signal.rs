@@ -10,8 +10,12 @@ fn first_sigint_stops_polling() {
         eprintln!("skipping first_sigint_stops_polling: needs root to use bpf()");
         return;
     }
-    let options = SessionOptions { handle_stop_signals: true, ..SessionOptions::default() };
-    let mut session = Session::load(&CompiledProgram::default(), options).expect("load empty program");
+    let options = SessionOptions {
+        handle_stop_signals: true,
+        ..SessionOptions::default()
+    };
+    let mut session =
+        Session::load(&CompiledProgram::default(), options).expect("load empty program");
     assert!(!bpfscope_runtime::signals::stop_requested());
     // SAFETY: raising a signal whose handler the session just installed.
     assert_eq!(unsafe { libc::raise(libc::SIGINT) }, 0);
@@ -19,7 +23,9 @@ fn first_sigint_stops_polling() {
     let reason = session.poll(&mut |_, _| Control::Continue).expect("poll");
     assert_eq!(reason, StopReason::Signal);
     assert!(started.elapsed() < std::time::Duration::from_secs(1));
-    session.finish(&mut |_, _| Control::Continue).expect("finish");
+    session
+        .finish(&mut |_, _| Control::Continue)
+        .expect("finish");
 }
 
 #[test]

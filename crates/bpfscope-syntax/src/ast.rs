@@ -295,9 +295,15 @@ pub enum StatementKind {
         else_block: Option<Block>,
     },
     /// `unroll (count) { ... }`.
-    Unroll { count: Expr, body: Block },
+    Unroll {
+        count: Expr,
+        body: Block,
+    },
     /// `while (condition) { ... }`.
-    While { condition: Expr, body: Block },
+    While {
+        condition: Expr,
+        body: Block,
+    },
     /// `for ($variable : @map) { ... }`; `variable` excludes the `$`.
     ForMap {
         variable: String,

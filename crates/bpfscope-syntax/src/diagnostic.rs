@@ -187,7 +187,10 @@ pub fn edit_distance(left: &str, right: &str) -> usize {
     let columns = right_chars.len() + 1;
     let mut table = vec![0usize; (left_chars.len() + 1) * columns];
     let cell = |table: &Vec<usize>, row: usize, column: usize| -> usize {
-        table.get(row * columns + column).copied().unwrap_or(usize::MAX / 2)
+        table
+            .get(row * columns + column)
+            .copied()
+            .unwrap_or(usize::MAX / 2)
     };
     for row in 0..=left_chars.len() {
         for column in 0..=right_chars.len() {
@@ -274,7 +277,10 @@ mod tests {
         let start = source.find("join").unwrap_or(0);
         let end = source.find(')').unwrap_or(0) + 1;
         let diagnostic = Diagnostic::error(Span::new(start, end), "bad");
-        assert_eq!(render(&diagnostic, "stdin", source), "stdin:2-3: ERROR: bad\n");
+        assert_eq!(
+            render(&diagnostic, "stdin", source),
+            "stdin:2-3: ERROR: bad\n"
+        );
     }
 
     #[test]
@@ -307,7 +313,10 @@ mod tests {
             "stdin:1:3-4: ERROR: weird\nab\n  ~\n"
         );
         let no_location = Diagnostic::error_without_location("whole program");
-        assert_eq!(render(&no_location, "stdin", "ab"), "ERROR: whole program\n");
+        assert_eq!(
+            render(&no_location, "stdin", "ab"),
+            "ERROR: whole program\n"
+        );
     }
 
     #[test]

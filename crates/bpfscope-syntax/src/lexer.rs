@@ -7,6 +7,9 @@
 use crate::ast::Span;
 use crate::diagnostic::Diagnostic;
 
+/// Lexical errors recorded at most; later ones are dropped.
+const MAXIMUM_LEXICAL_ERRORS: usize = 50;
+
 /// Punctuation and operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Punct {
@@ -298,8 +301,11 @@ impl<'source> Lexer<'source> {
     }
 
     fn error(&mut self, start: usize, end: usize, message: impl Into<String>) {
-        self.diagnostics
-            .push(Diagnostic::error(Span::new(start, end), message));
+        // Garbage input could otherwise produce one error per byte.
+        if self.diagnostics.len() < MAXIMUM_LEXICAL_ERRORS {
+            self.diagnostics
+                .push(Diagnostic::error(Span::new(start, end), message));
+        }
     }
 
     /// True when only spaces/tabs precede `offset` on its line.
@@ -452,7 +458,10 @@ impl<'source> Lexer<'source> {
                 Some(TokenKind::PositionalParameterCount)
             }
             Some(byte) if byte.is_ascii_digit() => {
-                while self.current_byte().is_some_and(|byte| byte.is_ascii_digit()) {
+                while self
+                    .current_byte()
+                    .is_some_and(|byte| byte.is_ascii_digit())
+                {
                     self.position += 1;
                 }
                 let digits = self.text(start + 1, self.position);
@@ -561,7 +570,9 @@ impl<'source> Lexer<'source> {
             b'x' => {
                 let digits_start = self.position;
                 while self.position < digits_start + 2
-                    && self.current_byte().is_some_and(|byte| byte.is_ascii_hexdigit())
+                    && self
+                        .current_byte()
+                        .is_some_and(|byte| byte.is_ascii_hexdigit())
                 {
                     self.position += 1;
                 }
@@ -582,7 +593,9 @@ impl<'source> Lexer<'source> {
                 let digits = self.text(digits_start, self.position);
                 match u16::from_str_radix(digits, 8) {
                     Ok(decoded) if decoded <= 0xff => Ok(vec![decoded as u8]),
-                    _ => Err(format!("invalid escape character '\\{digits}': octal value out of range")),
+                    _ => Err(format!(
+                        "invalid escape character '\\{digits}': octal value out of range"
+                    )),
                 }
             }
             b'\n' => Ok(Vec::new()),
@@ -611,10 +624,7 @@ impl<'source> Lexer<'source> {
         self.skip_trivia();
         let start = self.position;
         let mut segment_start = start;
-        loop {
-            let Some(byte) = self.current_byte() else {
-                break;
-            };
+        while let Some(byte) = self.current_byte() {
             match byte {
                 b'"' => {
                     let quote_start = self.position;
@@ -675,7 +685,10 @@ pub fn parse_integer_literal(text: &str) -> Result<u64, String> {
         (2, rest)
     } else if let Some(rest) = lower.strip_prefix("0o") {
         (8, rest)
-    } else if lower.len() > 1 && lower.starts_with('0') && lower.as_bytes().get(1).is_some_and(u8::is_ascii_digit) {
+    } else if lower.len() > 1
+        && lower.starts_with('0')
+        && lower.as_bytes().get(1).is_some_and(u8::is_ascii_digit)
+    {
         (8, lower.get(1..).unwrap_or(""))
     } else {
         (10, lower.as_str())
@@ -736,10 +749,7 @@ mod tests {
         assert_eq!(parse_integer_literal("5ms"), Ok(5_000_000));
         assert_eq!(parse_integer_literal("2s"), Ok(2_000_000_000));
         assert_eq!(parse_integer_literal("1d"), Ok(86_400_000_000_000));
-        assert_eq!(
-            parse_integer_literal("18446744073709551615"),
-            Ok(u64::MAX)
-        );
+        assert_eq!(parse_integer_literal("18446744073709551615"), Ok(u64::MAX));
         assert!(parse_integer_literal("18446744073709551616").is_err());
         assert!(parse_integer_literal("0x").is_err());
         assert!(parse_integer_literal("12abc").is_err());
@@ -787,12 +797,24 @@ mod tests {
             let mut lexer = Lexer::new(source);
             lexer.scan_attach_point().map(|(raw, _)| raw)
         };
-        assert_eq!(scan("uprobe:/bin/bash:readline/pid/"), Some("uprobe:/bin/bash:readline".into()));
+        assert_eq!(
+            scan("uprobe:/bin/bash:readline/pid/"),
+            Some("uprobe:/bin/bash:readline".into())
+        );
         assert_eq!(scan("kprobe:f/pid == 1/ {}"), Some("kprobe:f".into()));
-        assert_eq!(scan("uprobe:libc:malloc+0x10{"), Some("uprobe:libc:malloc+0x10".into()));
-        assert_eq!(scan("uprobe:\"/a b/c\":f {"), Some("uprobe:\"/a b/c\":f".into()));
+        assert_eq!(
+            scan("uprobe:libc:malloc+0x10{"),
+            Some("uprobe:libc:malloc+0x10".into())
+        );
+        assert_eq!(
+            scan("uprobe:\"/a b/c\":f {"),
+            Some("uprobe:\"/a b/c\":f".into())
+        );
         assert_eq!(scan("kprobe:vfs_[rw]*,x"), Some("kprobe:vfs_[rw]*".into()));
-        assert_eq!(scan("uprobe:./a.out:main {"), Some("uprobe:./a.out:main".into()));
+        assert_eq!(
+            scan("uprobe:./a.out:main {"),
+            Some("uprobe:./a.out:main".into())
+        );
         assert_eq!(scan("{"), None);
     }
 }

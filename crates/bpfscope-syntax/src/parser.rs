@@ -15,6 +15,9 @@ use crate::lexer::{Lexer, Punct, Token, TokenKind};
 /// one chain of binary operators), so that every pass over the tree has a bounded recursion.
 pub const MAXIMUM_NESTING_DEPTH: usize = 128;
 
+/// Number of syntax errors after which the parser stops reading.
+pub const MAXIMUM_DIAGNOSTICS: usize = 50;
+
 /// Parses a whole program. Never fails and never panics: problems come back as diagnostics,
 /// sorted by position, and the program holds everything that could be parsed.
 pub fn parse(source: &str) -> (Program, Vec<Diagnostic>) {
@@ -38,10 +41,10 @@ pub fn is_keyword(word: &str) -> bool {
 /// Words that make `(word ...)` a cast rather than a parenthesised expression.
 fn is_type_name(word: &str) -> bool {
     let builtin_type_names = [
-        "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool",
-        "string", "inet", "buffer", "char", "short", "int", "long", "void", "signed",
-        "unsigned", "float", "double", "u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64",
-        "struct", "union", "enum", "const", "volatile", "typeof",
+        "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool", "string",
+        "inet", "buffer", "char", "short", "int", "long", "void", "signed", "unsigned", "float",
+        "double", "u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64", "struct", "union", "enum",
+        "const", "volatile", "typeof",
     ];
     if builtin_type_names.contains(&word) {
         return true;
@@ -178,9 +181,19 @@ impl<'source> Parser<'source> {
             .diagnostics
             .last()
             .is_some_and(|previous| previous.span == diagnostic.span);
-        if !self.abandoned && !repeats_place {
-            self.diagnostics.push(diagnostic);
+        if self.abandoned || repeats_place {
+            return;
         }
+        if self.diagnostics.len() >= MAXIMUM_DIAGNOSTICS {
+            // Past this point more messages help nobody and cost time on garbage input.
+            self.diagnostics.push(Diagnostic::error(
+                diagnostic.span.unwrap_or_default(),
+                format!("too many errors ({MAXIMUM_DIAGNOSTICS}), stopping here"),
+            ));
+            self.abandoned = true;
+            return;
+        }
+        self.diagnostics.push(diagnostic);
     }
 
     /// Reports `syntax error, unexpected X[, expecting Y]` at the next token.
@@ -597,7 +610,9 @@ impl<'source> Parser<'source> {
             }
             self.reset_lexer_to(self.previous_end);
         }
-        let start = attach_points.first().map_or(first.span.start, |point| point.span.start);
+        let start = attach_points
+            .first()
+            .map_or(first.span.start, |point| point.span.start);
         let predicate = if self.at_punct(Punct::Slash) {
             self.advance();
             let saved = std::mem::replace(&mut self.slash_ends_expression, true);
@@ -610,8 +625,21 @@ impl<'source> Parser<'source> {
             None
         };
         if !self.at_punct(Punct::LeftBrace) {
-            let expecting = if predicate.is_some() { "{" } else { "{ or , or /" };
-            return self.unexpected(expecting);
+            let expecting = if predicate.is_some() {
+                "{"
+            } else {
+                "{ or , or /"
+            };
+            let result = self.unexpected(expecting);
+            if predicate.is_some() {
+                if let Some(last) = self.diagnostics.last_mut() {
+                    last.hints.push(
+                        "a predicate ends at the first '/': write a division inside it in parentheses, e.g. /(a / 2) > 1/"
+                            .to_string(),
+                    );
+                }
+            }
+            return result;
         }
         let body = self.parse_block()?;
         Ok(Probe {
@@ -713,13 +741,12 @@ impl<'source> Parser<'source> {
                 }
                 "return" => {
                     self.advance();
-                    let value = if self.at_punct(Punct::Semicolon)
-                        || self.at_punct(Punct::RightBrace)
-                    {
-                        None
-                    } else {
-                        Some(self.parse_expression()?)
-                    };
+                    let value =
+                        if self.at_punct(Punct::Semicolon) || self.at_punct(Punct::RightBrace) {
+                            None
+                        } else {
+                            Some(self.parse_expression()?)
+                        };
                     return Ok((StatementKind::Return(value), false));
                 }
                 "let" => return Ok((self.parse_let()?, false)),
@@ -1192,8 +1219,7 @@ impl<'source> Parser<'source> {
                 }
                 TokenKind::Punct(Punct::LeftBracket) => {
                     self.advance();
-                    let index =
-                        self.with_slash_as_division(|parser| parser.parse_expression())?;
+                    let index = self.with_slash_as_division(|parser| parser.parse_expression())?;
                     let close = self.expect_punct(Punct::RightBracket)?;
                     let span = expression.span.to(close);
                     expression = Expr::new(
@@ -1271,7 +1297,9 @@ impl<'source> Parser<'source> {
                 let span = map.span;
                 return Ok(Expr::new(ExprKind::Map(map), span));
             }
-            TokenKind::Identifier(name) => return self.parse_identifier_expression(name, token.span),
+            TokenKind::Identifier(name) => {
+                return self.parse_identifier_expression(name, token.span)
+            }
             TokenKind::Punct(Punct::LeftParen) => return self.parse_parenthesised(),
             TokenKind::Punct(Punct::LeftBrace) => return self.parse_block_expression(),
             _ => return self.unexpected(""),
@@ -1378,9 +1406,9 @@ impl<'source> Parser<'source> {
                 self.with_slash_as_division(|parser| parser.parse_type())?,
             ))
         } else {
-            Ok(SizeofArgument::Expr(
-                self.with_slash_as_division(|parser| parser.parse_expression())?,
-            ))
+            Ok(SizeofArgument::Expr(self.with_slash_as_division(
+                |parser| parser.parse_expression(),
+            )?))
         }
     }
 
@@ -1435,8 +1463,7 @@ impl<'source> Parser<'source> {
 
     /// `{ statements; value }` in expression position.
     fn parse_block_expression(&mut self) -> ParseResult<Expr> {
-        let block =
-            self.with_slash_as_division(|parser| parser.parse_block())?;
+        let block = self.with_slash_as_division(|parser| parser.parse_block())?;
         let mut statements = block.statements;
         match statements.pop() {
             Some(Statement {

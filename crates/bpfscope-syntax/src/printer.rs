@@ -11,7 +11,11 @@ pub fn print_program(program: &Program) -> String {
     let mut printer = TreePrinter::default();
     printer.line(0, "Program");
     for include in &program.includes {
-        let (open, close) = if include.is_system { ('<', '>') } else { ('"', '"') };
+        let (open, close) = if include.is_system {
+            ('<', '>')
+        } else {
+            ('"', '"')
+        };
         printer.line(1, &format!("include: {open}{}{close}", include.path));
     }
     for line in &program.preprocessor_lines {
@@ -27,12 +31,18 @@ pub fn print_program(program: &Program) -> String {
         printer.expression(2, &entry.value);
     }
     for import in &program.imports {
-        printer.line(1, &format!("import: {}", escape_text(import.path.as_bytes())));
+        printer.line(
+            1,
+            &format!("import: {}", escape_text(import.path.as_bytes())),
+        );
     }
     for declaration in &program.map_declarations {
         printer.line(
             1,
-            &format!("map declaration: @{} = {}", declaration.map_name, declaration.map_kind),
+            &format!(
+                "map declaration: @{} = {}",
+                declaration.map_name, declaration.map_kind
+            ),
         );
         for argument in &declaration.arguments {
             printer.expression(2, argument);
@@ -303,7 +313,10 @@ impl TreePrinter {
                 }
             }
             ExprKind::Cast { target_type, value } => {
-                self.line(indent, &format!("cast: ({})", type_spec_to_string(target_type)));
+                self.line(
+                    indent,
+                    &format!("cast: ({})", type_spec_to_string(target_type)),
+                );
                 self.expression(child, value);
             }
             ExprKind::Unary { operator, operand } => {

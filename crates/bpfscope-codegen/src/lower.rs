@@ -1,0 +1,985 @@
+//! Lowering of one typed probe to the intermediate form: expressions, statements, records, and the verifier's idioms.
+
+use crate::context;
+use crate::ir::{Base, CallArg, IrBuilder, IrInsn, Label, Operand, VReg, Width};
+use crate::maps::{LOST_MAP_INDEX, RINGBUF_MAP_INDEX, SCRATCH_MAP_INDEX};
+use crate::CodegenOptions;
+use bpfscope_bpf::helpers::{self, Helper};
+use bpfscope_bpf::insn::*;
+use bpfscope_bpf::Action;
+use bpfscope_check::typed::*;
+use bpfscope_check::{AddressSpace, Type};
+use bpfscope_syntax::{BinaryOperator, Span};
+
+/// Stack bytes the lowering may use for its own slots; the rest is left for spills.
+const FRAME_BUDGET: u32 = 320;
+/// Aggregates up to this size live on the stack; bigger ones go to the per-CPU scratch map.
+const STACK_AGGREGATE_LIMIT: u32 = 64;
+/// Copies up to this size are unrolled loads/stores; bigger ones use `probe_read_kernel`.
+const UNROLLED_COPY_LIMIT: u32 = 64;
+
+/// A place in memory: a frame offset or a register holding a pointer, plus an offset.
+#[derive(Clone, Copy, Debug)]
+pub struct Place {
+    pub base: Base,
+    pub offset: i32,
+}
+
+impl Place {
+    fn at(self, extra: u32) -> Place {
+        Place { base: self.base, offset: self.offset + extra as i32 }
+    }
+
+    fn call_arg(self) -> CallArg {
+        match self.base {
+            Base::Frame => CallArg::FrameAddress(self.offset as i16),
+            Base::Reg(vreg) => CallArg::RegPlusOffset(vreg, self.offset),
+        }
+    }
+}
+
+/// Where a scratch variable lives (always memory, so loops and branches need no register merging).
+#[derive(Clone, Copy, Debug)]
+struct VariableStorage {
+    place: Place,
+    size: u32,
+}
+
+/// A problem found while lowering, with where it comes from.
+#[derive(Clone, Debug)]
+pub struct LoweringError {
+    pub span: Span,
+    pub message: String,
+}
+
+/// The result of lowering one probe.
+pub struct LoweredProbe {
+    pub insns: Vec<IrInsn>,
+    pub frame_bytes: u32,
+    pub scratch_bytes: u32,
+}
+
+pub struct Lowering<'a> {
+    builder: IrBuilder,
+    program: &'a TypedProgram,
+    probe: &'a TypedProbe,
+    options: &'a CodegenOptions,
+    frame_bytes: u32,
+    context: VReg,
+    scratch_base: VReg,
+    scratch_bytes: u32,
+    variables: Vec<VariableStorage>,
+    /// (continue target, break target) of the enclosing loops.
+    loops: Vec<(Label, Label)>,
+    exit_label: Label,
+    errors: Vec<LoweringError>,
+}
+
+impl<'a> Lowering<'a> {
+    pub fn lower(
+        program: &'a TypedProgram,
+        probe: &'a TypedProbe,
+        options: &'a CodegenOptions,
+    ) -> Result<LoweredProbe, Vec<LoweringError>> {
+        let mut builder = IrBuilder::new();
+        let context = builder.vreg();
+        let scratch_base = builder.vreg();
+        let exit_label = builder.label();
+        let mut lowering = Lowering {
+            builder,
+            program,
+            probe,
+            options,
+            frame_bytes: 0,
+            context,
+            scratch_base,
+            scratch_bytes: 0,
+            variables: Vec::new(),
+            loops: Vec::new(),
+            exit_label,
+            errors: Vec::new(),
+        };
+        for variable in &probe.variables {
+            let size = variable.ty.record_size().max(8).div_ceil(8) * 8;
+            let place = lowering.allocate(size);
+            lowering.variables.push(VariableStorage { place, size });
+        }
+        lowering.line(probe.span);
+        if let Some(predicate) = &probe.predicate {
+            let exit = lowering.exit_label;
+            lowering.branch_if_false(predicate, exit);
+        }
+        lowering.statements(&probe.body);
+        lowering.builder.place(exit_label);
+        lowering.builder.push(IrInsn::Exit { value: 0 });
+        if !lowering.errors.is_empty() {
+            return Err(lowering.errors);
+        }
+        let body = std::mem::take(&mut lowering.builder.insns);
+        lowering.prologue();
+        let mut insns = std::mem::take(&mut lowering.builder.insns);
+        insns.extend(body);
+        Ok(LoweredProbe { insns, frame_bytes: lowering.frame_bytes, scratch_bytes: lowering.scratch_bytes })
+    }
+
+    /// Entry code: take the context, find the scratch buffer, zero the variables.
+    fn prologue(&mut self) {
+        self.line(self.probe.span);
+        self.builder.push(IrInsn::TakeContext { dst: self.context });
+        if self.scratch_bytes > 0 {
+            let key = self.zero_key();
+            let pointer = self.builder.vreg();
+            self.builder.push(IrInsn::Call {
+                helper: helpers::MAP_LOOKUP_ELEM.id,
+                args: vec![CallArg::Map(SCRATCH_MAP_INDEX), key.call_arg()],
+                result: Some(pointer),
+            });
+            let exit = self.exit_label;
+            self.builder.branch(BPF_JEQ, pointer, Operand::Imm(0), exit);
+            self.builder.push(IrInsn::Move { dst: self.scratch_base, src: Operand::Reg(pointer) });
+        }
+        // The verifier refuses reads of stack never written: variables start as zero.
+        for storage in self.variables.clone() {
+            if let Base::Frame = storage.place.base {
+                for chunk in (0..storage.size).step_by(8) {
+                    let place = storage.place.at(chunk);
+                    self.builder.store(Width::B8, Base::Frame, place.offset as i16, Operand::Imm(0));
+                }
+            }
+        }
+    }
+
+    fn error(&mut self, span: Span, message: impl Into<String>) {
+        self.errors.push(LoweringError { span, message: message.into() });
+    }
+
+    fn line(&mut self, span: Span) {
+        let line = self.program.line_of(span.start);
+        self.builder.push(IrInsn::Line(line));
+    }
+
+    /// Memory for `size` bytes: the stack when small, else the per-CPU scratch map.
+    fn allocate(&mut self, size: u32) -> Place {
+        let size = size.max(1).div_ceil(8) * 8;
+        if size <= STACK_AGGREGATE_LIMIT && self.frame_bytes + size <= FRAME_BUDGET {
+            self.frame_bytes += size;
+            Place { base: Base::Frame, offset: -(self.frame_bytes as i32) }
+        } else {
+            let offset = self.scratch_bytes;
+            self.scratch_bytes += size;
+            Place { base: Base::Reg(self.scratch_base), offset: offset as i32 }
+        }
+    }
+
+    /// An 8-byte stack slot.
+    fn stack_slot(&mut self) -> i16 {
+        self.frame_bytes += 8;
+        -(self.frame_bytes as i32) as i16
+    }
+
+    /// A zeroed 4-byte key on the stack (a fresh slot each time keeps the verifier's view simple).
+    fn zero_key(&mut self) -> Place {
+        let offset = self.stack_slot();
+        self.builder.store(Width::B8, Base::Frame, offset, Operand::Imm(0));
+        Place { base: Base::Frame, offset: i32::from(offset) }
+    }
+
+    fn call(&mut self, helper: Helper, args: Vec<CallArg>) -> VReg {
+        self.builder.call(helper, args)
+    }
+
+    // ---------------------------------------------------------------- statements
+
+    fn statements(&mut self, statements: &[TypedStatement]) {
+        for statement in statements {
+            self.statement(statement);
+        }
+    }
+
+    fn statement(&mut self, statement: &TypedStatement) {
+        self.line(statement.span);
+        match &statement.kind {
+            TypedStatementKind::Expression(expr) => {
+                if expr.ty.is_scalar() {
+                    self.scalar(expr);
+                } else if expr.ty.record_size() > 0 {
+                    let place = self.allocate(expr.ty.record_size());
+                    self.aggregate_into(expr, place, expr.ty.record_size());
+                }
+            }
+            TypedStatementKind::Emit { action_id, values } => self.emit_record(*action_id, values),
+            TypedStatementKind::EmitBare { action_id } => self.emit_record(*action_id, &[]),
+            TypedStatementKind::EmitJoin { action_id, array, space } => self.emit_join(*action_id, array, *space),
+            TypedStatementKind::AssignVariable { variable, value } => {
+                let Some(storage) = self.variables.get(*variable).copied() else { return };
+                if value.ty.is_scalar() {
+                    let register = self.scalar(value);
+                    self.store_place(Width::B8, storage.place, Operand::Reg(register));
+                } else {
+                    self.aggregate_into(value, storage.place, storage.size);
+                }
+            }
+            TypedStatementKind::If { condition, then_body, else_body } => {
+                let else_label = self.builder.label();
+                let end_label = self.builder.label();
+                self.branch_if_false(condition, else_label);
+                self.statements(then_body);
+                self.builder.jump(end_label);
+                self.builder.place(else_label);
+                self.statements(else_body);
+                self.builder.place(end_label);
+            }
+            TypedStatementKind::While { condition, body } => {
+                let head = self.builder.label();
+                let end = self.builder.label();
+                self.builder.place(head);
+                self.branch_if_false(condition, end);
+                self.loops.push((head, end));
+                self.statements(body);
+                self.loops.pop();
+                self.builder.jump(head);
+                self.builder.place(end);
+            }
+            TypedStatementKind::Unroll { count, body } => {
+                for _ in 0..*count {
+                    self.statements(body);
+                }
+            }
+            TypedStatementKind::Break | TypedStatementKind::Continue => {
+                let Some(&(head, end)) = self.loops.last() else { return };
+                let target = if matches!(statement.kind, TypedStatementKind::Break) { end } else { head };
+                self.builder.jump(target);
+            }
+            TypedStatementKind::Return => {
+                let exit = self.exit_label;
+                self.builder.jump(exit);
+            }
+        }
+    }
+
+    fn store_place(&mut self, width: Width, place: Place, value: Operand) {
+        match i16::try_from(place.offset) {
+            Ok(offset) => self.builder.store(width, place.base, offset, value),
+            Err(_) => {
+                let pointer = self.place_pointer(place);
+                self.builder.store(width, Base::Reg(pointer), 0, value);
+            }
+        }
+    }
+
+    fn load_place(&mut self, width: Width, place: Place) -> VReg {
+        match i16::try_from(place.offset) {
+            Ok(offset) => self.builder.load(width, place.base, offset),
+            Err(_) => {
+                let pointer = self.place_pointer(place);
+                self.builder.load(width, Base::Reg(pointer), 0)
+            }
+        }
+    }
+
+    /// A register holding the address of `place`.
+    fn place_pointer(&mut self, place: Place) -> VReg {
+        let pointer = self.builder.vreg();
+        match place.base {
+            Base::Frame => self.builder.push(IrInsn::FrameAddress { dst: pointer, offset: place.offset as i16 }),
+            Base::Reg(base) => {
+                self.builder.push(IrInsn::Move { dst: pointer, src: Operand::Reg(base) });
+                self.builder.alu(BPF_ADD, pointer, Operand::Imm(place.offset));
+            }
+        }
+        pointer
+    }
+
+    /// Reserves a ring-buffer record; on failure bumps the lost counter and jumps to `skip`.
+    fn reserve(&mut self, size: u32, action_id: u64, skip: Label) -> VReg {
+        let flags = 0;
+        let record = self.call(
+            helpers::RINGBUF_RESERVE,
+            vec![CallArg::Map(RINGBUF_MAP_INDEX), CallArg::Imm(i64::from(size)), CallArg::Imm(flags)],
+        );
+        let reserved = self.builder.label();
+        self.builder.branch(BPF_JNE, record, Operand::Imm(0), reserved);
+        self.count_lost();
+        self.builder.jump(skip);
+        self.builder.place(reserved);
+        self.builder.store(Width::B8, Base::Reg(record), 0, Operand::Imm(action_id as i32));
+        record
+    }
+
+    /// `.lost[0] += 1` on this CPU, so that printed + lost = produced.
+    fn count_lost(&mut self) {
+        let key = self.zero_key();
+        let counter = self.call(helpers::MAP_LOOKUP_ELEM, vec![CallArg::Map(LOST_MAP_INDEX), key.call_arg()]);
+        let done = self.builder.label();
+        self.builder.branch(BPF_JEQ, counter, Operand::Imm(0), done);
+        let one = self.builder.constant(1);
+        self.builder.push(IrInsn::AtomicAdd64 { base: counter, offset: 0, src: one });
+        self.builder.place(done);
+    }
+
+    fn submit(&mut self, record: VReg) {
+        let flags = i64::from(self.options.submit_flags);
+        self.builder.call_discarding(helpers::RINGBUF_SUBMIT, vec![CallArg::Reg(record), CallArg::Imm(flags)]);
+    }
+
+    fn action(&self, action_id: u64) -> Option<&'a Action> {
+        self.program.resources.actions.get(action_id as usize)
+    }
+
+    fn emit_record(&mut self, action_id: u64, values: &[TypedExpr]) {
+        let fields = match self.action(action_id) {
+            Some(Action::Printf { args, .. } | Action::Cat { args, .. }) => args.clone(),
+            Some(Action::PrintValue { value }) => vec![value.clone()],
+            Some(_) => Vec::new(),
+            None => {
+                self.error(self.probe.span, format!("internal compiler error: no action #{action_id}"));
+                return;
+            }
+        };
+        let size = fields.iter().map(|field| field.offset + field.ty.size().div_ceil(8) * 8).max().unwrap_or(8).max(8);
+        let skip = self.builder.label();
+        let record = self.reserve(size, action_id, skip);
+        for (field, value) in fields.iter().zip(values) {
+            let place = Place { base: Base::Reg(record), offset: field.offset as i32 };
+            if value.ty.is_scalar() {
+                let register = self.scalar(value);
+                self.store_place(Width::B8, place, Operand::Reg(register));
+            } else {
+                self.aggregate_into(value, place, field.ty.size());
+            }
+        }
+        self.submit(record);
+        self.builder.place(skip);
+    }
+
+    fn read_helper(space: AddressSpace, string: bool) -> Helper {
+        match (space, string) {
+            (AddressSpace::User, false) => helpers::PROBE_READ_USER,
+            (AddressSpace::User, true) => helpers::PROBE_READ_USER_STR,
+            (AddressSpace::Kernel, false) => helpers::PROBE_READ_KERNEL,
+            (AddressSpace::Kernel, true) => helpers::PROBE_READ_KERNEL_STR,
+        }
+    }
+
+    /// `join(array)` as a statement: up to N strings into one record.
+    fn emit_join(&mut self, action_id: u64, array: &TypedExpr, space: AddressSpace) {
+        let Some(Action::Join { count_offset, items_offset, item_capacity, max_items, truncated_offset, .. }) =
+            self.action(action_id).cloned()
+        else {
+            self.error(array.span, "internal compiler error: join without a Join action");
+            return;
+        };
+        let size = items_offset + item_capacity * max_items;
+        let skip = self.builder.label();
+        let array_pointer = self.scalar(array);
+        let pointer_slot = self.stack_slot();
+        let record = self.reserve(size, action_id, skip);
+        self.builder.store(Width::B4, Base::Reg(record), count_offset as i16, Operand::Imm(0));
+        self.builder.store(Width::B1, Base::Reg(record), truncated_offset as i16, Operand::Imm(0));
+        let done = self.builder.label();
+        for index in 0..=max_items {
+            let status = self.call(
+                Self::read_helper(space, false),
+                vec![
+                    CallArg::FrameAddress(pointer_slot),
+                    CallArg::Imm(8),
+                    CallArg::RegPlusOffset(array_pointer, (index * 8) as i32),
+                ],
+            );
+            self.builder.branch(BPF_JNE, status, Operand::Imm(0), done);
+            let item = self.builder.load(Width::B8, Base::Frame, pointer_slot);
+            self.builder.branch(BPF_JEQ, item, Operand::Imm(0), done);
+            if index == max_items {
+                // One more element than fits: say the output was cut.
+                self.builder.store(Width::B1, Base::Reg(record), truncated_offset as i16, Operand::Imm(1));
+                break;
+            }
+            // argv strings always live in the traced process; other arrays follow the pointer's space.
+            self.builder.call_discarding(
+                Self::read_helper(space, true),
+                vec![
+                    CallArg::RegPlusOffset(record, (items_offset + index * item_capacity) as i32),
+                    CallArg::Imm(i64::from(item_capacity)),
+                    CallArg::Reg(item),
+                ],
+            );
+            self.builder.store(Width::B4, Base::Reg(record), count_offset as i16, Operand::Imm(index as i32 + 1));
+        }
+        self.builder.place(done);
+        self.submit(record);
+        self.builder.place(skip);
+    }
+
+    // ---------------------------------------------------------------- conditions
+
+    fn comparison_jump(op: BinaryOperator, signed: bool) -> Option<u8> {
+        Some(match (op, signed) {
+            (BinaryOperator::Equal, _) => BPF_JEQ,
+            (BinaryOperator::NotEqual, _) => BPF_JNE,
+            (BinaryOperator::Less, false) => BPF_JLT,
+            (BinaryOperator::Less, true) => BPF_JSLT,
+            (BinaryOperator::LessEqual, false) => BPF_JLE,
+            (BinaryOperator::LessEqual, true) => BPF_JSLE,
+            (BinaryOperator::Greater, false) => BPF_JGT,
+            (BinaryOperator::Greater, true) => BPF_JSGT,
+            (BinaryOperator::GreaterEqual, false) => BPF_JGE,
+            (BinaryOperator::GreaterEqual, true) => BPF_JSGE,
+            _ => return None,
+        })
+    }
+
+    fn inverse_jump(op: u8) -> u8 {
+        match op {
+            BPF_JEQ => BPF_JNE,
+            BPF_JNE => BPF_JEQ,
+            BPF_JLT => BPF_JGE,
+            BPF_JGE => BPF_JLT,
+            BPF_JLE => BPF_JGT,
+            BPF_JGT => BPF_JLE,
+            BPF_JSLT => BPF_JSGE,
+            BPF_JSGE => BPF_JSLT,
+            BPF_JSLE => BPF_JSGT,
+            BPF_JSGT => BPF_JSLE,
+            other => other,
+        }
+    }
+
+    /// Jumps to `target` when `condition` is false (zero).
+    fn branch_if_false(&mut self, condition: &TypedExpr, target: Label) {
+        match &condition.kind {
+            TypedExprKind::Binary { op, left, right } if left.ty.is_scalar() && right.ty.is_scalar() => {
+                let signed = left.ty.is_signed() || right.ty.is_signed();
+                if let Some(jump) = Self::comparison_jump(*op, signed) {
+                    let left = self.scalar(left);
+                    let right = self.scalar(right);
+                    self.builder.branch(Self::inverse_jump(jump), left, Operand::Reg(right), target);
+                    return;
+                }
+            }
+            TypedExprKind::Logical { and: true, left, right } => {
+                self.branch_if_false(left, target);
+                self.branch_if_false(right, target);
+                return;
+            }
+            TypedExprKind::Unary { op: UnaryOp::LogicalNot, operand } => {
+                let value = self.scalar(operand);
+                self.builder.branch(BPF_JNE, value, Operand::Imm(0), target);
+                return;
+            }
+            _ => {}
+        }
+        let value = self.scalar(condition);
+        self.builder.branch(BPF_JEQ, value, Operand::Imm(0), target);
+    }
+
+    // ---------------------------------------------------------------- scalars
+
+    /// Evaluates an integer/pointer expression into a fresh register the caller owns.
+    fn scalar(&mut self, expr: &TypedExpr) -> VReg {
+        match &expr.kind {
+            TypedExprKind::Integer(value) => self.builder.constant(*value),
+            TypedExprKind::Bool(value) => self.builder.constant(i64::from(*value)),
+            TypedExprKind::Builtin(builtin) => self.builtin(*builtin, expr.span),
+            TypedExprKind::ContextField { offset, access, .. } => match access {
+                ContextFieldAccess::Load { bytes, signed } => {
+                    context::load_tracepoint_field(&mut self.builder, self.context, *offset, *bytes, *signed)
+                }
+                _ => {
+                    self.error(expr.span, "this field is not a number");
+                    self.builder.constant(0)
+                }
+            },
+            TypedExprKind::Variable(index) => match self.variables.get(*index).copied() {
+                Some(storage) => self.load_place(Width::B8, storage.place),
+                None => self.builder.constant(0),
+            },
+            TypedExprKind::Unary { op, operand } => {
+                let value = self.scalar(operand);
+                match op {
+                    UnaryOp::Negate => self.builder.push(IrInsn::Negate { dst: value }),
+                    UnaryOp::BitwiseNot => self.builder.alu(BPF_XOR, value, Operand::Imm(-1)),
+                    UnaryOp::LogicalNot => return self.truth(value, BPF_JEQ),
+                }
+                value
+            }
+            TypedExprKind::Binary { op, left, right } => self.binary(*op, left, right, expr),
+            TypedExprKind::Logical { and, left, right } => {
+                let result = self.builder.constant(i64::from(!*and));
+                let done = self.builder.label();
+                let left = self.scalar(left);
+                // `a && b`: false as soon as a is false; `a || b`: true as soon as a is true.
+                let short_circuit = if *and { BPF_JEQ } else { BPF_JNE };
+                self.builder.branch(short_circuit, left, Operand::Imm(0), done);
+                let right = self.scalar(right);
+                self.builder.branch(short_circuit, right, Operand::Imm(0), done);
+                self.builder.push(IrInsn::Move { dst: result, src: Operand::Imm(i32::from(*and)) });
+                self.builder.place(done);
+                result
+            }
+            TypedExprKind::Ternary { condition, then_value, else_value } => {
+                let result = self.builder.vreg();
+                let else_label = self.builder.label();
+                let done = self.builder.label();
+                self.branch_if_false(condition, else_label);
+                let then_register = self.scalar(then_value);
+                self.builder.push(IrInsn::Move { dst: result, src: Operand::Reg(then_register) });
+                self.builder.jump(done);
+                self.builder.place(else_label);
+                let else_register = self.scalar(else_value);
+                self.builder.push(IrInsn::Move { dst: result, src: Operand::Reg(else_register) });
+                self.builder.place(done);
+                result
+            }
+            TypedExprKind::Cast(value) => {
+                let register = self.scalar(value);
+                match &expr.ty {
+                    Type::Bool => return self.truth(register, BPF_JNE),
+                    Type::Int { bytes, signed } if *bytes < 8 => {
+                        let shift = 64 - i32::from(*bytes) * 8;
+                        self.builder.alu(BPF_LSH, register, Operand::Imm(shift));
+                        self.builder.alu(if *signed { BPF_ARSH } else { BPF_RSH }, register, Operand::Imm(shift));
+                    }
+                    _ => {}
+                }
+                register
+            }
+            TypedExprKind::Dereference { pointer, space } => {
+                let bytes = match &pointer.ty {
+                    Type::Pointer { pointee, .. } if pointee.is_scalar() => pointee.size().clamp(1, 8),
+                    _ => 8,
+                };
+                let signed = expr.ty.is_signed();
+                let address = self.scalar(pointer);
+                let slot = self.stack_slot();
+                self.builder.store(Width::B8, Base::Frame, slot, Operand::Imm(0));
+                self.builder.call_discarding(
+                    Self::read_helper(*space, false),
+                    vec![CallArg::FrameAddress(slot), CallArg::Imm(i64::from(bytes)), CallArg::Reg(address)],
+                );
+                let width = Width::from_bytes(bytes).unwrap_or(Width::B8);
+                let value = self.builder.load(width, Base::Frame, slot);
+                if signed && bytes < 8 {
+                    let shift = 64 - bytes as i32 * 8;
+                    self.builder.alu(BPF_LSH, value, Operand::Imm(shift));
+                    self.builder.alu(BPF_ARSH, value, Operand::Imm(shift));
+                }
+                value
+            }
+            TypedExprKind::TupleIndex { .. } | TypedExprKind::ArrayIndex { .. } => {
+                // Element of an aggregate: materialise it, then load the element.
+                let (place, element_type) = match self.element_place(expr) {
+                    Some(found) => found,
+                    None => return self.builder.constant(0),
+                };
+                let bytes = element_type.size().clamp(1, 8);
+                let width = Width::from_bytes(bytes).unwrap_or(Width::B8);
+                let value = self.load_place(width, place);
+                if element_type.is_signed() && bytes < 8 {
+                    let shift = 64 - bytes as i32 * 8;
+                    self.builder.alu(BPF_LSH, value, Operand::Imm(shift));
+                    self.builder.alu(BPF_ARSH, value, Operand::Imm(shift));
+                }
+                value
+            }
+            _ => {
+                self.error(expr.span, format!("a value of type '{}' cannot be used as a number", expr.ty));
+                self.builder.constant(0)
+            }
+        }
+    }
+
+    /// The place and type of a tuple element or array element with a constant index.
+    fn element_place(&mut self, expr: &TypedExpr) -> Option<(Place, Type)> {
+        match &expr.kind {
+            TypedExprKind::TupleIndex { tuple, index } => {
+                let Type::Tuple(elements) = &tuple.ty else { return None };
+                let (offsets, _) = bpfscope_check::types::tuple_layout(elements);
+                let place = self.aggregate_place(tuple);
+                Some((place.at(*offsets.get(*index)?), elements.get(*index)?.clone()))
+            }
+            TypedExprKind::ArrayIndex { array, index } => {
+                let TypedExprKind::Integer(position) = index.kind else {
+                    self.error(index.span, "array indices must be constant here");
+                    return None;
+                };
+                let element_size = match &array.ty {
+                    Type::Array { element, .. } => element.size(),
+                    _ => 1,
+                };
+                if position < 0 || (position as u64 + 1) * u64::from(element_size) > u64::from(array.ty.size()) {
+                    self.error(index.span, "array index out of bounds");
+                    return None;
+                }
+                let place = self.aggregate_place(array);
+                Some((place.at(position as u32 * element_size), expr.ty.clone()))
+            }
+            _ => None,
+        }
+    }
+
+    /// 1 if `value op 0` else 0.
+    fn truth(&mut self, value: VReg, jump_if_true: u8) -> VReg {
+        let result = self.builder.constant(1);
+        let done = self.builder.label();
+        self.builder.branch(jump_if_true, value, Operand::Imm(0), done);
+        self.builder.push(IrInsn::Move { dst: result, src: Operand::Imm(0) });
+        self.builder.place(done);
+        result
+    }
+
+    fn binary(&mut self, op: BinaryOperator, left: &TypedExpr, right: &TypedExpr, expr: &TypedExpr) -> VReg {
+        let signed = left.ty.is_signed() || right.ty.is_signed();
+        if matches!(left.ty, Type::Str { .. }) {
+            return self.string_equality(op, left, right);
+        }
+        if let Some(jump) = Self::comparison_jump(op, signed) {
+            let left = self.scalar(left);
+            let right = self.scalar(right);
+            let result = self.builder.constant(1);
+            let done = self.builder.label();
+            self.builder.branch(jump, left, Operand::Reg(right), done);
+            self.builder.push(IrInsn::Move { dst: result, src: Operand::Imm(0) });
+            self.builder.place(done);
+            return result;
+        }
+        let left_register = self.scalar(left);
+        let right_register = self.scalar(right);
+        // Pointer arithmetic steps by the pointee's size, as in C.
+        if let (Type::Pointer { pointee, .. }, false) = (&left.ty, right.ty.is_pointer()) {
+            let step = pointee.size().max(1);
+            if step > 1 {
+                self.builder.alu(BPF_MUL, right_register, Operand::Imm(step as i32));
+            }
+        }
+        let alu = match op {
+            BinaryOperator::Add => BPF_ADD,
+            BinaryOperator::Subtract => BPF_SUB,
+            BinaryOperator::Multiply => BPF_MUL,
+            BinaryOperator::Divide => BPF_DIV,
+            BinaryOperator::Modulo => BPF_MOD,
+            BinaryOperator::BitwiseAnd => BPF_AND,
+            BinaryOperator::BitwiseOr => BPF_OR,
+            BinaryOperator::BitwiseXor => BPF_XOR,
+            BinaryOperator::ShiftLeft => BPF_LSH,
+            BinaryOperator::ShiftRight if expr.ty.is_signed() => BPF_ARSH,
+            BinaryOperator::ShiftRight => BPF_RSH,
+            _ => {
+                self.error(expr.span, format!("operator '{}' is not supported here", op.symbol()));
+                BPF_ADD
+            }
+        };
+        self.builder.alu(alu, left_register, Operand::Reg(right_register));
+        left_register
+    }
+
+    /// `a == b` / `a != b` on strings: byte by byte up to the first NUL, unrolled.
+    fn string_equality(&mut self, op: BinaryOperator, left: &TypedExpr, right: &TypedExpr) -> VReg {
+        let length = left.ty.size().min(right.ty.size());
+        let left_place = self.aggregate_place(left);
+        let right_place = self.aggregate_place(right);
+        let equal_value = i32::from(op == BinaryOperator::Equal);
+        let result = self.builder.constant(i64::from(1 - equal_value));
+        let done = self.builder.label();
+        let equal = self.builder.label();
+        for index in 0..length {
+            let a = self.load_place(Width::B1, left_place.at(index));
+            let b = self.load_place(Width::B1, right_place.at(index));
+            self.builder.branch(BPF_JNE, a, Operand::Reg(b), done);
+            self.builder.branch(BPF_JEQ, a, Operand::Imm(0), equal);
+        }
+        // Equal over the whole shorter capacity: equal only if the longer one ends there.
+        let left_longer = left.ty.size() > length;
+        let right_longer = right.ty.size() > length;
+        if left_longer || right_longer {
+            let place = if left_longer { left_place } else { right_place };
+            let next = self.load_place(Width::B1, place.at(length));
+            self.builder.branch(BPF_JNE, next, Operand::Imm(0), done);
+        }
+        self.builder.place(equal);
+        self.builder.push(IrInsn::Move { dst: result, src: Operand::Imm(equal_value) });
+        self.builder.place(done);
+        result
+    }
+
+    fn builtin(&mut self, builtin: Builtin, span: Span) -> VReg {
+        match builtin {
+            Builtin::Pid | Builtin::Tid => {
+                let value = self.call(helpers::GET_CURRENT_PID_TGID, vec![]);
+                if builtin == Builtin::Pid {
+                    self.builder.alu(BPF_RSH, value, Operand::Imm(32));
+                } else {
+                    self.builder.push(IrInsn::Alu32 { op: BPF_MOV, dst: value, src: Operand::Reg(value) });
+                }
+                value
+            }
+            Builtin::Uid | Builtin::Gid => {
+                let value = self.call(helpers::GET_CURRENT_UID_GID, vec![]);
+                if builtin == Builtin::Gid {
+                    self.builder.alu(BPF_RSH, value, Operand::Imm(32));
+                } else {
+                    self.builder.push(IrInsn::Alu32 { op: BPF_MOV, dst: value, src: Operand::Reg(value) });
+                }
+                value
+            }
+            Builtin::Nsecs => self.call(helpers::KTIME_GET_NS, vec![]),
+            Builtin::Cpu => self.call(helpers::GET_SMP_PROCESSOR_ID, vec![]),
+            Builtin::Rand => self.call(helpers::GET_PRANDOM_U32, vec![]),
+            Builtin::CurrentTask => self.call(helpers::GET_CURRENT_TASK, vec![]),
+            Builtin::Arg(index) => context::load_raw_tracepoint_arg(&mut self.builder, self.context, index),
+            Builtin::Elapsed | Builtin::Cpid => {
+                self.error(span, "elapsed and cpid are not supported yet by this compiler");
+                self.builder.constant(0)
+            }
+            Builtin::Comm => {
+                self.error(span, "comm is a string, not a number");
+                self.builder.constant(0)
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- aggregates
+
+    /// A place holding the value of an aggregate expression (its variable, or a fresh temporary).
+    fn aggregate_place(&mut self, expr: &TypedExpr) -> Place {
+        if let TypedExprKind::Variable(index) = &expr.kind {
+            if let Some(storage) = self.variables.get(*index) {
+                return storage.place;
+            }
+        }
+        let size = expr.ty.record_size().max(1);
+        let place = self.allocate(size);
+        self.aggregate_into(expr, place, size);
+        place
+    }
+
+    /// Writes the value of an aggregate expression (string, tuple, array) into `destination`,
+    /// at most `capacity` bytes.
+    fn aggregate_into(&mut self, expr: &TypedExpr, destination: Place, capacity: u32) {
+        let capacity = capacity.min(expr.ty.record_size().max(1));
+        match &expr.kind {
+            TypedExprKind::String(bytes) => {
+                let mut padded = bytes.clone();
+                padded.resize(capacity as usize, 0);
+                if let Some(last) = padded.last_mut() {
+                    *last = 0;
+                }
+                self.store_bytes(&padded, destination);
+            }
+            TypedExprKind::Builtin(Builtin::Comm) => {
+                // get_current_comm needs at least the full 16 bytes to NUL-terminate properly.
+                if capacity >= 16 {
+                    self.builder.call_discarding(
+                        helpers::GET_CURRENT_COMM,
+                        vec![destination.call_arg(), CallArg::Imm(16)],
+                    );
+                } else {
+                    let temporary = self.allocate(16);
+                    self.builder.call_discarding(helpers::GET_CURRENT_COMM, vec![temporary.call_arg(), CallArg::Imm(16)]);
+                    self.copy(temporary, destination, capacity);
+                }
+            }
+            TypedExprKind::Variable(index) => {
+                if let Some(storage) = self.variables.get(*index).copied() {
+                    self.copy(storage.place, destination, capacity.min(storage.size));
+                }
+            }
+            TypedExprKind::ContextField { offset, access, .. } => match access {
+                ContextFieldAccess::Inline { bytes } => {
+                    self.builder.call_discarding(
+                        helpers::PROBE_READ_KERNEL,
+                        vec![
+                            destination.call_arg(),
+                            CallArg::Imm(i64::from(capacity.min(*bytes))),
+                            CallArg::RegPlusOffset(self.context, *offset as i32),
+                        ],
+                    );
+                    if matches!(expr.ty, Type::Str { .. }) && capacity > 0 {
+                        self.store_place(Width::B1, destination.at(capacity - 1), Operand::Imm(0));
+                    }
+                }
+                ContextFieldAccess::DataLoc => {
+                    let address = context::data_loc_address(&mut self.builder, self.context, *offset);
+                    self.builder.call_discarding(
+                        helpers::PROBE_READ_KERNEL_STR,
+                        vec![destination.call_arg(), CallArg::Imm(i64::from(capacity)), CallArg::Reg(address)],
+                    );
+                }
+                ContextFieldAccess::Load { .. } => {
+                    self.error(expr.span, "internal compiler error: scalar field as aggregate");
+                }
+            },
+            TypedExprKind::ReadString { pointer, space, length } => {
+                let address = self.scalar(pointer);
+                let size = match length {
+                    None => CallArg::Imm(i64::from(capacity)),
+                    Some(length) => {
+                        // Read length + 1 bytes (for the NUL), clamped to the buffer so the verifier
+                        // can prove the write stays inside it.
+                        let size = self.scalar(length);
+                        self.builder.alu(BPF_ADD, size, Operand::Imm(1));
+                        let within = self.builder.label();
+                        self.builder.branch(BPF_JLE, size, Operand::Imm(capacity as i32), within);
+                        self.builder.push(IrInsn::Move { dst: size, src: Operand::Imm(capacity as i32) });
+                        self.builder.place(within);
+                        CallArg::Reg(size)
+                    }
+                };
+                if length.is_some() {
+                    // Bytes past a short read stay as they were: clear them so the string ends.
+                    self.zero_fill(destination, capacity);
+                }
+                self.builder.call_discarding(
+                    Self::read_helper(*space, true),
+                    vec![destination.call_arg(), size, CallArg::Reg(address)],
+                );
+            }
+            TypedExprKind::JoinString { array, space, separator } => {
+                self.join_string(array, *space, separator, destination, capacity);
+            }
+            TypedExprKind::Ternary { condition, then_value, else_value } => {
+                let else_label = self.builder.label();
+                let done = self.builder.label();
+                self.branch_if_false(condition, else_label);
+                self.zero_fill(destination, capacity);
+                self.aggregate_into(then_value, destination, capacity);
+                self.builder.jump(done);
+                self.builder.place(else_label);
+                self.zero_fill(destination, capacity);
+                self.aggregate_into(else_value, destination, capacity);
+                self.builder.place(done);
+            }
+            TypedExprKind::Tuple(elements) => {
+                let types: Vec<Type> = elements.iter().map(|element| element.ty.clone()).collect();
+                let (offsets, _) = bpfscope_check::types::tuple_layout(&types);
+                for (element, offset) in elements.iter().zip(offsets) {
+                    let place = destination.at(offset);
+                    if element.ty.is_scalar() {
+                        let value = self.scalar(element);
+                        self.store_place(Width::B8, place, Operand::Reg(value));
+                    } else {
+                        let size = element.ty.record_size();
+                        self.aggregate_into(element, place, size);
+                    }
+                }
+            }
+            TypedExprKind::TupleIndex { .. } => {
+                if let Some((place, _)) = self.element_place(expr) {
+                    self.copy(place, destination, capacity);
+                }
+            }
+            _ => self.error(expr.span, format!("values of type '{}' are not supported here yet", expr.ty)),
+        }
+    }
+
+    fn store_bytes(&mut self, bytes: &[u8], destination: Place) {
+        let mut offset = 0usize;
+        while offset < bytes.len() {
+            let remaining = bytes.len() - offset;
+            let (width, chunk) = if remaining >= 4 { (Width::B4, 4) } else { (Width::B1, 1) };
+            let mut value = [0u8; 4];
+            for (index, byte) in bytes.iter().skip(offset).take(chunk).enumerate() {
+                if let Some(slot) = value.get_mut(index) {
+                    *slot = *byte;
+                }
+            }
+            let immediate = if chunk == 4 { i32::from_le_bytes(value) } else { i32::from(value[0]) };
+            self.store_place(width, destination.at(offset as u32), Operand::Imm(immediate));
+            offset += chunk;
+        }
+    }
+
+    fn zero_fill(&mut self, destination: Place, size: u32) {
+        if size <= UNROLLED_COPY_LIMIT * 2 {
+            let mut offset = 0;
+            while offset < size {
+                let (width, step) = if size - offset >= 8 { (Width::B8, 8) } else { (Width::B1, 1) };
+                self.store_place(width, destination.at(offset), Operand::Imm(0));
+                offset += step;
+            }
+        } else {
+            // Large buffers: only the first byte, the consumers stop at the first NUL.
+            self.store_place(Width::B1, destination, Operand::Imm(0));
+        }
+    }
+
+    fn copy(&mut self, source: Place, destination: Place, size: u32) {
+        if size <= UNROLLED_COPY_LIMIT {
+            let mut offset = 0;
+            while offset < size {
+                let (width, step) = if size - offset >= 8 { (Width::B8, 8) } else { (Width::B1, 1) };
+                let value = self.load_place(width, source.at(offset));
+                self.store_place(width, destination.at(offset), Operand::Reg(value));
+                offset += step;
+            }
+        } else {
+            self.builder.call_discarding(
+                helpers::PROBE_READ_KERNEL,
+                vec![destination.call_arg(), CallArg::Imm(i64::from(size)), source.call_arg()],
+            );
+        }
+    }
+
+    /// `join(array, sep)` as a string value: strings appended one after another with bounded
+    /// offsets the verifier can follow.
+    fn join_string(&mut self, array: &TypedExpr, space: AddressSpace, separator: &[u8], destination: Place, capacity: u32) {
+        if capacity < 2 {
+            return;
+        }
+        let max_items = self.options.join_max_items;
+        self.store_place(Width::B1, destination, Operand::Imm(0));
+        let array_pointer = self.scalar(array);
+        let pointer_slot = self.stack_slot();
+        let length_slot = self.stack_slot();
+        self.builder.store(Width::B8, Base::Frame, length_slot, Operand::Imm(0));
+        let done = self.builder.label();
+        let base = self.place_pointer(destination);
+        for index in 0..max_items {
+            let status = self.call(
+                Self::read_helper(space, false),
+                vec![
+                    CallArg::FrameAddress(pointer_slot),
+                    CallArg::Imm(8),
+                    CallArg::RegPlusOffset(array_pointer, (index * 8) as i32),
+                ],
+            );
+            self.builder.branch(BPF_JNE, status, Operand::Imm(0), done);
+            let item = self.builder.load(Width::B8, Base::Frame, pointer_slot);
+            self.builder.branch(BPF_JEQ, item, Operand::Imm(0), done);
+            if index > 0 {
+                for byte in separator {
+                    let length = self.builder.load(Width::B8, Base::Frame, length_slot);
+                    self.builder.branch(BPF_JGE, length, Operand::Imm(capacity as i32 - 1), done);
+                    let at = self.builder.copy(base);
+                    self.builder.alu(BPF_ADD, at, Operand::Reg(length));
+                    self.builder.store(Width::B1, Base::Reg(at), 0, Operand::Imm(i32::from(*byte)));
+                    self.builder.alu(BPF_ADD, length, Operand::Imm(1));
+                    self.builder.store(Width::B8, Base::Frame, length_slot, Operand::Reg(length));
+                }
+            }
+            let length = self.builder.load(Width::B8, Base::Frame, length_slot);
+            self.builder.branch(BPF_JGE, length, Operand::Imm(capacity as i32 - 1), done);
+            let at = self.builder.copy(base);
+            self.builder.alu(BPF_ADD, at, Operand::Reg(length));
+            let room = self.builder.constant(i64::from(capacity));
+            self.builder.alu(BPF_SUB, room, Operand::Reg(length));
+            let copied = self.call(
+                Self::read_helper(space, true),
+                vec![CallArg::Reg(at), CallArg::Reg(room), CallArg::Reg(item)],
+            );
+            // `copied` counts the NUL; a failed read (<= 0) ends the list.
+            self.builder.branch(BPF_JSLE, copied, Operand::Imm(0), done);
+            self.builder.alu(BPF_SUB, copied, Operand::Imm(1));
+            self.builder.alu(BPF_ADD, copied, Operand::Reg(length));
+            self.builder.store(Width::B8, Base::Frame, length_slot, Operand::Reg(copied));
+        }
+        self.builder.place(done);
+        // Terminate at the final length (a failed read may have left bytes past it).
+        let length = self.builder.load(Width::B8, Base::Frame, length_slot);
+        let end = self.builder.label();
+        self.builder.branch(BPF_JGE, length, Operand::Imm(capacity as i32), end);
+        let at = self.builder.copy(base);
+        self.builder.alu(BPF_ADD, at, Operand::Reg(length));
+        self.builder.store(Width::B1, Base::Reg(at), 0, Operand::Imm(0));
+        self.builder.place(end);
+    }
+}
