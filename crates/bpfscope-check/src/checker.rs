@@ -60,7 +60,6 @@ struct ResolvedAttach {
     format: Option<TracepointFormat>,
     /// `syscalls:*` tracepoint pointers point into user memory.
     user_pointers: bool,
-    span: Span,
 }
 
 /// Checks a parsed program. `source` is the text it was parsed from (for line numbers).
@@ -128,7 +127,6 @@ fn resolve_attach_point(
             context: ProbeContext::Special,
             format: None,
             user_pointers: false,
-            span,
         });
         return;
     }
@@ -173,7 +171,6 @@ fn resolve_attach_point(
                         context: ProbeContext::Tracepoint,
                         format: Some(format),
                         user_pointers: category == "syscalls",
-                        span,
                     }),
                     Err(reason) => diagnostics.push(
                         Diagnostic::error(span, format!("tracepoint not found: {category}:{event}"))
@@ -195,7 +192,6 @@ fn resolve_attach_point(
                 context: ProbeContext::RawTracepoint,
                 format: None,
                 user_pointers: false,
-                span,
             });
         }
         other => diagnostics.push(Diagnostic::error(

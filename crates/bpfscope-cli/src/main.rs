@@ -3,6 +3,7 @@
 mod args;
 mod info;
 mod list;
+mod run;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -41,10 +42,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         return list::run(cli);
     }
     if cli.program.is_some() || cli.script_or_pattern.is_some() {
-        anyhow::bail!(
-            "running programs is not available yet in this build; \
-             use -l/-lv to list probes or --info to see what this kernel supports"
-        );
+        return run::run(cli);
     }
     let _ = <Cli as clap::CommandFactory>::command().print_help();
     Ok(ExitCode::from(1))

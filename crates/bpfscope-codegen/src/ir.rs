@@ -205,7 +205,7 @@ impl IrInsn {
     /// Virtual registers read by this instruction.
     pub fn uses(&self) -> Vec<VReg> {
         let mut used = Vec::new();
-        let mut operand = |operand: &Operand, used: &mut Vec<VReg>| {
+        let operand = |operand: &Operand, used: &mut Vec<VReg>| {
             if let Operand::Reg(vreg) = operand {
                 used.push(*vreg);
             }

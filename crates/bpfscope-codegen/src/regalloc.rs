@@ -58,7 +58,7 @@ struct Interval {
 /// header must survive until the backward jump.
 fn live_intervals(insns: &[IrInsn]) -> Vec<Interval> {
     let mut ranges: HashMap<VReg, (usize, usize)> = HashMap::new();
-    let mut touch = |vreg: VReg, position: usize, ranges: &mut HashMap<VReg, (usize, usize)>| {
+    let touch = |vreg: VReg, position: usize, ranges: &mut HashMap<VReg, (usize, usize)>| {
         let entry = ranges.entry(vreg).or_insert((position, position));
         entry.0 = entry.0.min(position);
         entry.1 = entry.1.max(position);

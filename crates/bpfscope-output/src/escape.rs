@@ -134,7 +134,10 @@ mod tests {
     #[test]
     fn text_escape_keeps_ordinary_text_and_utf8() {
         assert_eq!(escaped_text(b"bash -c ls"), b"bash -c ls");
-        assert_eq!(escaped_text("caf\u{e9} \u{1f600}".as_bytes()), "caf\u{e9} \u{1f600}".as_bytes());
+        assert_eq!(
+            escaped_text("caf\u{e9} \u{1f600}".as_bytes()),
+            "caf\u{e9} \u{1f600}".as_bytes()
+        );
         assert!(!needs_control_escape(b"plain"));
     }
 
@@ -152,7 +155,10 @@ mod tests {
     #[test]
     fn json_escape_matches_bpftrace_for_valid_text() {
         assert_eq!(escaped_json(b"a\"b\\c\n"), r#""a\"b\\c\n""#);
-        assert_eq!(escaped_json(b"t\tr\rb\x08f\x0cd\x7f/"), "\"t\\tr\\rb\\u0008f\\u000cd\x7f/\"");
+        assert_eq!(
+            escaped_json(b"t\tr\rb\x08f\x0cd\x7f/"),
+            "\"t\\tr\\rb\\u0008f\\u000cd\x7f/\""
+        );
         assert_eq!(escaped_json(b"a\x1bb\x01c"), r#""a\u001bb\u0001c""#);
     }
 
@@ -161,6 +167,9 @@ mod tests {
         let json = escaped_json(b"y\xffz\xc3");
         assert_eq!(json, r#""y\u00ffz\u00c3""#);
         let parsed: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
-        assert_eq!(parsed, serde_json::Value::String("y\u{ff}z\u{c3}".to_string()));
+        assert_eq!(
+            parsed,
+            serde_json::Value::String("y\u{ff}z\u{c3}".to_string())
+        );
     }
 }

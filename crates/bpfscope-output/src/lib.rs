@@ -17,8 +17,8 @@ pub mod value;
 
 pub use events::{EventOutcome, EventPrinter, EventPrinterOptions};
 pub use maps::{print_map, print_map_with_style, print_maps_at_exit, MapEntry};
-pub use value::TextStyle;
 pub use printf::{PrintfFormat, PrintfFormatError};
+pub use value::TextStyle;
 
 /// `-f text` (bpftrace's default) or `-f json` (one JSON object per line).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -32,13 +32,21 @@ pub enum OutputFormat {
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     #[error("record too short: {what} needs {needed} bytes, the record has {available}")]
-    ShortData { what: String, needed: usize, available: usize },
+    ShortData {
+        what: String,
+        needed: usize,
+        available: usize,
+    },
     #[error("unsupported integer width {0} (expected 1, 2, 4 or 8 bytes)")]
     UnsupportedIntegerWidth(usize),
     #[error("record names action id {action_id}, but the program has only {action_count} actions")]
     UnknownAction { action_id: u64, action_count: usize },
     #[error("printf argument {argument_index} of action {action_id}: {message}")]
-    BadArgument { action_id: u64, argument_index: usize, message: String },
+    BadArgument {
+        action_id: u64,
+        argument_index: usize,
+        message: String,
+    },
     #[error("invalid printf format in action {action_id}: {source}")]
     Format {
         action_id: usize,
@@ -46,7 +54,11 @@ pub enum OutputError {
         source: PrintfFormatError,
     },
     #[error("map {map}: value of {actual} bytes, expected {expected} for its kind")]
-    MapValueSize { map: String, expected: usize, actual: usize },
+    MapValueSize {
+        map: String,
+        expected: usize,
+        actual: usize,
+    },
     #[error("map {map} has no layout, so it cannot be printed")]
     MapWithoutLayout { map: String },
     #[error("writing output: {0}")]
@@ -64,19 +76,27 @@ pub fn print_attached_probes(
             let noun = if probe_count == 1 { "probe" } else { "probes" };
             writeln!(out, "Attaching {probe_count} {noun}...")?;
         }
-        OutputFormat::Json => {
-            writeln!(out, "{{\"type\": \"attached_probes\", \"data\": {{\"probes\": {probe_count}}}}}")?
-        }
+        OutputFormat::Json => writeln!(
+            out,
+            "{{\"type\": \"attached_probes\", \"data\": {{\"probes\": {probe_count}}}}}"
+        )?,
     }
     Ok(())
 }
 
 /// `Lost N events`, the count of records the kernel could not put into the ring buffer
 /// (JSON: `lost_events`).
-pub fn print_lost_events(lost_count: u64, format: OutputFormat, out: &mut dyn std::io::Write) -> Result<(), OutputError> {
+pub fn print_lost_events(
+    lost_count: u64,
+    format: OutputFormat,
+    out: &mut dyn std::io::Write,
+) -> Result<(), OutputError> {
     match format {
         OutputFormat::Text => writeln!(out, "Lost {lost_count} events")?,
-        OutputFormat::Json => writeln!(out, "{{\"type\": \"lost_events\", \"data\": {{\"events\": {lost_count}}}}}")?,
+        OutputFormat::Json => writeln!(
+            out,
+            "{{\"type\": \"lost_events\", \"data\": {{\"events\": {lost_count}}}}}"
+        )?,
     }
     Ok(())
 }

@@ -26,8 +26,8 @@ use bpfscope_bpf::{MapLayout, MapSpec, MapValue, ValueType};
 
 use crate::escape::push_json_string;
 use crate::value::{
-    compare_values, decode_value, integer_text, push_value_json, push_value_key_text, push_value_text, read_unsigned, DecodedValue,
-    TextStyle,
+    compare_values, decode_value, integer_text, push_value_json, push_value_key_text,
+    push_value_text, read_unsigned, DecodedValue, TextStyle,
 };
 use crate::{OutputError, OutputFormat};
 
@@ -83,8 +83,16 @@ pub fn lhist_bucket_index(value: i64, min: i64, max: i64, step: i64) -> usize {
 #[derive(Clone, Debug)]
 enum MergedValue<'a> {
     Plain(DecodedValue<'a>),
-    Number { bits: u64, signed: bool },
-    Average { count: u64, total_bits: u64, signed: bool, with_stats: bool },
+    Number {
+        bits: u64,
+        signed: bool,
+    },
+    Average {
+        count: u64,
+        total_bits: u64,
+        signed: bool,
+        with_stats: bool,
+    },
     Buckets(Vec<u64>),
 }
 
@@ -92,12 +100,22 @@ impl MergedValue<'_> {
     /// The number bpftrace sorts entries by, if the value kind is sorted by value.
     fn sort_number(&self) -> Option<i128> {
         match self {
-            MergedValue::Plain(DecodedValue::Integer { bits, signed }) | MergedValue::Number { bits, signed } => {
-                Some(if *signed { i128::from(*bits as i64) } else { i128::from(*bits) })
-            }
+            MergedValue::Plain(DecodedValue::Integer { bits, signed })
+            | MergedValue::Number { bits, signed } => Some(if *signed {
+                i128::from(*bits as i64)
+            } else {
+                i128::from(*bits)
+            }),
             MergedValue::Plain(_) => None,
-            MergedValue::Average { count, total_bits, signed, .. } => Some(average(*count, *total_bits, *signed, None)),
-            MergedValue::Buckets(buckets) => Some(buckets.iter().map(|&count| i128::from(count)).sum()),
+            MergedValue::Average {
+                count,
+                total_bits,
+                signed,
+                ..
+            } => Some(average(*count, *total_bits, *signed, None)),
+            MergedValue::Buckets(buckets) => {
+                Some(buckets.iter().map(|&count| i128::from(count)).sum())
+            }
         }
     }
 }
@@ -122,17 +140,26 @@ fn divide(value: i128, div: Option<u64>) -> i128 {
 }
 
 fn value_too_short(spec: &MapSpec, expected: usize, actual: usize) -> OutputError {
-    OutputError::MapValueSize { map: spec.name.clone(), expected, actual }
+    OutputError::MapValueSize {
+        map: spec.name.clone(),
+        expected,
+        actual,
+    }
 }
 
-fn merge_values<'a>(spec: &MapSpec, layout: &MapLayout, per_cpu: &'a [Vec<u8>]) -> Result<MergedValue<'a>, OutputError> {
+fn merge_values<'a>(
+    spec: &MapSpec,
+    layout: &MapLayout,
+    per_cpu: &'a [Vec<u8>],
+) -> Result<MergedValue<'a>, OutputError> {
     let read_u64 = |slot: &[u8], offset: usize| -> Result<u64, OutputError> {
         read_unsigned(slot, offset, 8).map_err(|_| value_too_short(spec, offset + 8, slot.len()))
     };
     match &layout.value {
         MapValue::Plain(ty) => {
             let first = per_cpu.first().map(Vec::as_slice).unwrap_or_default();
-            let decoded = decode_value(ty, first, 0).map_err(|_| value_too_short(spec, ty.size() as usize, first.len()))?;
+            let decoded = decode_value(ty, first, 0)
+                .map_err(|_| value_too_short(spec, ty.size() as usize, first.len()))?;
             Ok(MergedValue::Plain(decoded))
         }
         MapValue::Count => {
@@ -140,25 +167,39 @@ fn merge_values<'a>(spec: &MapSpec, layout: &MapLayout, per_cpu: &'a [Vec<u8>]) 
             for slot in per_cpu {
                 total = total.wrapping_add(read_u64(slot, 0)?);
             }
-            Ok(MergedValue::Number { bits: total, signed: false })
+            Ok(MergedValue::Number {
+                bits: total,
+                signed: false,
+            })
         }
         MapValue::Sum { signed } => {
             let mut total = 0u64;
             for slot in per_cpu {
                 total = total.wrapping_add(read_u64(slot, 0)?);
             }
-            Ok(MergedValue::Number { bits: total, signed: *signed })
+            Ok(MergedValue::Number {
+                bits: total,
+                signed: *signed,
+            })
         }
         MapValue::Min { signed } | MapValue::Max { signed } => {
             let want_minimum = matches!(layout.value, MapValue::Min { .. });
             let mut best: Option<i128> = None;
             for slot in per_cpu {
                 let bits = read_u64(slot, 0)?;
-                let is_set = if slot.len() >= 16 { read_u64(slot, 8)? != 0 } else { true };
+                let is_set = if slot.len() >= 16 {
+                    read_u64(slot, 8)? != 0
+                } else {
+                    true
+                };
                 if !is_set {
                     continue;
                 }
-                let number = if *signed { i128::from(bits as i64) } else { i128::from(bits) };
+                let number = if *signed {
+                    i128::from(bits as i64)
+                } else {
+                    i128::from(bits)
+                };
                 best = Some(match best {
                     None => number,
                     Some(current) if want_minimum => current.min(number),
@@ -167,7 +208,10 @@ fn merge_values<'a>(spec: &MapSpec, layout: &MapLayout, per_cpu: &'a [Vec<u8>]) 
             }
             // The number came from 64 bits, so converting back is exact.
             let bits = best.map(|number| number as u64).unwrap_or(0);
-            Ok(MergedValue::Number { bits, signed: *signed })
+            Ok(MergedValue::Number {
+                bits,
+                signed: *signed,
+            })
         }
         MapValue::Avg { signed } | MapValue::Stats { signed } => {
             let mut count = 0u64;
@@ -177,7 +221,12 @@ fn merge_values<'a>(spec: &MapSpec, layout: &MapLayout, per_cpu: &'a [Vec<u8>]) 
                 total_bits = total_bits.wrapping_add(read_u64(slot, 8)?);
             }
             let with_stats = matches!(layout.value, MapValue::Stats { .. });
-            Ok(MergedValue::Average { count, total_bits, signed: *signed, with_stats })
+            Ok(MergedValue::Average {
+                count,
+                total_bits,
+                signed: *signed,
+                with_stats,
+            })
         }
         MapValue::Hist | MapValue::Lhist { .. } => {
             let bucket_count = match &layout.value {
@@ -190,7 +239,11 @@ fn merge_values<'a>(spec: &MapSpec, layout: &MapLayout, per_cpu: &'a [Vec<u8>]) 
             if let Some(short_slot) = per_cpu.iter().find(|slot| slot.len() < needed_bytes) {
                 return Err(value_too_short(spec, needed_bytes, short_slot.len()));
             }
-            let mut buckets = if per_cpu.is_empty() { Vec::new() } else { vec![0u64; bucket_count] };
+            let mut buckets = if per_cpu.is_empty() {
+                Vec::new()
+            } else {
+                vec![0u64; bucket_count]
+            };
             for slot in per_cpu {
                 for (index, bucket) in buckets.iter_mut().enumerate() {
                     *bucket = bucket.wrapping_add(read_u64(slot, index * 8)?);
@@ -201,7 +254,11 @@ fn merge_values<'a>(spec: &MapSpec, layout: &MapLayout, per_cpu: &'a [Vec<u8>]) 
     }
 }
 
-fn decode_key<'a>(spec: &MapSpec, key_types: &[ValueType], key: &'a [u8]) -> Result<Vec<DecodedValue<'a>>, OutputError> {
+fn decode_key<'a>(
+    spec: &MapSpec,
+    key_types: &[ValueType],
+    key: &'a [u8],
+) -> Result<Vec<DecodedValue<'a>>, OutputError> {
     let mut offset = 0usize;
     let mut parts = Vec::with_capacity(key_types.len());
     for key_type in key_types {
@@ -252,15 +309,31 @@ struct BucketBounds {
 
 fn hist_bounds(index: usize) -> BucketBounds {
     match index {
-        0 => BucketBounds { label: "(..., 0)".to_string(), json_min: None, json_max: Some(-1) },
-        1 => BucketBounds { label: "[0]".to_string(), json_min: Some(0), json_max: Some(0) },
-        2 => BucketBounds { label: "[1]".to_string(), json_min: Some(1), json_max: Some(1) },
+        0 => BucketBounds {
+            label: "(..., 0)".to_string(),
+            json_min: None,
+            json_max: Some(-1),
+        },
+        1 => BucketBounds {
+            label: "[0]".to_string(),
+            json_min: Some(0),
+            json_max: Some(0),
+        },
+        2 => BucketBounds {
+            label: "[1]".to_string(),
+            json_min: Some(1),
+            json_max: Some(1),
+        },
         _ => {
             let power = (index - 2).min(126) as u32;
             let low = 1i128 << power;
             let high = 1i128 << (power + 1);
             BucketBounds {
-                label: format!("[{}, {})", number_with_suffix(low), number_with_suffix(high)),
+                label: format!(
+                    "[{}, {})",
+                    number_with_suffix(low),
+                    number_with_suffix(high)
+                ),
                 json_min: Some(low),
                 json_max: Some(high - 1),
             }
@@ -271,16 +344,34 @@ fn hist_bounds(index: usize) -> BucketBounds {
 fn lhist_bounds(index: usize, min: i64, max: i64, step: i64) -> BucketBounds {
     let regular = lhist_regular_bucket_count(min, max, step);
     // bpftrace abbreviates with K/M... only when the step is a multiple of 1024.
-    let show = |number: i128| if step % 1024 == 0 { number_with_suffix(number) } else { number.to_string() };
+    let show = |number: i128| {
+        if step % 1024 == 0 {
+            number_with_suffix(number)
+        } else {
+            number.to_string()
+        }
+    };
     let (min, max, step) = (i128::from(min), i128::from(max), i128::from(step));
     if index == 0 {
-        BucketBounds { label: format!("(..., {})", show(min)), json_min: None, json_max: Some(min - 1) }
+        BucketBounds {
+            label: format!("(..., {})", show(min)),
+            json_min: None,
+            json_max: Some(min - 1),
+        }
     } else if index > regular {
-        BucketBounds { label: format!("[{}, ...)", show(max)), json_min: Some(max), json_max: None }
+        BucketBounds {
+            label: format!("[{}, ...)", show(max)),
+            json_min: Some(max),
+            json_max: None,
+        }
     } else {
         let low = min + (index as i128 - 1) * step;
         let high = low + step;
-        BucketBounds { label: format!("[{}, {})", show(low), show(high)), json_min: Some(low), json_max: Some(high - 1) }
+        BucketBounds {
+            label: format!("[{}, {})", show(low), show(high)),
+            json_min: Some(low),
+            json_max: Some(high - 1),
+        }
     }
 }
 
@@ -326,7 +417,12 @@ fn push_histogram_text(value_kind: &MapValue, buckets: &[u64], out: &mut Vec<u8>
 fn push_histogram_json(value_kind: &MapValue, buckets: &[u64], out: &mut String) {
     out.push('[');
     if let Some((first, last)) = nonzero_bucket_range(buckets) {
-        for (offset, &count) in buckets.get(first..=last).unwrap_or_default().iter().enumerate() {
+        for (offset, &count) in buckets
+            .get(first..=last)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
             if offset > 0 {
                 out.push_str(", ");
             }
@@ -347,7 +443,11 @@ fn push_histogram_json(value_kind: &MapValue, buckets: &[u64], out: &mut String)
 fn number_text(bits: u64, signed: bool, div: Option<u64>) -> String {
     match div {
         Some(divisor) if divisor > 0 => {
-            let number = if signed { i128::from(bits as i64) } else { i128::from(bits) };
+            let number = if signed {
+                i128::from(bits as i64)
+            } else {
+                i128::from(bits)
+            };
             (number / i128::from(divisor)).to_string()
         }
         _ => integer_text(bits, signed),
@@ -355,8 +455,16 @@ fn number_text(bits: u64, signed: bool, div: Option<u64>) -> String {
 }
 
 fn stats_parts(count: u64, total_bits: u64, signed: bool, div: Option<u64>) -> (u64, i128, i128) {
-    let total = if signed { i128::from(total_bits as i64) } else { i128::from(total_bits) };
-    (count, average(count, total_bits, signed, div), divide(total, div))
+    let total = if signed {
+        i128::from(total_bits as i64)
+    } else {
+        i128::from(total_bits)
+    };
+    (
+        count,
+        average(count, total_bits, signed, div),
+        divide(total, div),
+    )
 }
 
 /// Prints one map snapshot (`print(@m [, top [, div]])` or at exit) as bpftrace does.
@@ -372,7 +480,17 @@ pub fn print_map(
     div: Option<u64>,
     out: &mut dyn Write,
 ) -> Result<(), OutputError> {
-    print_map_with_style(spec, &entries, format, top, div, TextStyle { escape_control: true }, out)
+    print_map_with_style(
+        spec,
+        &entries,
+        format,
+        top,
+        div,
+        TextStyle {
+            escape_control: true,
+        },
+        out,
+    )
 }
 
 /// [`print_map`] with a choice about escaping control characters in text keys and values.
@@ -385,7 +503,12 @@ pub fn print_map_with_style(
     style: TextStyle,
     out: &mut dyn Write,
 ) -> Result<(), OutputError> {
-    let layout = spec.layout.as_ref().ok_or_else(|| OutputError::MapWithoutLayout { map: spec.name.clone() })?;
+    let layout = spec
+        .layout
+        .as_ref()
+        .ok_or_else(|| OutputError::MapWithoutLayout {
+            map: spec.name.clone(),
+        })?;
     let mut decoded = Vec::with_capacity(entries.len());
     for (key, per_cpu) in entries {
         let key_parts = decode_key(spec, &layout.key, key)?;
@@ -418,7 +541,12 @@ fn map_text(
 ) -> Vec<u8> {
     let mut out = Vec::new();
     if decoded.is_empty() {
+        // bpftrace 0.17 prints an empty map (e.g. after clear()) as an empty line, plus the
+        // closing empty line of the avg/stats group.
         out.push(b'\n');
+        if matches!(layout.value, MapValue::Avg { .. } | MapValue::Stats { .. }) {
+            out.push(b'\n');
+        }
         return out;
     }
     let mut ends_with_stats_group = false;
@@ -448,13 +576,27 @@ fn map_text(
                 out.extend_from_slice(number_text(*bits, *signed, div).as_bytes());
                 out.push(b'\n');
             }
-            MergedValue::Average { count, total_bits, signed, with_stats: false } => {
-                out.extend_from_slice(format!("{}\n", average(*count, *total_bits, *signed, div)).as_bytes());
+            MergedValue::Average {
+                count,
+                total_bits,
+                signed,
+                with_stats: false,
+            } => {
+                out.extend_from_slice(
+                    format!("{}\n", average(*count, *total_bits, *signed, div)).as_bytes(),
+                );
                 ends_with_stats_group = true;
             }
-            MergedValue::Average { count, total_bits, signed, with_stats: true } => {
+            MergedValue::Average {
+                count,
+                total_bits,
+                signed,
+                with_stats: true,
+            } => {
                 let (count, mean, total) = stats_parts(*count, *total_bits, *signed, div);
-                out.extend_from_slice(format!("count {count}, average {mean}, total {total}\n").as_bytes());
+                out.extend_from_slice(
+                    format!("count {count}, average {mean}, total {total}\n").as_bytes(),
+                );
                 ends_with_stats_group = true;
             }
             MergedValue::Buckets(buckets) => {
@@ -513,18 +655,32 @@ fn map_json(
         }
         match value {
             MergedValue::Plain(plain) => match (plain, div) {
-                (DecodedValue::Integer { bits, signed }, Some(_)) => out.push_str(&number_text(*bits, *signed, div)),
+                (DecodedValue::Integer { bits, signed }, Some(_)) => {
+                    out.push_str(&number_text(*bits, *signed, div))
+                }
                 _ => push_value_json(plain, &mut out),
             },
             MergedValue::Number { bits, signed } => out.push_str(&number_text(*bits, *signed, div)),
-            MergedValue::Average { count, total_bits, signed, with_stats: false } => {
-                out.push_str(&average(*count, *total_bits, *signed, div).to_string())
-            }
-            MergedValue::Average { count, total_bits, signed, with_stats: true } => {
+            MergedValue::Average {
+                count,
+                total_bits,
+                signed,
+                with_stats: false,
+            } => out.push_str(&average(*count, *total_bits, *signed, div).to_string()),
+            MergedValue::Average {
+                count,
+                total_bits,
+                signed,
+                with_stats: true,
+            } => {
                 let (count, mean, total) = stats_parts(*count, *total_bits, *signed, div);
-                out.push_str(&format!("{{\"count\": {count}, \"average\": {mean}, \"total\": {total}}}"));
+                out.push_str(&format!(
+                    "{{\"count\": {count}, \"average\": {mean}, \"total\": {total}}}"
+                ));
             }
-            MergedValue::Buckets(buckets) => push_histogram_json(&layout.value, &divided_buckets(buckets, div), &mut out),
+            MergedValue::Buckets(buckets) => {
+                push_histogram_json(&layout.value, &divided_buckets(buckets, div), &mut out)
+            }
         }
     }
     if !is_scalar {
@@ -547,7 +703,10 @@ pub fn print_maps_at_exit(
     if format == OutputFormat::Text {
         out.write_all(b"\n\n")?;
     }
-    let mut printable: Vec<(&MapSpec, Vec<MapEntry>)> = maps.into_iter().filter(|(spec, _)| spec.layout.is_some()).collect();
+    let mut printable: Vec<(&MapSpec, Vec<MapEntry>)> = maps
+        .into_iter()
+        .filter(|(spec, _)| spec.layout.is_some())
+        .collect();
     printable.sort_by(|(left, _), (right, _)| left.name.as_bytes().cmp(right.name.as_bytes()));
     for (spec, entries) in printable {
         print_map_with_style(spec, &entries, format, None, None, style, out)?;
@@ -574,7 +733,10 @@ mod tests {
         assert_eq!(lhist_bucket_index(i64::MAX, 0, 100, 10), 11);
         assert_eq!(lhist_bucket_index(i64::MIN, 0, 100, 10), 0);
         // Absurd ranges saturate instead of overflowing.
-        assert_eq!(lhist_bucket_index(i64::MAX, i64::MIN, i64::MAX, 1), usize::MAX);
+        assert_eq!(
+            lhist_bucket_index(i64::MAX, i64::MIN, i64::MAX, 1),
+            usize::MAX
+        );
     }
 
     #[test]

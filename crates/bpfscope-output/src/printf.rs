@@ -11,8 +11,8 @@
 //! - flags `+`, space and `#` and `%i` are accepted (0.17 rejected them).
 
 use crate::value::{
-    integer_text, push_buffer_all_hex_escaped, push_buffer_escaped, push_buffer_hex_dump, push_traced_text,
-    push_value_text, DecodedValue, TextStyle,
+    integer_text, push_buffer_all_hex_escaped, push_buffer_escaped, push_buffer_hex_dump,
+    push_traced_text, push_value_text, DecodedValue, TextStyle,
 };
 
 /// A format that could not be parsed, with the byte offset of the offending `%`.
@@ -78,7 +78,9 @@ impl Conversion {
     pub fn argument_kind(self) -> ArgumentKind {
         match self {
             Conversion::String => ArgumentKind::Any,
-            Conversion::Buffer | Conversion::BufferAllHex | Conversion::BufferHexDump => ArgumentKind::Buffer,
+            Conversion::Buffer | Conversion::BufferAllHex | Conversion::BufferHexDump => {
+                ArgumentKind::Buffer
+            }
             _ => ArgumentKind::Integer,
         }
     }
@@ -174,22 +176,33 @@ impl PrintfFormat {
     }
 }
 
-fn parse_number(bytes: &[u8], mut position: usize, start_of_conversion: usize) -> Result<(usize, usize), PrintfFormatError> {
+fn parse_number(
+    bytes: &[u8],
+    mut position: usize,
+    start_of_conversion: usize,
+) -> Result<(usize, usize), PrintfFormatError> {
     let mut number: usize = 0;
     while let Some(digit) = bytes.get(position).filter(|byte| byte.is_ascii_digit()) {
-        number = number.saturating_mul(10).saturating_add(usize::from(digit - b'0'));
+        number = number
+            .saturating_mul(10)
+            .saturating_add(usize::from(digit - b'0'));
         position += 1;
     }
     if number > MAX_WIDTH_OR_PRECISION {
         return Err(PrintfFormatError {
             offset: start_of_conversion,
-            message: format!("width or precision {number} is too large (at most {MAX_WIDTH_OR_PRECISION})"),
+            message: format!(
+                "width or precision {number} is too large (at most {MAX_WIDTH_OR_PRECISION})"
+            ),
         });
     }
     Ok((number, position))
 }
 
-fn parse_conversion(bytes: &[u8], start: usize) -> Result<(ConversionSpec, usize), PrintfFormatError> {
+fn parse_conversion(
+    bytes: &[u8],
+    start: usize,
+) -> Result<(ConversionSpec, usize), PrintfFormatError> {
     let error = |end: usize, message: String| PrintfFormatError {
         offset: start,
         message: format!(
@@ -222,14 +235,20 @@ fn parse_conversion(bytes: &[u8], start: usize) -> Result<(ConversionSpec, usize
         position += 1;
     }
     if bytes.get(position) == Some(&b'*') {
-        return Err(error(position + 1, "'*' widths are not supported; write the width in the format".to_string()));
+        return Err(error(
+            position + 1,
+            "'*' widths are not supported; write the width in the format".to_string(),
+        ));
     }
     let (width, after_width) = parse_number(bytes, position, start)?;
     spec.width = width;
     position = after_width;
     if bytes.get(position) == Some(&b'.') {
         if bytes.get(position + 1) == Some(&b'*') {
-            return Err(error(position + 2, "'*' precisions are not supported".to_string()));
+            return Err(error(
+                position + 2,
+                "'*' precisions are not supported".to_string(),
+            ));
         }
         let (precision, after_precision) = parse_number(bytes, position + 1, start)?;
         spec.precision = Some(precision);
@@ -273,16 +292,23 @@ fn parse_conversion(bytes: &[u8], start: usize) -> Result<(ConversionSpec, usize
             _ => Conversion::Buffer,
         },
         Some(b'e' | b'E' | b'f' | b'F' | b'g' | b'G' | b'a' | b'A') => {
-            return Err(error(position + 1, "floating-point conversions are not supported".to_string()))
+            return Err(error(
+                position + 1,
+                "floating-point conversions are not supported".to_string(),
+            ))
         }
         Some(other) if other.is_ascii_graphic() => {
-            return Err(error(position + 1, format!("unsupported format specifier '{}'", char::from(*other))))
+            return Err(error(
+                position + 1,
+                format!("unsupported format specifier '{}'", char::from(*other)),
+            ))
         }
         _ => return Err(error(position, "incomplete format specifier".to_string())),
     };
     spec.conversion = conversion;
     position += 1;
-    spec.source = String::from_utf8_lossy(bytes.get(start..position).unwrap_or_default()).into_owned();
+    spec.source =
+        String::from_utf8_lossy(bytes.get(start..position).unwrap_or_default()).into_owned();
     Ok((spec, position))
 }
 
@@ -301,16 +327,21 @@ fn integer_bits_of(value: &DecodedValue<'_>) -> Option<u64> {
     match value {
         DecodedValue::Integer { bits, .. } => Some(*bits),
         DecodedValue::Bool(flag) => Some(u64::from(*flag)),
-        DecodedValue::Pointer(address) | DecodedValue::KernelSymbol(address) | DecodedValue::UserSymbol(address) => {
-            Some(*address)
-        }
+        DecodedValue::Pointer(address)
+        | DecodedValue::KernelSymbol(address)
+        | DecodedValue::UserSymbol(address) => Some(*address),
         _ => None,
     }
 }
 
 /// Pads `body` (already including sign and prefix) to the spec's width.
 /// `zero_insert_at` is where zeros go for the `0` flag (after the sign/prefix), if zero padding is allowed.
-fn push_padded(spec: &ConversionSpec, body: &[u8], zero_insert_at: Option<usize>, out: &mut Vec<u8>) {
+fn push_padded(
+    spec: &ConversionSpec,
+    body: &[u8],
+    zero_insert_at: Option<usize>,
+    out: &mut Vec<u8>,
+) {
     let padding = spec.width.saturating_sub(body.len());
     if spec.left_align {
         out.extend_from_slice(body);
@@ -368,11 +399,21 @@ fn format_integer(spec: &ConversionSpec, bits: u64, out: &mut Vec<u8>) {
     }
     let body = format!("{prefix}{digits}");
     // C ignores the 0 flag when a precision is given for integer conversions.
-    let zero_insert_at = if spec.precision.is_none() { Some(prefix.len()) } else { None };
+    let zero_insert_at = if spec.precision.is_none() {
+        Some(prefix.len())
+    } else {
+        None
+    };
     push_padded(spec, body.as_bytes(), zero_insert_at, out);
 }
 
-fn push_with_precision_and_width(spec: &ConversionSpec, raw: &[u8], style: TextStyle, escape: bool, out: &mut Vec<u8>) {
+fn push_with_precision_and_width(
+    spec: &ConversionSpec,
+    raw: &[u8],
+    style: TextStyle,
+    escape: bool,
+    out: &mut Vec<u8>,
+) {
     let limited = match spec.precision {
         Some(precision) => raw.get(..precision.min(raw.len())).unwrap_or(raw),
         None => raw,
@@ -386,7 +427,12 @@ fn push_with_precision_and_width(spec: &ConversionSpec, raw: &[u8], style: TextS
     push_padded(spec, &rendered, None, out);
 }
 
-fn format_one(spec: &ConversionSpec, argument: &DecodedValue<'_>, style: TextStyle, out: &mut Vec<u8>) {
+fn format_one(
+    spec: &ConversionSpec,
+    argument: &DecodedValue<'_>,
+    style: TextStyle,
+    out: &mut Vec<u8>,
+) {
     match spec.conversion {
         Conversion::SignedDecimal
         | Conversion::UnsignedDecimal
@@ -401,7 +447,10 @@ fn format_one(spec: &ConversionSpec, argument: &DecodedValue<'_>, style: TextSty
             Some(bits) => {
                 let character = [bits as u8];
                 push_with_precision_and_width(
-                    &ConversionSpec { precision: None, ..spec.clone() },
+                    &ConversionSpec {
+                        precision: None,
+                        ..spec.clone()
+                    },
                     &character,
                     style,
                     true,
@@ -435,12 +484,21 @@ fn format_one(spec: &ConversionSpec, argument: &DecodedValue<'_>, style: TextSty
     }
 }
 
-fn format_as_string(spec: &ConversionSpec, argument: &DecodedValue<'_>, style: TextStyle, out: &mut Vec<u8>) {
+fn format_as_string(
+    spec: &ConversionSpec,
+    argument: &DecodedValue<'_>,
+    style: TextStyle,
+    out: &mut Vec<u8>,
+) {
     match argument {
         DecodedValue::Str(bytes) => push_with_precision_and_width(spec, bytes, style, true, out),
-        DecodedValue::Integer { bits, signed } => {
-            push_with_precision_and_width(spec, integer_text(*bits, *signed).as_bytes(), style, false, out)
-        }
+        DecodedValue::Integer { bits, signed } => push_with_precision_and_width(
+            spec,
+            integer_text(*bits, *signed).as_bytes(),
+            style,
+            false,
+            out,
+        ),
         other => {
             let mut text = Vec::new();
             push_value_text(other, style, &mut text);
@@ -453,14 +511,22 @@ fn format_as_string(spec: &ConversionSpec, argument: &DecodedValue<'_>, style: T
 mod tests {
     use super::*;
 
-    const ESCAPING: TextStyle = TextStyle { escape_control: true };
+    const ESCAPING: TextStyle = TextStyle {
+        escape_control: true,
+    };
 
     fn int(value: i64) -> DecodedValue<'static> {
-        DecodedValue::Integer { bits: value as u64, signed: true }
+        DecodedValue::Integer {
+            bits: value as u64,
+            signed: true,
+        }
     }
 
     fn uint(value: u64) -> DecodedValue<'static> {
-        DecodedValue::Integer { bits: value, signed: false }
+        DecodedValue::Integer {
+            bits: value,
+            signed: false,
+        }
     }
 
     fn formatted(format: &str, arguments: &[DecodedValue<'_>]) -> String {
@@ -468,7 +534,11 @@ mod tests {
             Ok(parsed) => parsed,
             Err(error) => return format!("PARSE ERROR: {error}"),
         };
-        assert_eq!(parsed.argument_count(), arguments.len(), "argument count of {format:?}");
+        assert_eq!(
+            parsed.argument_count(),
+            arguments.len(),
+            "argument count of {format:?}"
+        );
         let mut out = Vec::new();
         parsed.format(arguments, ESCAPING, &mut out);
         String::from_utf8_lossy(&out).into_owned()
@@ -478,33 +548,90 @@ mod tests {
     /// (see test_data/printf_bpftrace_0.17.txt for the commands and raw output).
     #[test]
     fn matches_bpftrace_017_for_widths_and_length_modifiers() {
-        assert_eq!(formatted("%-6d|%5s|%x|%lu\n", &[int(-5), DecodedValue::Str(b"ab"), int(255), int(7)]), "-5    |   ab|ff|7\n");
-        assert_eq!(formatted("[%5.2s][%-10s][%010d][%.3d][%-05d]", &[
-            DecodedValue::Str(b"abcdef"), DecodedValue::Str(b"abcdef"), int(42), int(42), int(42)
-        ]), "[   ab][abcdef    ][0000000042][042][42   ]");
+        assert_eq!(
+            formatted(
+                "%-6d|%5s|%x|%lu\n",
+                &[int(-5), DecodedValue::Str(b"ab"), int(255), int(7)]
+            ),
+            "-5    |   ab|ff|7\n"
+        );
+        assert_eq!(
+            formatted(
+                "[%5.2s][%-10s][%010d][%.3d][%-05d]",
+                &[
+                    DecodedValue::Str(b"abcdef"),
+                    DecodedValue::Str(b"abcdef"),
+                    int(42),
+                    int(42),
+                    int(42)
+                ]
+            ),
+            "[   ab][abcdef    ][0000000042][042][42   ]"
+        );
         assert_eq!(
             formatted("%ld %lld %lu %llu %hd %hhd %zd %hu %hhu %lx\n", &[
                 int(-1), int(-1), int(-1), int(-1), int(70000), int(300), int(-9), int(-1), int(-1), int(-1)
             ]),
             "-1 -1 18446744073709551615 18446744073709551615 4464 44 -9 65535 255 ffffffffffffffff\n"
         );
-        assert_eq!(formatted("[%o][%X][%c][%5c][%-3c|]", &[int(65), int(48879), int(65), int(65), int(66)]), "[101][BEEF][A][    A][B  |]");
-        assert_eq!(formatted("[%p][%p]", &[uint(0), uint(0x41)]), "[(nil)][0x41]");
-        assert_eq!(formatted("[%8.3lu][%-8x|][%08x][%.2s]", &[uint(123456), uint(255), uint(255), DecodedValue::Str(b"xyz")]), "[  123456][ff      |][000000ff][xy]");
-        assert_eq!(formatted("%10s|", &[DecodedValue::Str("\u{e9}".as_bytes())]), "        \u{e9}|");
+        assert_eq!(
+            formatted(
+                "[%o][%X][%c][%5c][%-3c|]",
+                &[int(65), int(48879), int(65), int(65), int(66)]
+            ),
+            "[101][BEEF][A][    A][B  |]"
+        );
+        assert_eq!(
+            formatted("[%p][%p]", &[uint(0), uint(0x41)]),
+            "[(nil)][0x41]"
+        );
+        assert_eq!(
+            formatted(
+                "[%8.3lu][%-8x|][%08x][%.2s]",
+                &[
+                    uint(123456),
+                    uint(255),
+                    uint(255),
+                    DecodedValue::Str(b"xyz")
+                ]
+            ),
+            "[  123456][ff      |][000000ff][xy]"
+        );
+        assert_eq!(
+            formatted("%10s|", &[DecodedValue::Str("\u{e9}".as_bytes())]),
+            "        \u{e9}|"
+        );
     }
 
     #[test]
     fn follows_c_for_flags_bpftrace_017_rejected() {
-        assert_eq!(formatted("[%+d][% d][%#x][%#o][%#X][%+05d][% 05d]", &[int(5), int(5), int(255), int(8), int(0), int(42), int(-3)]), "[+5][ 5][0xff][010][0][+0042][-0003]");
-        assert_eq!(formatted("[%#5.3x][%012.4d][%.0d][%-#8x|][%08p]", &[int(10), int(-7), int(0), int(255), uint(255)]), "[0x00a][       -0007][][0xff    |][0x0000ff]");
-        assert_eq!(formatted("[%i][%05s]", &[int(-2), DecodedValue::Str(b"ab")]), "[-2][   ab]");
+        assert_eq!(
+            formatted(
+                "[%+d][% d][%#x][%#o][%#X][%+05d][% 05d]",
+                &[int(5), int(5), int(255), int(8), int(0), int(42), int(-3)]
+            ),
+            "[+5][ 5][0xff][010][0][+0042][-0003]"
+        );
+        assert_eq!(
+            formatted(
+                "[%#5.3x][%012.4d][%.0d][%-#8x|][%08p]",
+                &[int(10), int(-7), int(0), int(255), uint(255)]
+            ),
+            "[0x00a][       -0007][][0xff    |][0x0000ff]"
+        );
+        assert_eq!(
+            formatted("[%i][%05s]", &[int(-2), DecodedValue::Str(b"ab")]),
+            "[-2][   ab]"
+        );
     }
 
     #[test]
     fn newest_semantics_where_017_differs() {
         // 0.17 printed only the low 32 bits without a length modifier ("5", "ffffffff").
-        assert_eq!(formatted("%d %x", &[uint(4294967301), int(-1)]), "4294967301 ffffffffffffffff");
+        assert_eq!(
+            formatted("%d %x", &[uint(4294967301), int(-1)]),
+            "4294967301 ffffffffffffffff"
+        );
         // 0.17 printed a trailing "%%" literally.
         assert_eq!(formatted("100%% %d %%", &[int(1)]), "100% 1 %");
     }
@@ -512,23 +639,59 @@ mod tests {
     #[test]
     fn buffers_and_escaping() {
         let buffer = DecodedValue::Buffer(b"ab\x01\xff\"\\");
-        assert_eq!(formatted("%r|%rx|%rh", &[buffer.clone(), DecodedValue::Buffer(b"ab\x01"), DecodedValue::Buffer(b"ab\x01")]), "ab\\x01\\xff\"\\|\\x61\\x62\\x01|61 62 01");
-        assert_eq!(formatted("%s|%-8s|", &[DecodedValue::Str(b"a\x1bb\n"), DecodedValue::Str(b"\xff")]), "a\\x1bb\\x0a|\\xff    |");
+        assert_eq!(
+            formatted(
+                "%r|%rx|%rh",
+                &[
+                    buffer.clone(),
+                    DecodedValue::Buffer(b"ab\x01"),
+                    DecodedValue::Buffer(b"ab\x01")
+                ]
+            ),
+            "ab\\x01\\xff\"\\|\\x61\\x62\\x01|61 62 01"
+        );
+        assert_eq!(
+            formatted(
+                "%s|%-8s|",
+                &[DecodedValue::Str(b"a\x1bb\n"), DecodedValue::Str(b"\xff")]
+            ),
+            "a\\x1bb\\x0a|\\xff    |"
+        );
         let parsed = PrintfFormat::parse("%s\n").unwrap_or(PrintfFormat { pieces: Vec::new() });
         let mut raw = Vec::new();
-        parsed.format(&[DecodedValue::Str(b"a\x1bb")], TextStyle { escape_control: false }, &mut raw);
+        parsed.format(
+            &[DecodedValue::Str(b"a\x1bb")],
+            TextStyle {
+                escape_control: false,
+            },
+            &mut raw,
+        );
         assert_eq!(raw, b"a\x1bb\n");
     }
 
     #[test]
     fn rejects_unsupported_specifiers_and_counts_arguments() {
         for bad in ["%f", "%e", "%*d", "%.*s", "%n", "%y", "abc %", "%l"] {
-            assert!(PrintfFormat::parse(bad).is_err(), "{bad:?} should be rejected");
+            assert!(
+                PrintfFormat::parse(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
         let parsed = PrintfFormat::parse("%-6d %-8s %% %rx %lu").map(|format| {
-            format.conversions().map(|spec| spec.conversion.argument_kind()).collect::<Vec<_>>()
+            format
+                .conversions()
+                .map(|spec| spec.conversion.argument_kind())
+                .collect::<Vec<_>>()
         });
-        assert_eq!(parsed.ok(), Some(vec![ArgumentKind::Integer, ArgumentKind::Any, ArgumentKind::Buffer, ArgumentKind::Integer]));
+        assert_eq!(
+            parsed.ok(),
+            Some(vec![
+                ArgumentKind::Integer,
+                ArgumentKind::Any,
+                ArgumentKind::Buffer,
+                ArgumentKind::Integer
+            ])
+        );
         assert!(PrintfFormat::parse("%99999999999999999999d").is_err());
     }
 }

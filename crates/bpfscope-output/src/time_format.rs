@@ -22,7 +22,12 @@ pub fn format_local_now(format: &str) -> Vec<u8> {
         let mut buffer = vec![0u8; capacity];
         // SAFETY: the buffer has `capacity` writable bytes, the format is NUL-terminated and `tm` is valid.
         let written = unsafe {
-            libc::strftime(buffer.as_mut_ptr().cast::<libc::c_char>(), capacity, c_format.as_ptr(), &broken_down)
+            libc::strftime(
+                buffer.as_mut_ptr().cast::<libc::c_char>(),
+                capacity,
+                c_format.as_ptr(),
+                &broken_down,
+            )
         };
         // strftime returns 0 both for "did not fit" and for an empty result; a bigger buffer tells them apart.
         if written > 0 {

@@ -12,7 +12,10 @@ pub const BUFFER_LENGTH_HEADER_BYTES: u32 = 4;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DecodedValue<'a> {
     /// An integer, as its 64-bit two's complement bits (sign- or zero-extended from its width).
-    Integer { bits: u64, signed: bool },
+    Integer {
+        bits: u64,
+        signed: bool,
+    },
     Bool(bool),
     /// String bytes up to (not including) the first NUL, or the whole buffer when there is none.
     Str(&'a [u8]),
@@ -31,7 +34,10 @@ impl DecodedValue<'_> {
     pub fn as_sort_number(&self) -> Option<i128> {
         match self {
             DecodedValue::Integer { bits, signed: true } => Some(i128::from(*bits as i64)),
-            DecodedValue::Integer { bits, signed: false } => Some(i128::from(*bits)),
+            DecodedValue::Integer {
+                bits,
+                signed: false,
+            } => Some(i128::from(*bits)),
             DecodedValue::Bool(flag) => Some(i128::from(u8::from(*flag))),
             DecodedValue::Pointer(address)
             | DecodedValue::KernelSymbol(address)
@@ -41,7 +47,12 @@ impl DecodedValue<'_> {
     }
 }
 
-fn slice_at<'a>(bytes: &'a [u8], offset: usize, length: usize, what: &str) -> Result<&'a [u8], OutputError> {
+fn slice_at<'a>(
+    bytes: &'a [u8],
+    offset: usize,
+    length: usize,
+    what: &str,
+) -> Result<&'a [u8], OutputError> {
     offset
         .checked_add(length)
         .and_then(|end| bytes.get(offset..end))
@@ -91,13 +102,27 @@ pub fn until_nul(bytes: &[u8]) -> &[u8] {
 /// string in `capacity` bytes; `Pointer`/symbols 8 bytes; `Tuple` fields at their own offsets;
 /// `Buffer { capacity }` a `u32` count of valid bytes followed by `capacity - 4` data bytes;
 /// stacks a `u64` frame count followed by `depth` `u64` addresses.
-pub fn decode_value<'a>(ty: &ValueType, bytes: &'a [u8], offset: usize) -> Result<DecodedValue<'a>, OutputError> {
+pub fn decode_value<'a>(
+    ty: &ValueType,
+    bytes: &'a [u8],
+    offset: usize,
+) -> Result<DecodedValue<'a>, OutputError> {
     match ty {
-        ValueType::Int { bytes: width, signed } => {
+        ValueType::Int {
+            bytes: width,
+            signed,
+        } => {
             let width = usize::from(*width);
             let raw = read_unsigned(bytes, offset, width)?;
-            let bits = if *signed { sign_extend(raw, width) } else { raw };
-            Ok(DecodedValue::Integer { bits, signed: *signed })
+            let bits = if *signed {
+                sign_extend(raw, width)
+            } else {
+                raw
+            };
+            Ok(DecodedValue::Integer {
+                bits,
+                signed: *signed,
+            })
         }
         ValueType::Bool => Ok(DecodedValue::Bool(read_unsigned(bytes, offset, 1)? != 0)),
         ValueType::Str { capacity } => {
@@ -110,11 +135,14 @@ pub fn decode_value<'a>(ty: &ValueType, bytes: &'a [u8], offset: usize) -> Resul
         ValueType::Tuple(fields) => {
             let mut elements = Vec::with_capacity(fields.len());
             for (field_offset, field_type) in fields {
-                let element_offset = offset.checked_add(*field_offset as usize).ok_or(OutputError::ShortData {
-                    what: "tuple".to_string(),
-                    needed: usize::MAX,
-                    available: bytes.len(),
-                })?;
+                let element_offset =
+                    offset
+                        .checked_add(*field_offset as usize)
+                        .ok_or(OutputError::ShortData {
+                            what: "tuple".to_string(),
+                            needed: usize::MAX,
+                            available: bytes.len(),
+                        })?;
                 elements.push(decode_value(field_type, bytes, element_offset)?);
             }
             Ok(DecodedValue::Tuple(elements))
@@ -123,14 +151,21 @@ pub fn decode_value<'a>(ty: &ValueType, bytes: &'a [u8], offset: usize) -> Resul
             let data_capacity = capacity.saturating_sub(BUFFER_LENGTH_HEADER_BYTES) as usize;
             let valid_length = read_unsigned(bytes, offset, 4)? as usize;
             let data_offset = offset.saturating_add(BUFFER_LENGTH_HEADER_BYTES as usize);
-            let data = slice_at(bytes, data_offset, valid_length.min(data_capacity), "buffer")?;
+            let data = slice_at(
+                bytes,
+                data_offset,
+                valid_length.min(data_capacity),
+                "buffer",
+            )?;
             Ok(DecodedValue::Buffer(data))
         }
         ValueType::KernelStack { depth } | ValueType::UserStack { depth } => {
             let frame_count = (read_unsigned(bytes, offset, 8)?).min(u64::from(*depth)) as usize;
             let mut addresses = Vec::with_capacity(frame_count);
             for frame_index in 0..frame_count {
-                let frame_offset = offset.saturating_add(8).saturating_add(frame_index.saturating_mul(8));
+                let frame_offset = offset
+                    .saturating_add(8)
+                    .saturating_add(frame_index.saturating_mul(8));
                 addresses.push(read_unsigned(bytes, frame_offset, 8)?);
             }
             if matches!(ty, ValueType::KernelStack { .. }) {
@@ -208,10 +243,14 @@ fn push_stack_text(addresses: &[u64], out: &mut Vec<u8>) {
 /// tuples as `(a, b)`, booleans `true`/`false`, pointers as `0x...`.
 pub fn push_value_text(value: &DecodedValue<'_>, style: TextStyle, out: &mut Vec<u8>) {
     match value {
-        DecodedValue::Integer { bits, signed } => out.extend_from_slice(integer_text(*bits, *signed).as_bytes()),
+        DecodedValue::Integer { bits, signed } => {
+            out.extend_from_slice(integer_text(*bits, *signed).as_bytes())
+        }
         DecodedValue::Bool(flag) => out.extend_from_slice(if *flag { b"true" } else { b"false" }),
         DecodedValue::Str(bytes) => push_traced_text(bytes, style, out),
-        DecodedValue::Pointer(address) | DecodedValue::KernelSymbol(address) | DecodedValue::UserSymbol(address) => {
+        DecodedValue::Pointer(address)
+        | DecodedValue::KernelSymbol(address)
+        | DecodedValue::UserSymbol(address) => {
             out.extend_from_slice(format!("0x{:x}", address).as_bytes())
         }
         DecodedValue::Tuple(elements) => {
@@ -238,7 +277,9 @@ pub fn push_value_json(value: &DecodedValue<'_>, out: &mut String) {
         DecodedValue::Integer { bits, signed } => out.push_str(&integer_text(*bits, *signed)),
         DecodedValue::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
         DecodedValue::Str(bytes) => push_json_string(bytes, out),
-        DecodedValue::Pointer(address) | DecodedValue::KernelSymbol(address) | DecodedValue::UserSymbol(address) => {
+        DecodedValue::Pointer(address)
+        | DecodedValue::KernelSymbol(address)
+        | DecodedValue::UserSymbol(address) => {
             push_json_string(format!("0x{:x}", address).as_bytes(), out)
         }
         DecodedValue::Tuple(elements) => {
@@ -281,7 +322,13 @@ pub fn push_value_key_text(value: &DecodedValue<'_>, out: &mut Vec<u8>) {
                 push_value_key_text(element, out);
             }
         }
-        other => push_value_text(other, TextStyle { escape_control: false }, out),
+        other => push_value_text(
+            other,
+            TextStyle {
+                escape_control: false,
+            },
+            out,
+        ),
     }
 }
 
@@ -290,7 +337,8 @@ pub fn push_value_key_text(value: &DecodedValue<'_>, out: &mut Vec<u8>) {
 pub fn compare_values(left: &DecodedValue<'_>, right: &DecodedValue<'_>) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     match (left, right) {
-        (DecodedValue::Str(a), DecodedValue::Str(b)) | (DecodedValue::Buffer(a), DecodedValue::Buffer(b)) => a.cmp(b),
+        (DecodedValue::Str(a), DecodedValue::Str(b))
+        | (DecodedValue::Buffer(a), DecodedValue::Buffer(b)) => a.cmp(b),
         (DecodedValue::Tuple(a), DecodedValue::Tuple(b)) => {
             for (element_a, element_b) in a.iter().zip(b.iter()) {
                 let ordering = compare_values(element_a, element_b);
@@ -316,12 +364,54 @@ mod tests {
     #[test]
     fn decodes_signed_and_unsigned_integers_of_every_width() {
         let bytes = [0xffu8; 8];
-        let signed_byte = decode_value(&ValueType::Int { bytes: 1, signed: true }, &bytes, 0);
-        assert_eq!(signed_byte.ok(), Some(DecodedValue::Integer { bits: u64::MAX, signed: true }));
-        let unsigned_half = decode_value(&ValueType::Int { bytes: 2, signed: false }, &bytes, 0);
-        assert_eq!(unsigned_half.ok(), Some(DecodedValue::Integer { bits: 0xffff, signed: false }));
-        assert!(decode_value(&ValueType::Int { bytes: 8, signed: false }, &bytes, 1).is_err());
-        assert!(decode_value(&ValueType::Int { bytes: 3, signed: false }, &bytes, 0).is_err());
+        let signed_byte = decode_value(
+            &ValueType::Int {
+                bytes: 1,
+                signed: true,
+            },
+            &bytes,
+            0,
+        );
+        assert_eq!(
+            signed_byte.ok(),
+            Some(DecodedValue::Integer {
+                bits: u64::MAX,
+                signed: true
+            })
+        );
+        let unsigned_half = decode_value(
+            &ValueType::Int {
+                bytes: 2,
+                signed: false,
+            },
+            &bytes,
+            0,
+        );
+        assert_eq!(
+            unsigned_half.ok(),
+            Some(DecodedValue::Integer {
+                bits: 0xffff,
+                signed: false
+            })
+        );
+        assert!(decode_value(
+            &ValueType::Int {
+                bytes: 8,
+                signed: false
+            },
+            &bytes,
+            1
+        )
+        .is_err());
+        assert!(decode_value(
+            &ValueType::Int {
+                bytes: 3,
+                signed: false
+            },
+            &bytes,
+            0
+        )
+        .is_err());
     }
 
     #[test]
@@ -329,12 +419,24 @@ mod tests {
         let mut bytes = vec![1u8, 0, 0, 0, 0, 0, 0, 0];
         bytes.extend_from_slice(b"two\0\0\0\0\0");
         let ty = ValueType::Tuple(vec![
-            (0, ValueType::Int { bytes: 8, signed: true }),
+            (
+                0,
+                ValueType::Int {
+                    bytes: 8,
+                    signed: true,
+                },
+            ),
             (8, ValueType::Str { capacity: 8 }),
         ]);
         let value = decode_value(&ty, &bytes, 0).unwrap_or(DecodedValue::Bool(false));
         let mut text = Vec::new();
-        push_value_text(&value, TextStyle { escape_control: true }, &mut text);
+        push_value_text(
+            &value,
+            TextStyle {
+                escape_control: true,
+            },
+            &mut text,
+        );
         assert_eq!(text, b"(1, two)");
         let mut json = String::new();
         push_value_json(&value, &mut json);

@@ -7,7 +7,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::glob::Glob;
-use crate::{perf_events, tracefs, KernelFs, ProbeArg, ProbeEntry, ProbeError, Provider, Stability};
+use crate::{elf, kernel_funcs, perf_events, tracefs, usdt, KernelFs, ProbeArg, ProbeEntry, ProbeError, Provider, Stability};
 
 /// What `-l`/`-lv` prints.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub fn list(fs: &KernelFs, patterns: &str, verbose: bool) -> Result<Listing, Pro
     for pattern in patterns {
         let mut entries = Vec::new();
         if let Some(query) = type_query(pattern) {
-            match pending_sources::describe_type(fs, query)? {
+            match kernel_funcs::describe_type(fs, query)? {
                 Some(definition) => listing.type_definitions.push(definition),
                 None => listing.notes.push(format!("no BTF type matches '{query}'")),
             }
@@ -139,12 +139,12 @@ fn list_provider(
                     || (!pattern_has_module
                         && target.rsplit_once(':').is_some_and(|(_, function)| glob.matches(function)))
             };
-            pending_sources::list_kernel_functions(fs, provider, &matches, verbose, notes)
+            kernel_funcs::list_kernel_functions(fs, provider, &matches, verbose, notes)
         }
         Provider::Uprobe | Provider::Uretprobe => {
-            pending_sources::list_uprobes(fs, provider, target_pattern, verbose)
+            elf::list_uprobes(fs, provider, target_pattern, verbose)
         }
-        Provider::Usdt => pending_sources::list_usdt(fs, target_pattern, verbose),
+        Provider::Usdt => usdt::list_usdt(fs, target_pattern, verbose),
         Provider::Software | Provider::Hardware => {
             // Targets are `EVENT:`; a count after the event (`cpu-clock:1000`) does not narrow it.
             let event = target_pattern.split(':').next().filter(|event| !event.is_empty()).unwrap_or("*");
@@ -190,7 +190,7 @@ fn list_provider_by_full_name(
     match provider {
         Provider::Tracepoint => tracefs::list_tracepoints(fs, &matches, verbose, notes),
         Provider::Rawtracepoint | Provider::Kprobe | Provider::Kretprobe | Provider::Fentry | Provider::Fexit => {
-            pending_sources::list_kernel_functions(fs, provider, &matches, verbose, notes)
+            kernel_funcs::list_kernel_functions(fs, provider, &matches, verbose, notes)
         }
         Provider::Software | Provider::Hardware => {
             perf_events::list_perf_events(fs, provider, &matches, verbose)
@@ -327,40 +327,6 @@ pub fn render_json(listing: &Listing, verbose: bool, out: &mut dyn Write) -> std
     out.write_all(&buffer)
 }
 
-// TEMP until kernel_funcs/elf/usdt land: stand-ins with the agreed signatures, so that the
-// catalog compiles and lists tracepoints and perf events meanwhile. Remove this block and call
-// `crate::kernel_funcs`, `crate::elf` and `crate::usdt` directly once they exist.
-mod pending_sources {
-    use crate::{KernelFs, ProbeEntry, ProbeError, Provider};
-
-    pub fn list_kernel_functions(
-        _fs: &KernelFs,
-        _provider: Provider,
-        _matches: &dyn Fn(&str) -> bool,
-        _verbose: bool,
-        _notes: &mut Vec<String>,
-    ) -> Result<Vec<ProbeEntry>, ProbeError> {
-        Ok(Vec::new())
-    }
-
-    pub fn describe_type(_fs: &KernelFs, _query: &str) -> Result<Option<String>, ProbeError> {
-        Ok(None)
-    }
-
-    pub fn list_uprobes(
-        _fs: &KernelFs,
-        _provider: Provider,
-        _target_pattern: &str,
-        _verbose: bool,
-    ) -> Result<Vec<ProbeEntry>, ProbeError> {
-        Ok(Vec::new())
-    }
-
-    pub fn list_usdt(_fs: &KernelFs, _target_pattern: &str, _verbose: bool) -> Result<Vec<ProbeEntry>, ProbeError> {
-        Ok(Vec::new())
-    }
-}
-// END TEMP
 
 #[cfg(test)]
 mod tests {

@@ -670,3 +670,27 @@ mod tests {
         );
     }
 }
+#[cfg(test)]
+mod scratch_timing {
+    use super::*;
+    #[test]
+    #[ignore = "scratch"]
+    fn pieces() {
+        let fs = KernelFs::live();
+        let t = std::time::Instant::now();
+        let text = fs.read_to_string(KALLSYMS).unwrap();
+        let a = t.elapsed();
+        let set = FunctionSet::from_functions(&parse_kallsyms(&text));
+        let b = t.elapsed();
+        let btf = load_kernel_btf(&fs).unwrap();
+        let c = t.elapsed();
+        let mut n = 0;
+        let mut r = ArgRenderer::new(&btf.vmlinux);
+        for f in btf.vmlinux.functions() { let f = f.unwrap(); if set.contains(None, f.name) { n += r.fentry_args(f.id, false).len(); } }
+        let d = t.elapsed();
+        eprintln!("read {a:?} parse {:?} btf {:?} render {:?} {n} {}", b - a, c - b, d - c, set.hashes.len());
+        let t = std::time::Instant::now();
+        let _ = read_filter_functions(&fs);
+        eprintln!("aff {:?}", t.elapsed());
+    }
+}

@@ -389,9 +389,9 @@ fn fill_args_in_parallel(fs: &KernelFs, root: &str, entries: &mut [ProbeEntry], 
     // Small batches handed out on demand: the CPUs are shared, and a worker that gets
     // descheduled must not hold back a fixed half of the work.
     const BATCH_SIZE: usize = 32;
-    let worker_count = std::env::var("TMPW").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or_else(|| std::thread::available_parallelism()
+    let worker_count = std::thread::available_parallelism()
         .map(|count| count.get())
-        .unwrap_or(1))
+        .unwrap_or(1)
         .clamp(1, entries.len().div_ceil(BATCH_SIZE).max(1));
     let batches = std::sync::Mutex::new(entries.chunks_mut(BATCH_SIZE));
     let next_batch = || batches.lock().ok().and_then(|mut batches| batches.next());

@@ -176,6 +176,14 @@ impl Session {
         self.child.as_ref().map(PausedChild::pid)
     }
 
+    /// The `-c` command's exit code once it has exited (for callers that poll with `poll_once`).
+    pub fn child_exit_code(&mut self) -> Result<Option<i32>, RuntimeError> {
+        match self.child.as_mut() {
+            Some(child) => child.try_wait(),
+            None => Ok(None),
+        }
+    }
+
     /// Records delivered to callbacks so far.
     pub fn records_delivered(&self) -> u64 {
         self.records_delivered

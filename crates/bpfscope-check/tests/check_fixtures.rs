@@ -1,0 +1,168 @@
+//! Checker tests on fixture tracepoint formats: types, located errors, did-you-mean, printf checks. No root needed.
+
+use bpfscope_check::{check, CheckOptions, CheckOutput, FixtureProbeInfo, Type, TypedExprKind, TypedStatementKind};
+
+const EXECVE_FORMAT: &str = "name: sys_enter_execve
+ID: 862
+format:
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;
+\tfield:const char * filename;\toffset:16;\tsize:8;\tsigned:0;
+\tfield:const char *const * argv;\toffset:24;\tsize:8;\tsigned:0;
+\tfield:const char *const * envp;\toffset:32;\tsize:8;\tsigned:0;
+
+print fmt: \"filename: 0x%08lx\", ((unsigned long)(REC->filename))
+";
+
+const EXECVEAT_FORMAT: &str = "name: sys_enter_execveat
+ID: 860
+format:
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;
+\tfield:int fd;\toffset:16;\tsize:8;\tsigned:0;
+\tfield:const char * filename;\toffset:24;\tsize:8;\tsigned:0;
+\tfield:const char *const * argv;\toffset:32;\tsize:8;\tsigned:0;
+\tfield:const char *const * envp;\toffset:40;\tsize:8;\tsigned:0;
+\tfield:int flags;\toffset:48;\tsize:8;\tsigned:0;
+
+print fmt: \"fd: 0x%08lx\", ((unsigned long)(REC->fd))
+";
+
+const SWITCH_FORMAT: &str = "name: sched_switch
+ID: 300
+format:
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+\tfield:char prev_comm[16];\toffset:8;\tsize:16;\tsigned:0;
+\tfield:pid_t prev_pid;\toffset:24;\tsize:4;\tsigned:1;
+
+print fmt: \"prev_comm=%s\", REC->prev_comm
+";
+
+fn fixtures() -> FixtureProbeInfo {
+    FixtureProbeInfo::default()
+        .with_tracepoint("syscalls", "sys_enter_execve", EXECVE_FORMAT)
+        .with_tracepoint("syscalls", "sys_enter_execveat", EXECVEAT_FORMAT)
+        .with_tracepoint("sched", "sched_switch", SWITCH_FORMAT)
+}
+
+fn run(source: &str) -> CheckOutput {
+    let (ast, parse_diagnostics) = bpfscope_syntax::parse(source);
+    assert!(parse_diagnostics.is_empty(), "parse errors: {parse_diagnostics:?}");
+    check(&ast, source, &fixtures(), &CheckOptions::default())
+}
+
+fn messages(output: &CheckOutput) -> Vec<String> {
+    output.diagnostics.iter().map(|diagnostic| diagnostic.message.clone()).collect()
+}
+
+#[test]
+fn multi_probe_block_is_checked_per_layout() {
+    let output = run("tracepoint:syscalls:sys_enter_execve,tracepoint:syscalls:sys_enter_execveat { printf(\"%-6d %-8s\", pid, comm); join(args->argv);}");
+    assert!(!output.has_errors(), "{:?}", output.diagnostics);
+    assert_eq!(output.program.probes.len(), 2);
+    let argv_offsets: Vec<u32> = output
+        .program
+        .probes
+        .iter()
+        .filter_map(|probe| match &probe.body.get(1)?.kind {
+            TypedStatementKind::EmitJoin { array, .. } => match &array.kind {
+                TypedExprKind::ContextField { offset, .. } => Some(*offset),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(argv_offsets, vec![24, 32]);
+    // The printf is shared: one Printf and one Join action.
+    assert_eq!(output.program.resources.actions.len(), 2);
+}
+
+#[test]
+fn wildcard_attach_points_expand() {
+    let output = run("tracepoint:syscalls:sys_enter_exec* { printf(\"%s\\n\", comm); }");
+    assert!(!output.has_errors(), "{:?}", output.diagnostics);
+    let names: Vec<&str> = output.program.probes.iter().map(|probe| probe.probe_name.as_str()).collect();
+    assert_eq!(names, vec!["tracepoint:syscalls:sys_enter_execve", "tracepoint:syscalls:sys_enter_execveat"]);
+}
+
+#[test]
+fn unknown_builtin_is_located_with_a_suggestion() {
+    let source = "BEGIN { printf(\"%d\\n\", pidd); }";
+    let output = run(source);
+    let diagnostic = output.diagnostics.first().expect("an error");
+    assert_eq!(diagnostic.message, "Unknown identifier: 'pidd'");
+    let span = diagnostic.span.expect("located");
+    assert_eq!(&source[span.start..span.end], "pidd");
+    assert!(diagnostic.notes.iter().any(|note| note.contains("'pid'")), "{:?}", diagnostic.notes);
+}
+
+#[test]
+fn unknown_function_and_field_suggest_close_names() {
+    let output = run("tracepoint:syscalls:sys_enter_execve { prinft(\"x\"); printf(\"%s\", str(args->filenam)); }");
+    let all = messages(&output);
+    assert!(all.contains(&"Unknown function: 'prinft'".to_string()), "{all:?}");
+    assert!(
+        all.contains(&"Struct/union of type 'struct _tracepoint_syscalls_sys_enter_execve' does not contain a field named 'filenam'".to_string()),
+        "{all:?}"
+    );
+    // Several errors from one run.
+    assert!(output.diagnostics.len() >= 2);
+    assert!(output.diagnostics.iter().any(|diagnostic| diagnostic.notes.iter().any(|note| note.contains("'filename'"))));
+}
+
+#[test]
+fn printf_argument_mismatches() {
+    let source = "BEGIN { printf(\"%d %s\\n\", comm, 5); printf(\"%d %d\\n\", 1); }";
+    let output = run(source);
+    let all = messages(&output);
+    assert!(all.contains(&"printf: %d specifier expects a value of type integer (string[16] supplied)".to_string()), "{all:?}");
+    assert!(all.contains(&"printf: Not enough arguments for format string (1 supplied, 2 expected)".to_string()), "{all:?}");
+    let first = output.diagnostics.first().and_then(|diagnostic| diagnostic.span).expect("located");
+    assert_eq!(&source[first.start..first.end], "comm");
+}
+
+#[test]
+fn type_errors_are_located() {
+    let source = "BEGIN { $x = 1; $x = comm; $y = comm + 1; }";
+    let output = run(source);
+    let all = messages(&output);
+    assert!(all.iter().any(|message| message.starts_with("Type mismatch for $x")), "{all:?}");
+    assert!(all.iter().any(|message| message.contains("Type mismatch for '+'")), "{all:?}");
+}
+
+#[test]
+fn missing_tracepoint_is_an_error_at_the_attach_point() {
+    let source = "tracepoint:syscalls:sys_enter_nonexistent { exit(); }";
+    let output = run(source);
+    let diagnostic = output.diagnostics.first().expect("an error");
+    assert_eq!(diagnostic.message, "tracepoint not found: syscalls:sys_enter_nonexistent");
+    let span = diagnostic.span.expect("located");
+    assert_eq!(&source[span.start..span.end], "tracepoint:syscalls:sys_enter_nonexistent");
+}
+
+#[test]
+fn field_types_follow_the_format() {
+    let output = run("tracepoint:sched:sched_switch { $c = args.prev_comm; $p = args->prev_pid; }");
+    assert!(!output.has_errors(), "{:?}", output.diagnostics);
+    let variables = &output.program.probes[0].variables;
+    assert_eq!(variables[0].ty, Type::Str { capacity: 16 });
+    assert_eq!(variables[1].ty, Type::Int { bytes: 8, signed: true });
+}
+
+#[test]
+fn arg_builtins_only_where_the_probe_has_them() {
+    let output = run("tracepoint:sched:sched_switch { printf(\"%d\", arg0); }");
+    assert!(messages(&output)[0].contains("arg0 builtin can only be used"), "{:?}", output.diagnostics);
+}

@@ -1,0 +1,336 @@
+//! Running a program: parse, check, compile, load, attach, print events, and print maps at exit.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use bpfscope_bpf::CompiledProgram;
+use bpfscope_check::{CheckOptions, KernelProbeInfo};
+use bpfscope_codegen::CodegenOptions;
+use bpfscope_output::{EventOutcome, EventPrinter, OutputFormat, TextStyle};
+use bpfscope_probes::{tracefs, KernelFs};
+use bpfscope_runtime::{Control, Map, RuntimeError, Session, SessionOptions, StopReason};
+use bpfscope_syntax::Diagnostic;
+
+use crate::args::Cli;
+
+/// A program to run and the name its diagnostics use (`stdin` for `-e`, as bpftrace).
+struct Source {
+    file_name: String,
+    text: String,
+}
+
+fn read_source(cli: &Cli) -> anyhow::Result<Source> {
+    if let Some(program) = &cli.program {
+        return Ok(Source { file_name: "stdin".to_string(), text: program.clone() });
+    }
+    let path = cli.script_or_pattern.as_deref().unwrap_or("-");
+    if path == "-" {
+        let text = std::io::read_to_string(std::io::stdin()).context("reading the program from standard input")?;
+        return Ok(Source { file_name: "stdin".to_string(), text });
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read script file '{path}' (give a script file, or a program with -e)"))?;
+    Ok(Source { file_name: path.to_string(), text })
+}
+
+/// Prints diagnostics to stderr; returns whether any was an error.
+fn report(diagnostics: &[Diagnostic], source: &Source) -> bool {
+    if diagnostics.is_empty() {
+        return false;
+    }
+    let rendered = bpfscope_syntax::render_all(diagnostics, &source.file_name, &source.text);
+    let _ = std::io::stderr().write_all(rendered.as_bytes());
+    diagnostics.iter().any(Diagnostic::is_error)
+}
+
+fn wants_stage(cli: &Cli, stage: &str) -> bool {
+    cli.debug_stages.iter().any(|wanted| wanted == stage || wanted == "all")
+}
+
+/// Parses, checks and compiles; `Ok(None)` when diagnostics were printed and the run must stop.
+fn compile(cli: &Cli, source: &Source, fs: &KernelFs) -> anyhow::Result<Option<CompiledProgram>> {
+    for stage in &cli.debug_stages {
+        if !["ast", "types", "bpf", "verifier", "all"].contains(&stage.as_str()) {
+            anyhow::bail!("unknown debug stage '{stage}'; valid stages: ast, types, bpf, verifier, all");
+        }
+    }
+    let (program, diagnostics) = bpfscope_syntax::parse(&source.text);
+    if report(&diagnostics, source) {
+        return Ok(None);
+    }
+    if wants_stage(cli, "ast") {
+        print!("{}", bpfscope_syntax::printer::print_program(&program));
+    }
+    for include in &program.includes {
+        eprintln!(
+            "bpfscope: note: #include <{}> is not needed: kernel types come from BTF",
+            include.path
+        );
+    }
+    let uses_tracepoints = program.probes.iter().flat_map(|probe| &probe.attach_points).any(|point| {
+        bpfscope_probes::Provider::from_name(point.provider()) == Some(bpfscope_probes::Provider::Tracepoint)
+    });
+    if uses_tracepoints && tracefs::locate(fs).is_none() {
+        crate::list::mount_tracefs()?;
+    }
+    let probe_info = KernelProbeInfo { fs: fs.clone() };
+    let checked = bpfscope_check::check(&program, &source.text, &probe_info, &CheckOptions::default());
+    if report(&checked.diagnostics, source) {
+        return Ok(None);
+    }
+    if wants_stage(cli, "types") {
+        print!("{}", bpfscope_check::dump::dump_types(&checked.program));
+    }
+    let compiled = match bpfscope_codegen::compile(&checked.program, &CodegenOptions::default()) {
+        Ok(compiled) => compiled,
+        Err(diagnostics) => {
+            report(&diagnostics, source);
+            return Ok(None);
+        }
+    };
+    if wants_stage(cli, "bpf") {
+        print!("{}", bpfscope_codegen::disassemble_program(&compiled, &source.text));
+    }
+    Ok(Some(compiled))
+}
+
+/// Where events go: stdout or the `-o` file, buffered and flushed after each batch.
+fn open_output(cli: &Cli) -> anyhow::Result<Box<dyn Write>> {
+    Ok(match &cli.output {
+        Some(path) => Box::new(BufWriter::with_capacity(
+            1 << 16,
+            File::create(path).with_context(|| format!("cannot create output file {}", path.display()))?,
+        )),
+        None => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout())),
+    })
+}
+
+/// Says what a load failure means, pointing at the script line when the verifier named one.
+fn explain_runtime_error(error: RuntimeError, source: &Source) -> anyhow::Error {
+    match error {
+        RuntimeError::VerifierRejected(rejection) => {
+            let location = match rejection.script_line {
+                Some(line) => {
+                    let text = source.text.lines().nth(line.saturating_sub(1) as usize).unwrap_or("");
+                    format!("{}:{line}: the kernel verifier rejected the program for {}\n{text}\n", source.file_name, rejection.probe_name)
+                }
+                None => format!("the kernel verifier rejected the program for {}\n", rejection.probe_name),
+            };
+            anyhow::anyhow!(
+                "{location}{}\nverifier log:\n{}\nThis is a bpfscope bug when the script is valid; please report it with the script and this log.",
+                rejection.error,
+                rejection.log.trim_end()
+            )
+        }
+        other => anyhow::Error::new(other),
+    }
+}
+
+pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let source = read_source(cli)?;
+    let fs = KernelFs::live();
+    let Some(compiled) = compile(cli, &source, &fs)? else {
+        return Ok(ExitCode::from(1));
+    };
+    let format = if crate::wants_json(cli) { OutputFormat::Json } else { OutputFormat::Text };
+    let child = match &cli.command {
+        Some(command) => Some(bpfscope_runtime::PausedChild::spawn(&split_command(command)?)?),
+        None => None,
+    };
+    let options = SessionOptions {
+        tracefs_root: tracefs::locate(&fs).map(Into::into),
+        child,
+        handle_stop_signals: !cli.dry_run,
+    };
+    let mut session = Session::load(&compiled, options).map_err(|error| explain_runtime_error(error, &source))?;
+    if cli.dry_run {
+        eprintln!("bpfscope: dry run: {} programs compiled and loaded, nothing attached", compiled.programs.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut sink = EventSink {
+        compiled: &compiled,
+        printer: EventPrinter::new(&compiled.actions, format)?,
+        out: open_output(cli)?,
+        format,
+        failure: None,
+    };
+    let mut stop = StopReason::Exit;
+    if session.run_begin(&mut |maps, record| sink.handle(maps, record))? != Control::Exit {
+        let probe_count = session.attach_all()?;
+        announce_attached(cli, probe_count, format, &mut std::io::stderr())?;
+        stop = loop {
+            let control = session.poll_once(&mut |maps, record| sink.handle(maps, record));
+            // Flush once per batch of records: prompt output without a write per event.
+            if let Err(error) = sink.out.flush() {
+                sink.failure.get_or_insert(error.into());
+            }
+            if control == Control::Exit || sink.failure.is_some() {
+                break StopReason::Exit;
+            }
+            if bpfscope_runtime::signals::stop_requested() {
+                break StopReason::Signal;
+            }
+            if let Some(code) = session.child_exit_code()? {
+                break StopReason::ChildExited(code);
+            }
+        };
+    }
+    session.finish(&mut |maps, record| sink.handle(maps, record))?;
+    if let Some(error) = sink.failure.take() {
+        return Err(error);
+    }
+    print_maps_at_exit(&compiled, &session, format, &mut sink.out)?;
+    let lost = session.lost_events()?;
+    if lost > 0 {
+        bpfscope_output::print_lost_events(lost, format, &mut sink.out)?;
+    }
+    sink.out.flush()?;
+    Ok(match stop {
+        // bpftrace exits 0 after Ctrl-C or exit(); with -c it also exits 0 whatever the command returned.
+        StopReason::Exit | StopReason::Signal | StopReason::ChildExited(_) => ExitCode::SUCCESS,
+    })
+}
+
+/// Receives every ring-buffer record and prints it; remembers the first failure.
+struct EventSink<'a> {
+    compiled: &'a CompiledProgram,
+    printer: EventPrinter,
+    out: Box<dyn Write>,
+    format: OutputFormat,
+    failure: Option<anyhow::Error>,
+}
+
+impl EventSink<'_> {
+    fn handle(&mut self, maps: &[Map], record: &[u8]) -> Control {
+        match self.printer.print_record(record, &mut self.out) {
+            Ok(EventOutcome::Continue) => Control::Continue,
+            Ok(EventOutcome::Exit) => Control::Exit,
+            Ok(EventOutcome::PrintMap(index)) => {
+                match print_one_map(self.compiled, maps, index, self.format, &mut self.out) {
+                    Ok(()) => Control::Continue,
+                    Err(error) => {
+                        self.failure.get_or_insert(error);
+                        Control::Exit
+                    }
+                }
+            }
+            Ok(EventOutcome::ClearMap(index, zero)) => {
+                if let Some(map) = maps.get(index) {
+                    let result = if zero { map.zero() } else { map.clear() };
+                    if let Err(error) = result {
+                        eprintln!("bpfscope: warning: clearing map {index}: {error}");
+                    }
+                }
+                Control::Continue
+            }
+            Ok(EventOutcome::Warning(message)) => {
+                eprintln!("bpfscope: warning: {message}");
+                Control::Continue
+            }
+            Err(error) => {
+                self.failure.get_or_insert(error.into());
+                Control::Exit
+            }
+        }
+    }
+}
+
+/// `Attaching N probes...` (stderr in text mode; an `attached_probes` object in JSON).
+fn announce_attached(cli: &Cli, probe_count: usize, format: OutputFormat, stderr: &mut dyn Write) -> anyhow::Result<()> {
+    if cli.quiet {
+        return Ok(());
+    }
+    match format {
+        OutputFormat::Text => bpfscope_output::print_attached_probes(probe_count as u64, format, stderr)?,
+        OutputFormat::Json => {
+            let mut stdout = std::io::stdout().lock();
+            bpfscope_output::print_attached_probes(probe_count as u64, format, &mut stdout)?;
+        }
+    }
+    Ok(())
+}
+
+fn print_one_map(
+    compiled: &CompiledProgram,
+    maps: &[Map],
+    index: usize,
+    format: OutputFormat,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let (Some(spec), Some(map)) = (compiled.maps.get(index), maps.get(index)) else {
+        anyhow::bail!("print() names map {index}, which does not exist");
+    };
+    bpfscope_output::print_map(spec, map.snapshot()?, format, None, None, out)?;
+    Ok(())
+}
+
+fn print_maps_at_exit(compiled: &CompiledProgram, session: &Session, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut snapshots = Vec::new();
+    for (index, spec) in compiled.maps.iter().enumerate() {
+        if spec.layout.is_some() {
+            snapshots.push((spec, session.snapshot(index)?));
+        }
+    }
+    bpfscope_output::print_maps_at_exit(snapshots, format, TextStyle { escape_control: true }, out)?;
+    Ok(())
+}
+
+/// Splits `-c` text into argv the way a shell would for simple commands (quotes, backslashes).
+fn split_command(command: &str) -> anyhow::Result<Vec<String>> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut characters = command.chars();
+    while let Some(character) = characters.next() {
+        match (quote, character) {
+            (Some(open), c) if c == open => quote = None,
+            (Some('"'), '\\') => current.extend(characters.next()),
+            (Some(_), c) => current.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(character);
+                in_word = true;
+            }
+            (None, '\\') => {
+                current.extend(characters.next());
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut current));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                current.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        anyhow::bail!("-c: unterminated quote in '{command}'");
+    }
+    if in_word {
+        words.push(current);
+    }
+    if words.is_empty() {
+        anyhow::bail!("-c: empty command");
+    }
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_command;
+
+    #[test]
+    fn splits_commands_like_a_shell() {
+        assert_eq!(split_command("ls -l /tmp").unwrap(), ["ls", "-l", "/tmp"]);
+        assert_eq!(split_command("sh -c 'exit 3'").unwrap(), ["sh", "-c", "exit 3"]);
+        assert_eq!(split_command(r#"echo "a \"b\"" c\ d"#).unwrap(), ["echo", "a \"b\"", "c d"]);
+        assert!(split_command("echo 'x").is_err());
+        assert!(split_command("   ").is_err());
+    }
+}
