@@ -112,7 +112,7 @@ ensure_host_tools() {
     else
       command -v "$tool" >/dev/null 2>&1 && continue
     fi
-    missing_packages+=("$package")
+    [[ " ${missing_packages[*]} " == *" $package "* ]] || missing_packages+=("$package")
   done
   ((${#missing_packages[@]} == 0)) && return 0
   if ((EUID != 0)) || ! command -v apt-get >/dev/null 2>&1; then
@@ -361,8 +361,9 @@ run_in_guest() {
   shift $((OPTIND - 1))
   [[ ${1:-} == -- ]] && shift
   (($# >= 1)) || die_usage "no command given (run $series [options] -- CMD [ARGS...])"
-  [[ $timeout_seconds =~ ^[0-9]+$ ]] && ((timeout_seconds > 0)) ||
+  if ! [[ $timeout_seconds =~ ^[1-9][0-9]*$ ]]; then
     die_usage "-t needs a positive number of seconds"
+  fi
 
   local -a shared_paths=()
   local dir
@@ -424,7 +425,7 @@ run_in_guest() {
   mkfifo "$work_dir/stdout.fifo" "$work_dir/stderr.fifo"
   : >"$work_dir/status"
   local -a qemu_arguments=(
-    -nodefaults -no-user-config -machine q35 -accel tcg,thread=multi -cpu max
+    -nodefaults -no-user-config -machine q35 -accel "tcg,thread=multi" -cpu max
     -smp "$cpu_count" -m "$memory"
     -display none -vga none -monitor none -no-reboot -net none
     -serial "file:$work_dir/console.log"

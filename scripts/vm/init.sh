@@ -63,8 +63,9 @@ while [ "$attempts" -lt 200 ]; do
   sleep 0.05
 done
 [ -c "$status_port" ] || status_port=
-[ -n "$status_port" ] && [ -c "$stdout_port" ] && [ -c "$stderr_port" ] ||
+if [ -z "$status_port" ] || [ ! -c "$stdout_port" ] || [ ! -c "$stderr_port" ]; then
   give_up "virtio-serial ports missing (is virtio_console loaded?)"
+fi
 report "booted $(uname -r)"
 
 nine_p_options="trans=virtio,version=9p2000.L,msize=512000"
@@ -117,9 +118,10 @@ fi
 # Read-write shares: tag vmtest_rwN is mounted at the host path given in the settings.
 share_index=0
 for shared_path in ${VMTEST_RW_DIRS:-}; do
-  mkdir -p "$R$shared_path" &&
-    mount -t 9p -o "$nine_p_options" "vmtest_rw$share_index" "$R$shared_path" ||
+  mkdir -p "$R$shared_path"
+  if ! mount -t 9p -o "$nine_p_options" "vmtest_rw$share_index" "$R$shared_path"; then
     give_up "cannot mount read-write share $shared_path"
+  fi
   share_index=$((share_index + 1))
 done
 

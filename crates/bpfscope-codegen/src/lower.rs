@@ -171,6 +171,13 @@ impl<'a> Lowering<'a> {
         }
     }
 
+    /// Memory in the per-CPU scratch map, whatever the size.
+    fn allocate_scratch(&mut self, size: u32) -> Place {
+        let offset = self.scratch_bytes;
+        self.scratch_bytes += size.max(1).div_ceil(8) * 8;
+        Place { base: Base::Reg(self.scratch_base), offset: offset as i32 }
+    }
+
     /// An 8-byte stack slot.
     fn stack_slot(&mut self) -> i16 {
         self.frame_bytes += 8;
@@ -834,7 +841,12 @@ impl<'a> Lowering<'a> {
                 );
             }
             TypedExprKind::JoinString { array, space, separator } => {
-                self.join_string(array, *space, separator, destination, capacity);
+                // The verifier checks `offset + size` with both at their maxima, so the working
+                // buffer has twice the capacity; the string itself never passes `capacity`.
+                let full = expr.ty.record_size().max(2);
+                let working = self.allocate_scratch(full * 2);
+                self.join_string(array, *space, separator, working, full);
+                self.copy(working, destination, capacity);
             }
             TypedExprKind::Ternary { condition, then_value, else_value } => {
                 let else_label = self.builder.label();

@@ -168,6 +168,45 @@ fn allocate(insns: &[IrInsn], frame_bytes: u32) -> (HashMap<VReg, Location>, usi
     (locations, spilled.len(), stack_bytes)
 }
 
+/// Drops instructions no path reaches (code after a `break` or `return`): the verifier
+/// rejects programs with unreachable instructions.
+pub fn remove_unreachable(insns: &[IrInsn]) -> Vec<IrInsn> {
+    let label_positions: HashMap<Label, usize> = insns
+        .iter()
+        .enumerate()
+        .filter_map(|(position, insn)| match insn {
+            IrInsn::Label(label) => Some((*label, position)),
+            _ => None,
+        })
+        .collect();
+    let mut reached = vec![false; insns.len()];
+    let mut pending = vec![0usize];
+    while let Some(position) = pending.pop() {
+        let Some(insn) = insns.get(position) else { continue };
+        if reached.get(position).copied().unwrap_or(true) {
+            continue;
+        }
+        if let Some(flag) = reached.get_mut(position) {
+            *flag = true;
+        }
+        match insn {
+            IrInsn::Jump(target) => pending.extend(label_positions.get(target)),
+            IrInsn::Branch { target, .. } => {
+                pending.extend(label_positions.get(target));
+                pending.push(position + 1);
+            }
+            IrInsn::Exit { .. } => {}
+            _ => pending.push(position + 1),
+        }
+    }
+    insns
+        .iter()
+        .zip(reached)
+        .filter(|(insn, reached)| *reached || matches!(insn, IrInsn::Label(_) | IrInsn::Line(_)))
+        .map(|(insn, _)| insn.clone())
+        .collect()
+}
+
 struct Emitter<'a> {
     locations: &'a HashMap<VReg, Location>,
     out: Vec<Insn>,
@@ -384,6 +423,8 @@ impl Emitter<'_> {
 /// lowering already laid out (from r10 downwards); spill slots go below it.
 pub fn allocate_and_emit(insns: &[IrInsn], frame_bytes: u32) -> Result<Emitted, AllocationError> {
     let frame_bytes = frame_bytes.div_ceil(8) * 8;
+    let reachable = remove_unreachable(insns);
+    let insns = reachable.as_slice();
     let (locations, spilled_vregs, stack_bytes) = allocate(insns, frame_bytes);
     if stack_bytes > MAX_STACK_BYTES {
         return Err(AllocationError::StackTooLarge { needed: stack_bytes });

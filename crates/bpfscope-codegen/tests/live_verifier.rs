@@ -250,3 +250,60 @@ fn execve_nsecs_one_liner_prints_a_timestamp_and_argv() {
         .collect();
     assert!(nsecs.iter().all(|value| *value > 0), "{nsecs:?}");
 }
+
+fn forty_builtins_expression() -> String {
+    let builtins = ["pid", "tid", "uid", "gid", "nsecs", "cpu", "rand", "curtask"];
+    let mut expression = String::new();
+    for index in 0..40 {
+        if index > 0 {
+            expression.push_str(" + (");
+        }
+        expression.push_str(builtins[index % builtins.len()]);
+        expression.push_str(&format!(" * {}", index + 1));
+    }
+    expression.push_str(&")".repeat(39));
+    expression
+}
+
+#[test]
+fn language_breadth_passes_the_verifier() {
+    if !can_run_bpf() {
+        return;
+    }
+    let spilling = format!("tracepoint:syscalls:sys_enter_getppid {{ printf(\"%d\\n\", {}); }}", forty_builtins_expression());
+    let programs = [
+        spilling.as_str(),
+        r#"tracepoint:syscalls:sys_enter_execve { $f = str(args->filename); if ($f == "/bin/true") { printf("true %s\n", $f); } else { printf("other\n"); } }"#,
+        r#"tracepoint:syscalls:sys_enter_getppid /pid > 1 && tid != 0/ { $i = 0; $s = 0; while ($i < 10) { $s += $i; $i++; if ($s > 20) { break; } } printf("%d %d\n", $s, pid > 5 ? (uint32)tid : (int8)uid); }"#,
+        r#"tracepoint:syscalls:sys_enter_execve { $j = join(args->argv, ","); printf("%s\n", $j); }"#,
+        r#"tracepoint:syscalls:sys_enter_execve { printf("%s %s\n", str(args->filename, 4), str(*args->argv)); }"#,
+        r#"tracepoint:sched:sched_process_exec { printf("%s %d\n", args->filename, args->pid); }"#,
+        r#"tracepoint:sched:sched_switch { printf("%s %d %s\n", args->prev_comm, args->prev_pid, probe); }"#,
+        r#"BEGIN { $t = (1, "two"); print($t); time(); printf("%d %d\n", !(1 < 2) || 3 >= 4, $t.0); unroll(3) { printf("u\n"); } }"#,
+        r#"rawtracepoint:sched_switch { printf("%d %x\n", arg0 != 0, ~arg1 & 0xff); }"#,
+        r#"tracepoint:syscalls:sys_enter_getppid { $c = comm; if ($c != "nothing") { printf("%s %d\n", $c, -5 / 2 % 3 << 1 >> 1 ^ 7 | 8); return; } exit(); }"#,
+    ];
+    for source in programs {
+        drop(load(source));
+    }
+}
+
+#[test]
+fn join_as_a_value_builds_the_string_in_bpf() {
+    if !can_run_bpf() {
+        return;
+    }
+    let source = r#"tracepoint:syscalls:sys_enter_execve { $j = join(args->argv, ","); printf("%d %s\n", pid, $j); }"#;
+    let compiled = compile_source(source);
+    let mut session = load(source);
+    session.attach_all().expect("attaches");
+    let mut child = std::process::Command::new("/bin/true").args(["alpha", "beta gamma"]).spawn().expect("spawns");
+    let child_pid = u64::from(child.id());
+    let _ = child.wait();
+    let is_child = |record: &Decoded| matches!(record, Decoded::Printf { ints, .. } if ints.first() == Some(&child_pid));
+    let records = collect_for(&mut session, &compiled.actions, Duration::from_secs(3), &mut |records| records.iter().any(is_child));
+    let Some(Decoded::Printf { strings, .. }) = records.iter().find(|record| is_child(record)) else {
+        panic!("no record for {child_pid}: {records:?}");
+    };
+    assert_eq!(strings.first().map(String::as_str), Some("/bin/true,alpha,beta gamma"));
+}

@@ -7,7 +7,10 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::glob::Glob;
-use crate::{elf, kernel_funcs, perf_events, tracefs, usdt, KernelFs, ProbeArg, ProbeEntry, ProbeError, Provider, Stability};
+use crate::{
+    elf, kernel_funcs, perf_events, tracefs, usdt, KernelFs, ProbeArg, ProbeEntry, ProbeError,
+    Provider, Stability,
+};
 
 /// What `-l`/`-lv` prints.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -30,8 +33,16 @@ pub const STABLE_MARKER: &str = "  (stable: prefer over kprobe/fentry)";
 pub fn list(fs: &KernelFs, patterns: &str, verbose: bool) -> Result<Listing, ProbeError> {
     let mut listing = Listing::default();
     let mut seen_full_names = HashSet::new();
-    let patterns: Vec<&str> = patterns.split(',').map(str::trim).filter(|pattern| !pattern.is_empty()).collect();
-    let patterns = if patterns.is_empty() { vec!["*"] } else { patterns };
+    let patterns: Vec<&str> = patterns
+        .split(',')
+        .map(str::trim)
+        .filter(|pattern| !pattern.is_empty())
+        .collect();
+    let patterns = if patterns.is_empty() {
+        vec!["*"]
+    } else {
+        patterns
+    };
     // Each source lists a provider's probes once, so only several patterns can repeat a probe.
     let several_patterns = patterns.len() > 1;
     for pattern in patterns {
@@ -48,11 +59,20 @@ pub fn list(fs: &KernelFs, patterns: &str, verbose: bool) -> Result<Listing, Pro
                 entries = list_provider(fs, provider, target, verbose, &mut listing.notes)?;
             }
             PatternKind::FullName(glob) => {
-                for provider in Provider::ALL.into_iter().filter(|provider| provider.in_kernel_list()) {
+                for provider in Provider::ALL
+                    .into_iter()
+                    .filter(|provider| provider.in_kernel_list())
+                {
                     if !provider_can_match(&glob, provider) {
                         continue;
                     }
-                    match list_provider_by_full_name(fs, provider, &glob, verbose, &mut listing.notes) {
+                    match list_provider_by_full_name(
+                        fs,
+                        provider,
+                        &glob,
+                        verbose,
+                        &mut listing.notes,
+                    ) {
                         Ok(found) => entries.extend(found),
                         Err(ProbeError::TracefsMissing) => return Err(ProbeError::TracefsMissing),
                         // One unreadable source must not hide the others in a catch-all search.
@@ -91,10 +111,11 @@ fn has_wildcard(text: &str) -> bool {
 fn split_pattern(pattern: &str) -> Result<PatternKind<'_>, ProbeError> {
     match pattern.split_once(':') {
         Some((provider_name, target)) if !has_wildcard(provider_name) => {
-            let provider = Provider::from_name(provider_name).ok_or_else(|| ProbeError::UnknownProvider {
-                given: provider_name.to_string(),
-                valid: valid_provider_names(),
-            })?;
+            let provider =
+                Provider::from_name(provider_name).ok_or_else(|| ProbeError::UnknownProvider {
+                    given: provider_name.to_string(),
+                    valid: valid_provider_names(),
+                })?;
             Ok(PatternKind::Provider(provider, target))
         }
         _ => Ok(PatternKind::FullName(Glob::new(pattern)?)),
@@ -102,7 +123,11 @@ fn split_pattern(pattern: &str) -> Result<PatternKind<'_>, ProbeError> {
 }
 
 fn valid_provider_names() -> String {
-    Provider::ALL.iter().map(|provider| provider.name()).collect::<Vec<_>>().join(", ")
+    Provider::ALL
+        .iter()
+        .map(|provider| provider.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Whether a full-name glob could match anything of `provider` (skips whole sources early).
@@ -124,20 +149,30 @@ fn list_provider(
     verbose: bool,
     notes: &mut Vec<String>,
 ) -> Result<Vec<ProbeEntry>, ProbeError> {
-    let target_pattern = if target_pattern.is_empty() { "*" } else { target_pattern };
+    let target_pattern = if target_pattern.is_empty() {
+        "*"
+    } else {
+        target_pattern
+    };
     match provider {
         Provider::Tracepoint => {
             let glob = Glob::new(target_pattern)?;
             tracefs::list_tracepoints(fs, &|target| glob.matches(target), verbose, notes)
         }
-        Provider::Rawtracepoint | Provider::Kprobe | Provider::Kretprobe | Provider::Fentry | Provider::Fexit => {
+        Provider::Rawtracepoint
+        | Provider::Kprobe
+        | Provider::Kretprobe
+        | Provider::Fentry
+        | Provider::Fexit => {
             let glob = Glob::new(target_pattern)?;
             // `fentry:vfs_read` means the function in any module (targets are `vmlinux:vfs_read`).
             let pattern_has_module = target_pattern.contains(':');
             let matches = |target: &str| {
                 glob.matches(target)
                     || (!pattern_has_module
-                        && target.rsplit_once(':').is_some_and(|(_, function)| glob.matches(function)))
+                        && target
+                            .rsplit_once(':')
+                            .is_some_and(|(_, function)| glob.matches(function)))
             };
             kernel_funcs::list_kernel_functions(fs, provider, &matches, verbose, notes)
         }
@@ -147,12 +182,20 @@ fn list_provider(
         Provider::Usdt => usdt::list_usdt(fs, target_pattern, verbose),
         Provider::Software | Provider::Hardware => {
             // Targets are `EVENT:`; a count after the event (`cpu-clock:1000`) does not narrow it.
-            let event = target_pattern.split(':').next().filter(|event| !event.is_empty()).unwrap_or("*");
+            let event = target_pattern
+                .split(':')
+                .next()
+                .filter(|event| !event.is_empty())
+                .unwrap_or("*");
             let glob = Glob::new(&format!("{event}:"))?;
             perf_events::list_perf_events(fs, provider, &|target| glob.matches(target), verbose)
         }
         Provider::Profile | Provider::Interval => {
-            let unit = target_pattern.split(':').next().filter(|unit| !unit.is_empty()).unwrap_or("*");
+            let unit = target_pattern
+                .split(':')
+                .next()
+                .filter(|unit| !unit.is_empty())
+                .unwrap_or("*");
             let glob = Glob::new(&format!("{unit}:"))?;
             Ok(timer_unit_entries(provider, &|target| glob.matches(target)))
         }
@@ -189,7 +232,11 @@ fn list_provider_by_full_name(
     };
     match provider {
         Provider::Tracepoint => tracefs::list_tracepoints(fs, &matches, verbose, notes),
-        Provider::Rawtracepoint | Provider::Kprobe | Provider::Kretprobe | Provider::Fentry | Provider::Fexit => {
+        Provider::Rawtracepoint
+        | Provider::Kprobe
+        | Provider::Kretprobe
+        | Provider::Fentry
+        | Provider::Fexit => {
             kernel_funcs::list_kernel_functions(fs, provider, &matches, verbose, notes)
         }
         Provider::Software | Provider::Hardware => {
@@ -229,7 +276,10 @@ fn event_key_of_kernel_function(target: &str) -> (bool, &str) {
 fn event_key_of_tracepoint(target: &str) -> (bool, &str) {
     let (category, event) = target.split_once(':').unwrap_or(("", target));
     if category == "syscalls" {
-        if let Some(syscall) = event.strip_prefix("sys_enter_").or_else(|| event.strip_prefix("sys_exit_")) {
+        if let Some(syscall) = event
+            .strip_prefix("sys_enter_")
+            .or_else(|| event.strip_prefix("sys_exit_"))
+        {
             return (true, syscall);
         }
     }
@@ -242,7 +292,10 @@ fn tracepoints_with_kernel_function_twins(listing: &Listing) -> HashSet<String> 
         .entries
         .iter()
         .filter(|entry| {
-            matches!(entry.provider, Provider::Kprobe | Provider::Kretprobe | Provider::Fentry | Provider::Fexit)
+            matches!(
+                entry.provider,
+                Provider::Kprobe | Provider::Kretprobe | Provider::Fentry | Provider::Fexit
+            )
         })
         .map(|entry| event_key_of_kernel_function(&entry.target))
         .collect();
@@ -320,13 +373,17 @@ pub fn render_json(listing: &Listing, verbose: bool, out: &mut dyn Write) -> std
         buffer.push(b'\n');
     }
     for definition in &listing.type_definitions {
-        serde_json::to_writer(&mut buffer, &JsonTypeDefinition { type_definition: definition })
-            .map_err(std::io::Error::other)?;
+        serde_json::to_writer(
+            &mut buffer,
+            &JsonTypeDefinition {
+                type_definition: definition,
+            },
+        )
+        .map_err(std::io::Error::other)?;
         buffer.push(b'\n');
     }
     out.write_all(&buffer)
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -345,12 +402,18 @@ mod tests {
         let error = list(&fixture_fs(), "bogus:foo", false).unwrap_err();
         let text = error.to_string();
         assert!(matches!(error, ProbeError::UnknownProvider { .. }));
-        assert!(text.contains("bogus") && text.contains("tracepoint") && text.contains("kprobe"), "{text}");
+        assert!(
+            text.contains("bogus") && text.contains("tracepoint") && text.contains("kprobe"),
+            "{text}"
+        );
     }
 
     #[test]
     fn malformed_pattern_is_an_error() {
-        assert!(matches!(list(&fixture_fs(), "tracepoint:sys[", false), Err(ProbeError::BadPattern { .. })));
+        assert!(matches!(
+            list(&fixture_fs(), "tracepoint:sys[", false),
+            Err(ProbeError::BadPattern { .. })
+        ));
     }
 
     #[test]
@@ -386,31 +449,59 @@ mod tests {
 
     #[test]
     fn duplicates_across_patterns_are_dropped() {
-        let listing = list(&fixture_fs(), "t:sched:sched_switch,tracepoint:sched:sched_s*", false).unwrap();
+        let listing = list(
+            &fixture_fs(),
+            "t:sched:sched_switch,tracepoint:sched:sched_s*",
+            false,
+        )
+        .unwrap();
         assert_eq!(names(&listing), ["tracepoint:sched:sched_switch"]);
     }
 
     #[test]
     fn event_keys_normalise_syscalls() {
-        assert_eq!(event_key_of_kernel_function("__x64_sys_execve"), (true, "execve"));
-        assert_eq!(event_key_of_kernel_function("vmlinux:__se_sys_execveat"), (true, "execveat"));
-        assert_eq!(event_key_of_kernel_function("vfs_read.cold"), (false, "vfs_read"));
-        assert_eq!(event_key_of_tracepoint("syscalls:sys_exit_execve"), (true, "execve"));
-        assert_eq!(event_key_of_tracepoint("sched:sched_switch"), (false, "sched_switch"));
+        assert_eq!(
+            event_key_of_kernel_function("__x64_sys_execve"),
+            (true, "execve")
+        );
+        assert_eq!(
+            event_key_of_kernel_function("vmlinux:__se_sys_execveat"),
+            (true, "execveat")
+        );
+        assert_eq!(
+            event_key_of_kernel_function("vfs_read.cold"),
+            (false, "vfs_read")
+        );
+        assert_eq!(
+            event_key_of_tracepoint("syscalls:sys_exit_execve"),
+            (true, "execve")
+        );
+        assert_eq!(
+            event_key_of_tracepoint("sched:sched_switch"),
+            (false, "sched_switch")
+        );
     }
 
     #[test]
     fn stable_marker_only_in_mixed_listings() {
         let mut listing = Listing::default();
-        listing.entries.push(ProbeEntry::new(Provider::Tracepoint, "syscalls:sys_enter_execve"));
-        listing.entries.push(ProbeEntry::new(Provider::Tracepoint, "syscalls:sys_enter_read"));
+        listing.entries.push(ProbeEntry::new(
+            Provider::Tracepoint,
+            "syscalls:sys_enter_execve",
+        ));
+        listing.entries.push(ProbeEntry::new(
+            Provider::Tracepoint,
+            "syscalls:sys_enter_read",
+        ));
         let mut pure = Vec::new();
         render_text(&listing, false, &mut pure).unwrap();
         assert_eq!(
             String::from_utf8(pure).unwrap(),
             "tracepoint:syscalls:sys_enter_execve\ntracepoint:syscalls:sys_enter_read\n"
         );
-        listing.entries.push(ProbeEntry::new(Provider::Kprobe, "__x64_sys_execve"));
+        listing
+            .entries
+            .push(ProbeEntry::new(Provider::Kprobe, "__x64_sys_execve"));
         let mut mixed = Vec::new();
         render_text(&listing, false, &mut mixed).unwrap();
         assert_eq!(

@@ -33,8 +33,18 @@ pub struct NamedPerfEvent {
     pub default_period: u64,
 }
 
-const fn event(name: &'static str, alias: Option<&'static str>, config: u64, default_period: u64) -> NamedPerfEvent {
-    NamedPerfEvent { name, alias, config, default_period }
+const fn event(
+    name: &'static str,
+    alias: Option<&'static str>,
+    config: u64,
+    default_period: u64,
+) -> NamedPerfEvent {
+    NamedPerfEvent {
+        name,
+        alias,
+        config,
+        default_period,
+    }
 }
 
 /// `PERF_COUNT_SW_*` events with bpftrace's names, aliases and default periods.
@@ -69,13 +79,29 @@ pub const HARDWARE_EVENTS: [NamedPerfEvent; 10] = [
 /// `PERF_COUNT_HW_CACHE_*` ids with perf's names, and which operations each cache supports
 /// (perf lists only these combinations: e.g. there is no `L1-icache-stores`).
 const CACHES: [(&str, u64, &[CacheOp]); 7] = [
-    ("L1-dcache", 0, &[CacheOp::Load, CacheOp::Store, CacheOp::Prefetch]),
+    (
+        "L1-dcache",
+        0,
+        &[CacheOp::Load, CacheOp::Store, CacheOp::Prefetch],
+    ),
     ("L1-icache", 1, &[CacheOp::Load, CacheOp::Prefetch]),
-    ("LLC", 2, &[CacheOp::Load, CacheOp::Store, CacheOp::Prefetch]),
-    ("dTLB", 3, &[CacheOp::Load, CacheOp::Store, CacheOp::Prefetch]),
+    (
+        "LLC",
+        2,
+        &[CacheOp::Load, CacheOp::Store, CacheOp::Prefetch],
+    ),
+    (
+        "dTLB",
+        3,
+        &[CacheOp::Load, CacheOp::Store, CacheOp::Prefetch],
+    ),
     ("iTLB", 4, &[CacheOp::Load]),
     ("branch", 5, &[CacheOp::Load]),
-    ("node", 6, &[CacheOp::Load, CacheOp::Store, CacheOp::Prefetch]),
+    (
+        "node",
+        6,
+        &[CacheOp::Load, CacheOp::Store, CacheOp::Prefetch],
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,7 +146,10 @@ pub fn hardware_cache_events() -> Vec<(String, u64)> {
         for operation in operations {
             let config = cache_id | (operation.id() << 8);
             events.push((format!("{cache_name}-{}", operation.plural()), config));
-            events.push((format!("{cache_name}-{}-misses", operation.word()), config | (1 << 16)));
+            events.push((
+                format!("{cache_name}-{}-misses", operation.word()),
+                config | (1 << 16),
+            ));
         }
     }
     events
@@ -153,8 +182,16 @@ pub fn list_perf_events(
         }
     }
     if provider == Provider::Hardware {
-        targets.extend(hardware_cache_events().into_iter().map(|(name, _)| format!("{name}:")));
-        targets.extend(list_pmu_events(fs).into_iter().map(|(pmu, event)| format!("{pmu}/{event}/:")));
+        targets.extend(
+            hardware_cache_events()
+                .into_iter()
+                .map(|(name, _)| format!("{name}:")),
+        );
+        targets.extend(
+            list_pmu_events(fs)
+                .into_iter()
+                .map(|(pmu, event)| format!("{pmu}/{event}/:")),
+        );
     }
     Ok(targets
         .into_iter()
@@ -168,8 +205,15 @@ pub fn list_perf_events(
 pub fn list_pmu_events(fs: &KernelFs) -> Vec<(String, String)> {
     let mut events = Vec::new();
     for pmu in fs.list_dir(PMU_DEVICES_DIR).unwrap_or_default() {
-        let Ok(names) = fs.list_dir(&format!("{PMU_DEVICES_DIR}/{pmu}/events")) else { continue };
-        events.extend(names.into_iter().filter(|name| !name.contains('.')).map(|name| (pmu.clone(), name)));
+        let Ok(names) = fs.list_dir(&format!("{PMU_DEVICES_DIR}/{pmu}/events")) else {
+            continue;
+        };
+        events.extend(
+            names
+                .into_iter()
+                .filter(|name| !name.contains('.'))
+                .map(|name| (pmu.clone(), name)),
+        );
     }
     events
 }
@@ -193,7 +237,13 @@ pub fn resolve_perf_event(provider: Provider, name: &str) -> Option<(u32, u64, u
         return hardware_cache_events()
             .into_iter()
             .find(|(cache_name, _)| cache_name == name)
-            .map(|(_, config)| (PERF_TYPE_HW_CACHE, config, DEFAULT_PERIOD_FOR_OTHER_HARDWARE_EVENTS));
+            .map(|(_, config)| {
+                (
+                    PERF_TYPE_HW_CACHE,
+                    config,
+                    DEFAULT_PERIOD_FOR_OTHER_HARDWARE_EVENTS,
+                )
+            });
     }
     None
 }
@@ -214,18 +264,33 @@ pub struct PmuEvent {
 pub fn resolve_pmu_event(fs: &KernelFs, name: &str) -> Result<Option<PmuEvent>, ProbeError> {
     let name = name.strip_suffix(':').unwrap_or(name);
     let name = name.strip_suffix('/').unwrap_or(name);
-    let Some((pmu, event)) = name.split_once('/') else { return Ok(None) };
-    if [pmu, event].iter().any(|part| part.is_empty() || part.contains('/') || *part == "..") {
+    let Some((pmu, event)) = name.split_once('/') else {
+        return Ok(None);
+    };
+    if [pmu, event]
+        .iter()
+        .any(|part| part.is_empty() || part.contains('/') || *part == "..")
+    {
         return Ok(None);
     }
     let device = format!("{PMU_DEVICES_DIR}/{pmu}");
-    let Ok(event_text) = fs.read_to_string(&format!("{device}/events/{event}")) else { return Ok(None) };
+    let Ok(event_text) = fs.read_to_string(&format!("{device}/events/{event}")) else {
+        return Ok(None);
+    };
     let type_path = format!("{device}/type");
-    let type_text = fs.read_to_string(&type_path).map_err(|source| ProbeError::Io { path: type_path.clone(), source })?;
-    let perf_type = type_text.trim().parse::<u32>().map_err(|_| ProbeError::BadFile {
-        path: type_path,
-        reason: format!("not a PMU type number: {:?}", type_text.trim()),
-    })?;
+    let type_text = fs
+        .read_to_string(&type_path)
+        .map_err(|source| ProbeError::Io {
+            path: type_path.clone(),
+            source,
+        })?;
+    let perf_type = type_text
+        .trim()
+        .parse::<u32>()
+        .map_err(|_| ProbeError::BadFile {
+            path: type_path,
+            reason: format!("not a PMU type number: {:?}", type_text.trim()),
+        })?;
     let mut formats = Vec::new();
     for term in fs.list_dir(&format!("{device}/format")).unwrap_or_default() {
         if let Ok(text) = fs.read_to_string(&format!("{device}/format/{term}")) {
@@ -248,18 +313,33 @@ pub fn resolve_pmu_event(fs: &KernelFs, name: &str) -> Result<Option<PmuEvent>, 
 /// Encodes a sysfs event description (`event=0x3c,umask=0x01,edge`) into `[config, config1,
 /// config2]` using the PMU's `format/` files (`(term, "config:0-7")`). A term without a value
 /// means 1, as in perf; terms the PMU does not describe are ignored.
-pub fn encode_pmu_event(event_text: &str, formats: &[(String, String)]) -> Result<[u64; 3], String> {
+pub fn encode_pmu_event(
+    event_text: &str,
+    formats: &[(String, String)],
+) -> Result<[u64; 3], String> {
     let mut words = [0u64; 3];
-    for term in event_text.trim().split(',').map(str::trim).filter(|term| !term.is_empty()) {
+    for term in event_text
+        .trim()
+        .split(',')
+        .map(str::trim)
+        .filter(|term| !term.is_empty())
+    {
         let (key, value_text) = term.split_once('=').unwrap_or((term, "1"));
-        let value = parse_number(value_text.trim()).ok_or_else(|| format!("bad value in term '{term}'"))?;
-        let Some((_, layout_text)) = formats.iter().find(|(name, _)| name == key.trim()) else { continue };
-        let (word_index, ranges) =
-            parse_pmu_format(layout_text).ok_or_else(|| format!("bad format for term '{key}': {layout_text:?}"))?;
+        let value =
+            parse_number(value_text.trim()).ok_or_else(|| format!("bad value in term '{term}'"))?;
+        let Some((_, layout_text)) = formats.iter().find(|(name, _)| name == key.trim()) else {
+            continue;
+        };
+        let (word_index, ranges) = parse_pmu_format(layout_text)
+            .ok_or_else(|| format!("bad format for term '{key}': {layout_text:?}"))?;
         let mut remaining = value;
         for (low, high) in ranges {
             let width = high - low + 1;
-            let mask = if width >= 64 { u64::MAX } else { (1u64 << width) - 1 };
+            let mask = if width >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << width) - 1
+            };
             if let Some(word) = words.get_mut(word_index) {
                 *word |= (remaining & mask) << low;
             }
@@ -282,7 +362,10 @@ pub fn parse_pmu_format(text: &str) -> Option<(usize, Vec<(u32, u32)>)> {
     let mut ranges = Vec::new();
     for range in ranges_text.split(',') {
         let (low, high) = match range.split_once('-') {
-            Some((low, high)) => (low.trim().parse::<u32>().ok()?, high.trim().parse::<u32>().ok()?),
+            Some((low, high)) => (
+                low.trim().parse::<u32>().ok()?,
+                high.trim().parse::<u32>().ok()?,
+            ),
             None => {
                 let bit = range.trim().parse::<u32>().ok()?;
                 (bit, bit)
@@ -313,20 +396,38 @@ mod tests {
 
     fn targets(provider: Provider, pattern: &str) -> Vec<String> {
         let glob = crate::glob::Glob::new(pattern).unwrap();
-        list_perf_events(&fixture_fs(), provider, &|target| glob.matches(target), false)
-            .unwrap()
-            .into_iter()
-            .map(|entry| entry.full_name())
-            .collect()
+        list_perf_events(
+            &fixture_fs(),
+            provider,
+            &|target| glob.matches(target),
+            false,
+        )
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.full_name())
+        .collect()
     }
 
     #[test]
     fn software_names_and_aliases_sorted() {
         let listed = targets(Provider::Software, "*");
         assert_eq!(listed.len(), 14);
-        assert_eq!(listed.first().map(String::as_str), Some("software:alignment-faults:"));
-        let cpu: Vec<_> = listed.iter().filter(|name| name.starts_with("software:cpu")).collect();
-        assert_eq!(cpu, ["software:cpu-clock:", "software:cpu-migrations:", "software:cpu:"]);
+        assert_eq!(
+            listed.first().map(String::as_str),
+            Some("software:alignment-faults:")
+        );
+        let cpu: Vec<_> = listed
+            .iter()
+            .filter(|name| name.starts_with("software:cpu"))
+            .collect();
+        assert_eq!(
+            cpu,
+            [
+                "software:cpu-clock:",
+                "software:cpu-migrations:",
+                "software:cpu:"
+            ]
+        );
         assert!(listed.contains(&"software:cs:".to_string()));
         assert!(listed.contains(&"software:faults:".to_string()));
     }
@@ -343,22 +444,48 @@ mod tests {
             "hardware:msr/tsc/:",
             "hardware:cpu/mem-loads/:",
         ] {
-            assert!(listed.contains(&expected.to_string()), "{expected} missing from {listed:?}");
+            assert!(
+                listed.contains(&expected.to_string()),
+                "{expected} missing from {listed:?}"
+            );
         }
         assert!(!listed.contains(&"hardware:L1-icache-stores:".to_string()));
-        assert!(!listed.iter().any(|name| name.contains(".unit") || name.contains(".scale")));
-        assert_eq!(targets(Provider::Hardware, "msr/*"), ["hardware:msr/smi/:", "hardware:msr/tsc/:"]);
+        assert!(!listed
+            .iter()
+            .any(|name| name.contains(".unit") || name.contains(".scale")));
+        assert_eq!(
+            targets(Provider::Hardware, "msr/*"),
+            ["hardware:msr/smi/:", "hardware:msr/tsc/:"]
+        );
     }
 
     #[test]
     fn resolves_names_aliases_and_cache_events() {
-        assert_eq!(resolve_perf_event(Provider::Software, "cpu-clock"), Some((1, 0, 1_000_000)));
-        assert_eq!(resolve_perf_event(Provider::Software, "cs:"), Some((1, 3, 1000)));
-        assert_eq!(resolve_perf_event(Provider::Software, "faults"), Some((1, 2, 100)));
-        assert_eq!(resolve_perf_event(Provider::Hardware, "cycles"), Some((0, 0, 1_000_000)));
-        assert_eq!(resolve_perf_event(Provider::Hardware, "branch-misses"), Some((0, 5, 100_000)));
+        assert_eq!(
+            resolve_perf_event(Provider::Software, "cpu-clock"),
+            Some((1, 0, 1_000_000))
+        );
+        assert_eq!(
+            resolve_perf_event(Provider::Software, "cs:"),
+            Some((1, 3, 1000))
+        );
+        assert_eq!(
+            resolve_perf_event(Provider::Software, "faults"),
+            Some((1, 2, 100))
+        );
+        assert_eq!(
+            resolve_perf_event(Provider::Hardware, "cycles"),
+            Some((0, 0, 1_000_000))
+        );
+        assert_eq!(
+            resolve_perf_event(Provider::Hardware, "branch-misses"),
+            Some((0, 5, 100_000))
+        );
         let llc_store_misses = resolve_perf_event(Provider::Hardware, "LLC-store-misses").unwrap();
-        assert_eq!((llc_store_misses.0, llc_store_misses.1), (3, 2 | (1 << 8) | (1 << 16)));
+        assert_eq!(
+            (llc_store_misses.0, llc_store_misses.1),
+            (3, 2 | (1 << 8) | (1 << 16))
+        );
         assert_eq!(resolve_perf_event(Provider::Hardware, "cpu-clock"), None);
         assert_eq!(resolve_perf_event(Provider::Tracepoint, "cpu-clock"), None);
     }
@@ -371,7 +498,10 @@ mod tests {
         let smi = resolve_pmu_event(&fs, "msr/smi/:").unwrap().unwrap();
         assert_eq!(smi.config, 4);
         let mem_loads = resolve_pmu_event(&fs, "cpu/mem-loads/").unwrap().unwrap();
-        assert_eq!((mem_loads.perf_type, mem_loads.config, mem_loads.config1), (4, 0x01cd, 3));
+        assert_eq!(
+            (mem_loads.perf_type, mem_loads.config, mem_loads.config1),
+            (4, 0x01cd, 3)
+        );
         assert_eq!(resolve_pmu_event(&fs, "cpu/nope/").unwrap(), None);
         assert_eq!(resolve_pmu_event(&fs, "../x/").unwrap(), None);
     }
@@ -379,7 +509,10 @@ mod tests {
     #[test]
     fn pmu_format_parsing() {
         assert_eq!(parse_pmu_format("config:0-7\n"), Some((0, vec![(0, 7)])));
-        assert_eq!(parse_pmu_format("config1:0-3,8"), Some((1, vec![(0, 3), (8, 8)])));
+        assert_eq!(
+            parse_pmu_format("config1:0-3,8"),
+            Some((1, vec![(0, 3), (8, 8)]))
+        );
         assert_eq!(parse_pmu_format("config:9-3"), None);
         assert_eq!(parse_pmu_format("config:0-64"), None);
         let formats = vec![("split".to_string(), "config:0-3,8-11".to_string())];

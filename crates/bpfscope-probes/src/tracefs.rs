@@ -178,9 +178,15 @@ fn visit_format<'a>(
             break;
         }
         if let Some(id_text) = trimmed.strip_prefix("ID:") {
-            id = Some(id_text.trim().parse().map_err(|_| bad_format_line(line_index, "invalid ID"))?);
+            id = Some(
+                id_text
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad_format_line(line_index, "invalid ID"))?,
+            );
         } else if let Some(rest) = trimmed.strip_prefix("field:") {
-            let field = parse_field_line(rest).map_err(|reason| bad_format_line(line_index, reason))?;
+            let field =
+                parse_field_line(rest).map_err(|reason| bad_format_line(line_index, reason))?;
             on_field(field, !seen_empty_line);
         }
     }
@@ -201,8 +207,13 @@ fn parse_field_line(rest: &str) -> Result<FieldView<'_>, &'static str> {
     // Byte-level on purpose: this runs for every field of ~2,300 files in `-lv 'tracepoint:*'`.
     for attribute in attributes.as_bytes().split(|byte| *byte == b';') {
         let attribute = attribute.trim_ascii();
-        let Some(colon) = attribute.iter().position(|byte| *byte == b':') else { continue };
-        let (key, value) = (attribute.get(..colon).unwrap_or(b""), attribute.get(colon + 1..).unwrap_or(b""));
+        let Some(colon) = attribute.iter().position(|byte| *byte == b':') else {
+            continue;
+        };
+        let (key, value) = (
+            attribute.get(..colon).unwrap_or(b""),
+            attribute.get(colon + 1..).unwrap_or(b""),
+        );
         match key {
             b"offset" => offset = Some(parse_decimal_u32(value).ok_or("invalid offset")?),
             b"size" => size = Some(parse_decimal_u32(value).ok_or("invalid size")?),
@@ -214,7 +225,16 @@ fn parse_field_line(rest: &str) -> Result<FieldView<'_>, &'static str> {
     let size = size.ok_or("field without size")?;
     let (type_text, name, is_array, array_len) =
         split_declaration(declaration).ok_or("field declaration without a name")?;
-    Ok(FieldView { declaration, type_text, name, is_array, array_len, offset, size, signed })
+    Ok(FieldView {
+        declaration,
+        type_text,
+        name,
+        is_array,
+        array_len,
+        offset,
+        size,
+        signed,
+    })
 }
 
 fn parse_decimal_u32(digits: &[u8]) -> Option<u32> {
@@ -233,7 +253,10 @@ fn parse_decimal_u32(digits: &[u8]) -> Option<u32> {
 fn split_declaration(declaration: &str) -> Option<(Cow<'_, str>, &str, bool, Option<u32>)> {
     let trimmed = declaration.trim();
     let (type_part, name_part) = match trimmed.rfind([' ', '\t']) {
-        Some(position) => (trimmed.get(..position)?.trim_end(), trimmed.get(position..)?.trim_start()),
+        Some(position) => (
+            trimmed.get(..position)?.trim_end(),
+            trimmed.get(position..)?.trim_start(),
+        ),
         None => ("", trimmed),
     };
     // A name glued to its pointer stars (`char *p`) keeps the stars with the type.
@@ -247,7 +270,11 @@ fn split_declaration(declaration: &str) -> Option<(Cow<'_, str>, &str, bool, Opt
     let (name, is_array, array_len) = match name_with_suffix.split_once('[') {
         Some((name, suffix)) => {
             let length_text = suffix.strip_suffix(']').unwrap_or(suffix).trim();
-            let array_len = if length_text.is_empty() { Some(0) } else { length_text.parse::<u32>().ok() };
+            let array_len = if length_text.is_empty() {
+                Some(0)
+            } else {
+                length_text.parse::<u32>().ok()
+            };
             (name, true, array_len)
         }
         None => (name_with_suffix, false, None),
@@ -338,18 +365,28 @@ fn format_path(root: &str, category: &str, event: &str) -> String {
 }
 
 /// Reads and parses `events/CATEGORY/EVENT/format`, for typing `args` in the compiler.
-pub fn read_format(fs: &KernelFs, category: &str, event: &str) -> Result<TracepointFormat, ProbeError> {
+pub fn read_format(
+    fs: &KernelFs,
+    category: &str,
+    event: &str,
+) -> Result<TracepointFormat, ProbeError> {
     check_path_component(category)?;
     check_path_component(event)?;
     let root = locate(fs).ok_or(ProbeError::TracefsMissing)?;
     let path = format_path(root, category, event);
-    let bytes = fs.read(&path).map_err(|source| ProbeError::Io { path: path.clone(), source })?;
+    let bytes = fs.read(&path).map_err(|source| ProbeError::Io {
+        path: path.clone(),
+        source,
+    })?;
     parse_format(&decode(&bytes)).map_err(|error| with_path(error, &path))
 }
 
 fn with_path(error: ProbeError, path: &str) -> ProbeError {
     match error {
-        ProbeError::BadFile { reason, .. } => ProbeError::BadFile { path: path.to_string(), reason },
+        ProbeError::BadFile { reason, .. } => ProbeError::BadFile {
+            path: path.to_string(),
+            reason,
+        },
         other => other,
     }
 }
@@ -366,7 +403,10 @@ pub fn list_tracepoints(
 ) -> Result<Vec<ProbeEntry>, ProbeError> {
     let root = locate(fs).ok_or(ProbeError::TracefsMissing)?;
     let events_path = format!("{root}/available_events");
-    let bytes = read_small_file(fs, &events_path).map_err(|source| ProbeError::Io { path: events_path, source })?;
+    let bytes = read_small_file(fs, &events_path).map_err(|source| ProbeError::Io {
+        path: events_path,
+        source,
+    })?;
     let text = decode(&bytes);
     let mut targets: Vec<String> = parse_available_events(&text)
         .into_iter()
@@ -375,8 +415,10 @@ pub fn list_tracepoints(
         .collect();
     targets.sort_unstable();
     targets.dedup();
-    let mut entries: Vec<ProbeEntry> =
-        targets.into_iter().map(|target| ProbeEntry::new(Provider::Tracepoint, target)).collect();
+    let mut entries: Vec<ProbeEntry> = targets
+        .into_iter()
+        .map(|target| ProbeEntry::new(Provider::Tracepoint, target))
+        .collect();
     if verbose {
         fill_args_in_parallel(fs, root, &mut entries, notes);
     }
@@ -385,7 +427,12 @@ pub fn list_tracepoints(
 
 /// Reads the format files of `entries` on one worker per CPU (reading ~2,300 of them serially
 /// is most of `-lv 'tracepoint:*'`'s time) and fills each entry's `args`.
-fn fill_args_in_parallel(fs: &KernelFs, root: &str, entries: &mut [ProbeEntry], notes: &mut Vec<String>) {
+fn fill_args_in_parallel(
+    fs: &KernelFs,
+    root: &str,
+    entries: &mut [ProbeEntry],
+    notes: &mut Vec<String>,
+) {
     // Small batches handed out on demand: the CPUs are shared, and a worker that gets
     // descheduled must not hold back a fixed half of the work.
     const BATCH_SIZE: usize = 32;
@@ -408,7 +455,11 @@ fn fill_args_in_parallel(fs: &KernelFs, root: &str, entries: &mut [ProbeEntry], 
         // The calling thread works too instead of waiting.
         let mut failures = work();
         for helper in helpers {
-            failures.extend(helper.join().unwrap_or_else(|_| vec!["a format reader thread failed".to_string()]));
+            failures.extend(
+                helper
+                    .join()
+                    .unwrap_or_else(|_| vec!["a format reader thread failed".to_string()]),
+            );
         }
         failures
     });
@@ -425,7 +476,11 @@ fn read_small_file(fs: &KernelFs, system_path: &str) -> std::io::Result<Vec<u8>>
 }
 
 /// Like [`read_small_file`], into a buffer reused across files (its old contents are replaced).
-fn read_small_file_into(fs: &KernelFs, system_path: &str, bytes: &mut Vec<u8>) -> std::io::Result<()> {
+fn read_small_file_into(
+    fs: &KernelFs,
+    system_path: &str,
+    bytes: &mut Vec<u8>,
+) -> std::io::Result<()> {
     use std::io::Read;
     let mut file = std::fs::File::open(fs.path(system_path))?;
     if bytes.len() < 8192 {
@@ -436,7 +491,9 @@ fn read_small_file_into(fs: &KernelFs, system_path: &str, bytes: &mut Vec<u8>) -
         if length == bytes.len() {
             bytes.resize(bytes.len() * 2, 0);
         }
-        let Some(spare) = bytes.get_mut(length..) else { break Ok(()) };
+        let Some(spare) = bytes.get_mut(length..) else {
+            break Ok(());
+        };
         match file.read(spare) {
             Ok(0) => break Ok(()),
             Ok(count) => length += count,
@@ -457,17 +514,32 @@ fn decode(bytes: &[u8]) -> Cow<'_, str> {
 }
 
 /// Fills `args` for each entry; returns one note per unreadable or malformed format file.
-fn fill_args(fs: &KernelFs, root: &str, entries: &mut [ProbeEntry], buffer: &mut Vec<u8>) -> Vec<String> {
+fn fill_args(
+    fs: &KernelFs,
+    root: &str,
+    entries: &mut [ProbeEntry],
+    buffer: &mut Vec<u8>,
+) -> Vec<String> {
     let mut failures = Vec::new();
     for entry in entries {
-        let Some((category, event)) = entry.target.split_once(':') else { continue };
+        let Some((category, event)) = entry.target.split_once(':') else {
+            continue;
+        };
         let path = format_path(root, category, event);
         let parsed = read_small_file_into(fs, &path, buffer)
-            .map_err(|source| ProbeError::Io { path: path.clone(), source })
-            .and_then(|()| parse_event_args(&decode(buffer)).map_err(|error| with_path(error, &path)));
+            .map_err(|source| ProbeError::Io {
+                path: path.clone(),
+                source,
+            })
+            .and_then(|()| {
+                parse_event_args(&decode(buffer)).map_err(|error| with_path(error, &path))
+            });
         match parsed {
             Ok(args) => entry.args = args,
-            Err(error) => failures.push(format!("tracepoint:{}: no arguments: {error}", entry.target)),
+            Err(error) => failures.push(format!(
+                "tracepoint:{}: no arguments: {error}",
+                entry.target
+            )),
         }
     }
     failures
@@ -483,7 +555,11 @@ mod tests {
     }
 
     fn arg_lines(format: &TracepointFormat) -> Vec<String> {
-        format.event_fields().iter().map(|field| render_arg_text(&field_to_probe_arg(field))).collect()
+        format
+            .event_fields()
+            .iter()
+            .map(|field| render_arg_text(&field_to_probe_arg(field)))
+            .collect()
     }
 
     #[test]
@@ -498,10 +574,18 @@ mod tests {
         assert_eq!((argv.offset, argv.size, argv.signed), (24, 8, false));
         assert!(!argv.is_array && !argv.is_data_loc);
         let common_pid = format.field("common_pid").unwrap();
-        assert_eq!((common_pid.offset, common_pid.size, common_pid.signed), (4, 4, true));
+        assert_eq!(
+            (common_pid.offset, common_pid.size, common_pid.signed),
+            (4, 4, true)
+        );
         assert_eq!(
             arg_lines(&format),
-            ["int __syscall_nr", "const char * filename", "const char *const * argv", "const char *const * envp"]
+            [
+                "int __syscall_nr",
+                "const char * filename",
+                "const char *const * argv",
+                "const char *const * envp"
+            ]
         );
         assert_eq!(format.record_size(), 40);
     }
@@ -517,7 +601,10 @@ mod tests {
         let arg = field_to_probe_arg(filename);
         assert_eq!(arg.ty, "__data_loc char[]");
         assert_eq!(arg.name, "filename");
-        assert_eq!(arg_lines(&format), ["__data_loc char[] filename", "pid_t pid", "pid_t old_pid"]);
+        assert_eq!(
+            arg_lines(&format),
+            ["__data_loc char[] filename", "pid_t pid", "pid_t old_pid"]
+        );
         assert!(format.field("pid").unwrap().signed);
     }
 
@@ -530,9 +617,15 @@ mod tests {
         assert!(prev_comm.is_array);
         assert_eq!(prev_comm.size, 16);
         let arg = field_to_probe_arg(prev_comm);
-        assert_eq!((arg.ty.as_str(), arg.name.as_str()), ("char[16]", "prev_comm"));
+        assert_eq!(
+            (arg.ty.as_str(), arg.name.as_str()),
+            ("char[16]", "prev_comm")
+        );
         assert_eq!(render_arg_text(&arg), "char prev_comm[16]");
-        assert_eq!(arg_lines(&format).first().map(String::as_str), Some("char prev_comm[16]"));
+        assert_eq!(
+            arg_lines(&format).first().map(String::as_str),
+            Some("char prev_comm[16]")
+        );
         let prev_state = format.field("prev_state").unwrap();
         assert!(prev_state.signed);
     }
@@ -552,10 +645,16 @@ mod tests {
                     \tfield:char name[LEN];\toffset:8;\tsize:4;\tsigned:0;\n";
         let format = parse_format(text).unwrap();
         let ips = format.field("ips").unwrap();
-        assert_eq!((ips.type_text.as_str(), ips.array_len, ips.is_array), ("unsigned long", Some(0), true));
+        assert_eq!(
+            (ips.type_text.as_str(), ips.array_len, ips.is_array),
+            ("unsigned long", Some(0), true)
+        );
         let name = format.field("name").unwrap();
         assert_eq!((name.array_len, name.is_array), (None, true));
-        assert_eq!(arg_lines(&format), ["unsigned long ips[]", "char name[LEN]"]);
+        assert_eq!(
+            arg_lines(&format),
+            ["unsigned long ips[]", "char name[LEN]"]
+        );
     }
 
     #[test]
@@ -573,7 +672,15 @@ mod tests {
         assert!(parse_format("\n\tfield:int a;\tsize:4;\n").is_err());
         assert!(parse_format("\n\tfield:;\toffset:0;\tsize:4;\n").is_err());
         assert!(parse_format("ID: nope\n").is_err());
-        for garbage in ["", "\n", "field:", "\tfield:[", "\tfield:a[;offset:1;size:1", "ID:", "\u{0}\u{ffff}[]*;:"] {
+        for garbage in [
+            "",
+            "\n",
+            "field:",
+            "\tfield:[",
+            "\tfield:a[;offset:1;size:1",
+            "ID:",
+            "\u{0}\u{ffff}[]*;:",
+        ] {
             let _ = parse_format(garbage);
             let _ = parse_available_events(garbage);
         }
@@ -589,7 +696,9 @@ mod tests {
 
     #[test]
     fn available_events_lines() {
-        let parsed = parse_available_events("syscalls:sys_enter_execve\nbad line\n:x\ny:\nsched:sched_switch\n\n");
+        let parsed = parse_available_events(
+            "syscalls:sys_enter_execve\nbad line\n:x\ny:\nsched:sched_switch\n\n",
+        );
         assert_eq!(
             parsed,
             [
@@ -602,7 +711,13 @@ mod tests {
     #[test]
     fn read_format_rejects_path_escapes() {
         let fs = KernelFs::rooted(format!("{}/test_data/host", env!("CARGO_MANIFEST_DIR")));
-        assert!(matches!(read_format(&fs, "..", "x"), Err(ProbeError::BadPattern { .. })));
-        assert!(matches!(read_format(&fs, "a/b", "x"), Err(ProbeError::BadPattern { .. })));
+        assert!(matches!(
+            read_format(&fs, "..", "x"),
+            Err(ProbeError::BadPattern { .. })
+        ));
+        assert!(matches!(
+            read_format(&fs, "a/b", "x"),
+            Err(ProbeError::BadPattern { .. })
+        ));
     }
 }

@@ -51,7 +51,11 @@ tracepoint:syscalls:sys_exit_execveat
 ";
     assert_eq!(text(&listing, true), expected);
     // The event without a format file is still listed, and the reason is said once.
-    let missing_notes: Vec<_> = listing.notes.iter().filter(|note| note.contains("sched_no_format_file")).collect();
+    let missing_notes: Vec<_> = listing
+        .notes
+        .iter()
+        .filter(|note| note.contains("sched_no_format_file"))
+        .collect();
     assert_eq!(missing_notes.len(), 1, "{:?}", listing.notes);
     let plain = catalog::list(&fixture_fs(), "tracepoint:*", false).unwrap();
     assert_eq!(plain.entries.len(), 7);
@@ -77,7 +81,9 @@ fn tracepoint_args_carry_layout() {
             ("const char *const *", "envp", Some(32), Some(8)),
         ]
     );
-    let format = bpfscope_probes::tracefs::read_format(&fixture_fs(), "syscalls", "sys_enter_execve").unwrap();
+    let format =
+        bpfscope_probes::tracefs::read_format(&fixture_fs(), "syscalls", "sys_enter_execve")
+            .unwrap();
     assert_eq!(format.field("argv").map(|field| field.offset), Some(24));
 }
 
@@ -101,32 +107,49 @@ fn pattern_without_provider_searches_every_kernel_provider() {
     );
     // The fixture has no BTF or kallsyms: kernel functions are absent, with an explanation.
     assert!(!listing.notes.is_empty());
-    assert!(listing.entries.iter().all(|entry| !entry.full_name().starts_with("software:")));
+    assert!(listing
+        .entries
+        .iter()
+        .all(|entry| !entry.full_name().starts_with("software:")));
 }
 
 #[test]
 fn wildcard_in_provider_field_matches_full_names() {
     let listing = catalog::list(&fixture_fs(), "t*:sched:sched_s*", false).unwrap();
-    let names: Vec<String> = listing.entries.iter().map(|entry| entry.full_name()).collect();
+    let names: Vec<String> = listing
+        .entries
+        .iter()
+        .map(|entry| entry.full_name())
+        .collect();
     assert_eq!(names, ["tracepoint:sched:sched_switch"]);
 }
 
 #[test]
 fn pmu_events_are_listed_under_hardware() {
     let listing = catalog::list(&fixture_fs(), "hardware:msr/*", false).unwrap();
-    assert_eq!(text(&listing, false), "hardware:msr/smi/:\nhardware:msr/tsc/:\n");
+    assert_eq!(
+        text(&listing, false),
+        "hardware:msr/smi/:\nhardware:msr/tsc/:\n"
+    );
     let cache = catalog::list(&fixture_fs(), "h:LLC-*", false).unwrap();
     assert_eq!(cache.entries.len(), 6);
 }
 
 #[test]
 fn json_listing_is_one_object_per_line() {
-    let listing = catalog::list(&fixture_fs(), "tracepoint:syscalls:*,software:cpu-clock", true).unwrap();
+    let listing = catalog::list(
+        &fixture_fs(),
+        "tracepoint:syscalls:*,software:cpu-clock",
+        true,
+    )
+    .unwrap();
     let mut out = Vec::new();
     catalog::render_json(&listing, true, &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
-    let objects: Vec<serde_json::Value> =
-        text.lines().map(|line| serde_json::from_str(line).expect("each line is JSON")).collect();
+    let objects: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is JSON"))
+        .collect();
     assert_eq!(objects.len(), 5);
     assert_eq!(objects[0]["probe"], "tracepoint:syscalls:sys_enter_execve");
     assert_eq!(objects[0]["stability"], "stable");
@@ -141,12 +164,24 @@ fn json_listing_is_one_object_per_line() {
 fn missing_tracefs_is_reported_for_the_cli_to_mount() {
     // A root without sys/kernel/tracing: the CLI mounts tracefs and retries on this error.
     let fs = KernelFs::rooted(format!("{}/test_data/tracefs", env!("CARGO_MANIFEST_DIR")));
-    assert!(matches!(catalog::list(&fs, "tracepoint:*", false), Err(ProbeError::TracefsMissing)));
-    assert!(matches!(catalog::list(&fs, "*execve*", false), Err(ProbeError::TracefsMissing)));
+    assert!(matches!(
+        catalog::list(&fs, "tracepoint:*", false),
+        Err(ProbeError::TracefsMissing)
+    ));
+    assert!(matches!(
+        catalog::list(&fs, "*execve*", false),
+        Err(ProbeError::TracefsMissing)
+    ));
 }
 
 #[test]
 fn errors_for_bad_patterns() {
-    assert!(matches!(catalog::list(&fixture_fs(), "nosuch:x", false), Err(ProbeError::UnknownProvider { .. })));
-    assert!(matches!(catalog::list(&fixture_fs(), "t:[abc", false), Err(ProbeError::BadPattern { .. })));
+    assert!(matches!(
+        catalog::list(&fixture_fs(), "nosuch:x", false),
+        Err(ProbeError::UnknownProvider { .. })
+    ));
+    assert!(matches!(
+        catalog::list(&fixture_fs(), "t:[abc", false),
+        Err(ProbeError::BadPattern { .. })
+    ));
 }

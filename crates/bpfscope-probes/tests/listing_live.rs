@@ -39,9 +39,15 @@ fn execve_tracepoints_and_their_args() {
         Err(reason) => return eprintln!("skipped: {reason}"),
     };
     let listing = catalog::list(&fs, "tracepoint:syscalls:*execve*", true).unwrap();
-    let names: Vec<String> = listing.entries.iter().map(|entry| entry.full_name()).collect();
+    let names: Vec<String> = listing
+        .entries
+        .iter()
+        .map(|entry| entry.full_name())
+        .collect();
     if names.is_empty() {
-        return eprintln!("skipped: this kernel has no syscall tracepoints (CONFIG_FTRACE_SYSCALLS unset)");
+        return eprintln!(
+            "skipped: this kernel has no syscall tracepoints (CONFIG_FTRACE_SYSCALLS unset)"
+        );
     }
     assert_eq!(
         names,
@@ -53,7 +59,11 @@ fn execve_tracepoints_and_their_args() {
         ]
     );
     let enter = &listing.entries[0];
-    let args: Vec<(&str, &str)> = enter.args.iter().map(|arg| (arg.ty.as_str(), arg.name.as_str())).collect();
+    let args: Vec<(&str, &str)> = enter
+        .args
+        .iter()
+        .map(|arg| (arg.ty.as_str(), arg.name.as_str()))
+        .collect();
     assert_eq!(
         args,
         [
@@ -63,7 +73,8 @@ fn execve_tracepoints_and_their_args() {
             ("const char *const *", "envp"),
         ]
     );
-    assert!(enter.args.iter().all(|arg| arg.offset.is_some() && arg.size == Some(if arg.name == "__syscall_nr" { 4 } else { 8 })));
+    assert!(enter.args.iter().all(|arg| arg.offset.is_some()
+        && arg.size == Some(if arg.name == "__syscall_nr" { 4 } else { 8 })));
     assert!(render(&listing, true).starts_with(
         "tracepoint:syscalls:sys_enter_execve\n    int __syscall_nr\n    const char * filename\n"
     ));
@@ -79,8 +90,11 @@ fn search_without_provider_finds_execve_tracepoints() {
         Err(reason) => return eprintln!("skipped: {reason}"),
     };
     let listing = catalog::list(&fs, "*execve*", false).unwrap();
-    let tracepoints =
-        listing.entries.iter().filter(|entry| entry.provider == Provider::Tracepoint).count();
+    let tracepoints = listing
+        .entries
+        .iter()
+        .filter(|entry| entry.provider == Provider::Tracepoint)
+        .count();
     assert!(tracepoints >= 4, "{:?}", listing.entries);
 }
 
@@ -91,7 +105,10 @@ fn bpftrace_output(args: &[&str]) -> Result<String, String> {
         .output()
         .map_err(|error| format!("bpftrace is not installed ({error})"))?;
     if !output.status.success() {
-        return Err(format!("bpftrace failed: {}", String::from_utf8_lossy(&output.stderr)));
+        return Err(format!(
+            "bpftrace failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
     }
     String::from_utf8(output.stdout).map_err(|_| "bpftrace printed non-UTF-8".to_string())
 }
@@ -113,7 +130,9 @@ fn compare_with_bpftrace(pattern: &str, verbose: bool) {
             .zip(expected.lines())
             .enumerate()
             .find(|(_, (left, right))| left != right)
-            .map(|(index, (left, right))| format!("line {}: ours {left:?}, bpftrace {right:?}", index + 1));
+            .map(|(index, (left, right))| {
+                format!("line {}: ours {left:?}, bpftrace {right:?}", index + 1)
+            });
         panic!(
             "{flag} '{pattern}' differs from bpftrace ({} vs {} lines); first difference: {}",
             ours.lines().count(),
