@@ -10,7 +10,7 @@
 # ("vmtest.status") so the host can tell "never started" from "crashed while running".
 # shellcheck shell=sh
 
-/bin/busybox mkdir -p /bin /sbin /usr/bin /usr/sbin
+/bin/busybox mkdir -p /bin /sbin /usr/bin /usr/sbin /proc /sys /dev
 /bin/busybox --install -s
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 

@@ -12,7 +12,10 @@ pub struct DisassembledInsn {
 
 /// Disassembles a program. `map_name` turns the immediate of a map-loading `ld_imm64` (a map
 /// index before relocation, a file descriptor after) into a name; `None` prints the number.
-pub fn disassemble(insns: &[Insn], map_name: &dyn Fn(i32) -> Option<String>) -> Vec<DisassembledInsn> {
+pub fn disassemble(
+    insns: &[Insn],
+    map_name: &dyn Fn(i32) -> Option<String>,
+) -> Vec<DisassembledInsn> {
     let mut lines = Vec::with_capacity(insns.len());
     let mut index = 0;
     while let Some(insn) = insns.get(index) {
@@ -44,7 +47,11 @@ fn size_name(code: u8) -> &'static str {
 
 fn memory_operand(code: u8, base: u8, off: i16) -> String {
     let sign = if off < 0 { '-' } else { '+' };
-    format!("*({} *)(r{base} {sign} {})", size_name(code), i32::from(off).unsigned_abs())
+    format!(
+        "*({} *)(r{base} {sign} {})",
+        size_name(code),
+        i32::from(off).unsigned_abs()
+    )
 }
 
 fn alu_operator(op: u8) -> Option<&'static str> {
@@ -110,26 +117,57 @@ fn disassemble_one(
                 let order = if from_register { "be" } else { "le" };
                 return (format!("r{dst} = {order}{} r{dst}", insn.imm), 1);
             }
-            let Some(operator) = alu_operator(op) else { return (unknown(), 1) };
-            let operand =
-                if from_register { format!("{prefix}{src}") } else { format!("{}", insn.imm) };
+            let Some(operator) = alu_operator(op) else {
+                return (unknown(), 1);
+            };
+            let operand = if from_register {
+                format!("{prefix}{src}")
+            } else {
+                format!("{}", insn.imm)
+            };
             (format!("{prefix}{dst} {operator} {operand}"), 1)
         }
-        BPF_LDX => {
-            (format!("r{dst} = {}", memory_operand(insn.code, src, insn.off)), 1)
-        }
+        BPF_LDX => (
+            format!("r{dst} = {}", memory_operand(insn.code, src, insn.off)),
+            1,
+        ),
         BPF_STX if insn.code & 0xe0 == BPF_ATOMIC => {
             let operation = match insn.imm {
                 0x00 => "+=",
                 0x40 => "|=",
                 0x50 => "&=",
                 0xa0 => "^=",
-                _ => return (format!("atomic op {:#x} on {}", insn.imm, memory_operand(insn.code, dst, insn.off)), 1),
+                _ => {
+                    return (
+                        format!(
+                            "atomic op {:#x} on {}",
+                            insn.imm,
+                            memory_operand(insn.code, dst, insn.off)
+                        ),
+                        1,
+                    )
+                }
             };
-            (format!("lock {} {operation} r{src}", memory_operand(insn.code, dst, insn.off)), 1)
+            (
+                format!(
+                    "lock {} {operation} r{src}",
+                    memory_operand(insn.code, dst, insn.off)
+                ),
+                1,
+            )
         }
-        BPF_STX => (format!("{} = r{src}", memory_operand(insn.code, dst, insn.off)), 1),
-        BPF_ST => (format!("{} = {}", memory_operand(insn.code, dst, insn.off), insn.imm), 1),
+        BPF_STX => (
+            format!("{} = r{src}", memory_operand(insn.code, dst, insn.off)),
+            1,
+        ),
+        BPF_ST => (
+            format!(
+                "{} = {}",
+                memory_operand(insn.code, dst, insn.off),
+                insn.imm
+            ),
+            1,
+        ),
         BPF_LD if insn.code == BPF_LD | BPF_DW | BPF_IMM => {
             let high = next.map(|half| half.imm as u32 as u64).unwrap_or(0);
             let value = (high << 32) | u64::from(insn.imm as u32);
@@ -150,10 +188,15 @@ fn disassemble_one(
             let op = insn.code & 0xf0;
             match op {
                 BPF_JA => (jump_target(index, i32::from(insn.off)), 1),
-                BPF_CALL => (format!("call {}#{}", helper_display_name(insn.imm), insn.imm), 1),
+                BPF_CALL => (
+                    format!("call {}#{}", helper_display_name(insn.imm), insn.imm),
+                    1,
+                ),
                 BPF_EXIT => ("exit".to_string(), 1),
                 _ => {
-                    let Some(operator) = jump_operator(op) else { return (unknown(), 1) };
+                    let Some(operator) = jump_operator(op) else {
+                        return (unknown(), 1);
+                    };
                     let prefix = if class == BPF_JMP { 'r' } else { 'w' };
                     let operand = if insn.code & BPF_X != 0 {
                         format!("{prefix}{src}")

@@ -13,7 +13,12 @@ pub struct Insn {
 
 impl Insn {
     pub const fn new(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-        Insn { code, regs: (dst & 0xf) | ((src & 0xf) << 4), off, imm }
+        Insn {
+            code,
+            regs: (dst & 0xf) | ((src & 0xf) << 4),
+            off,
+            imm,
+        }
     }
     pub const fn dst(&self) -> u8 {
         self.regs & 0xf
@@ -155,7 +160,10 @@ pub const fn ld_imm64(dst: u8, imm: u64) -> [Insn; 2] {
 }
 /// The two halves of `dst = map_fd` (patched by the kernel into a map pointer).
 pub const fn ld_map_fd(dst: u8, map_fd: i32) -> [Insn; 2] {
-    [Insn::new(BPF_LD | BPF_DW | BPF_IMM, dst, BPF_PSEUDO_MAP_FD, 0, map_fd), Insn::new(0, 0, 0, 0, 0)]
+    [
+        Insn::new(BPF_LD | BPF_DW | BPF_IMM, dst, BPF_PSEUDO_MAP_FD, 0, map_fd),
+        Insn::new(0, 0, 0, 0, 0),
+    ]
 }
 
 /// `lock *(size *)(dst + off) += src` (`BPF_ATOMIC` add without fetch); `size` is `BPF_W` or `BPF_DW`.

@@ -48,13 +48,31 @@ pub enum AttachTarget {
     /// `rawtracepoint:NAME`: `BPF_RAW_TRACEPOINT_OPEN`.
     RawTracepoint { name: String },
     /// `kprobe:FUNC+OFFSET` / `kretprobe:FUNC` through the kprobe PMU.
-    Kprobe { function: String, offset: u64, is_return: bool },
+    Kprobe {
+        function: String,
+        offset: u64,
+        is_return: bool,
+    },
     /// `uprobe:PATH:SYMBOL` / `uretprobe:` through the uprobe PMU, at a file offset.
-    Uprobe { path: String, file_offset: u64, is_return: bool, pid: Option<i32> },
+    Uprobe {
+        path: String,
+        file_offset: u64,
+        is_return: bool,
+        pid: Option<i32>,
+    },
     /// `fentry:`/`fexit:` (BPF trampolines), by BTF id of the function.
-    Fentry { function: String, btf_id: u32, is_return: bool },
+    Fentry {
+        function: String,
+        btf_id: u32,
+        is_return: bool,
+    },
     /// A perf event (software, hardware, `profile:`, `interval:`), program type perf_event.
-    PerfEvent { perf_type: u32, config: u64, sample: Sample, one_cpu: bool },
+    PerfEvent {
+        perf_type: u32,
+        config: u64,
+        sample: Sample,
+        one_cpu: bool,
+    },
 }
 
 /// How often a perf event fires.
@@ -113,19 +131,30 @@ pub enum MapValue {
 /// A value as laid out in an event record or map slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ValueType {
-    Int { bytes: u8, signed: bool },
+    Int {
+        bytes: u8,
+        signed: bool,
+    },
     Bool,
     /// A NUL-terminated string in a buffer of `capacity` bytes.
-    Str { capacity: u32 },
+    Str {
+        capacity: u32,
+    },
     /// A kernel or user address, printed as hex.
     Pointer,
     /// Several values one after another, printed `(a, b)`.
     Tuple(Vec<(u32, ValueType)>),
     /// Raw bytes printed as a hex dump or escaped string (`buf()`).
-    Buffer { capacity: u32 },
+    Buffer {
+        capacity: u32,
+    },
     /// Stack addresses to symbolize.
-    KernelStack { depth: u32 },
-    UserStack { depth: u32 },
+    KernelStack {
+        depth: u32,
+    },
+    UserStack {
+        depth: u32,
+    },
     /// A kernel symbol address printed as a name (`ksym`).
     KernelSymbol,
     UserSymbol,
@@ -139,7 +168,11 @@ impl ValueType {
             ValueType::Bool => 1,
             ValueType::Str { capacity } | ValueType::Buffer { capacity } => *capacity,
             ValueType::Pointer | ValueType::KernelSymbol | ValueType::UserSymbol => 8,
-            ValueType::Tuple(fields) => fields.iter().map(|(offset, ty)| offset + ty.size()).max().unwrap_or(0),
+            ValueType::Tuple(fields) => fields
+                .iter()
+                .map(|(offset, ty)| offset + ty.size())
+                .max()
+                .unwrap_or(0),
             ValueType::KernelStack { depth } | ValueType::UserStack { depth } => 8 + depth * 8,
         }
     }

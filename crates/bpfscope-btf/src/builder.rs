@@ -22,18 +22,31 @@ impl Default for BtfBuilder {
 impl BtfBuilder {
     /// A builder for base BTF (first id 1).
     pub fn new() -> BtfBuilder {
-        BtfBuilder { types: Vec::new(), strings: vec![0], next_id: 1, string_base: 0 }
+        BtfBuilder {
+            types: Vec::new(),
+            strings: vec![0],
+            next_id: 1,
+            string_base: 0,
+        }
     }
 
     /// A builder for split BTF on top of a base with `base_types` types and `base_strings`
     /// bytes of strings.
     pub fn split(base_types: u32, base_strings: u32) -> BtfBuilder {
-        BtfBuilder { types: Vec::new(), strings: Vec::new(), next_id: base_types + 1, string_base: base_strings }
+        BtfBuilder {
+            types: Vec::new(),
+            strings: Vec::new(),
+            next_id: base_types + 1,
+            string_base: base_strings,
+        }
     }
 
     /// A builder for split BTF on top of `base`.
     pub fn split_on(base: &Btf<'_>) -> Result<BtfBuilder, BtfError> {
-        Ok(BtfBuilder::split(base.next_id() - 1, base.strings_end_offset()?))
+        Ok(BtfBuilder::split(
+            base.next_id() - 1,
+            base.strings_end_offset()?,
+        ))
     }
 
     /// The id the next added type gets.
@@ -95,19 +108,41 @@ impl BtfBuilder {
 
     /// A STRUCT (or UNION) of `size` bytes; members are (name, type, bit offset, bitfield
     /// size). Any bitfield switches to the kind_flag encoding.
-    pub fn composite(&mut self, union: bool, name: &str, size: u32, members: &[(&str, u32, u32, u32)]) -> u32 {
+    pub fn composite(
+        &mut self,
+        union: bool,
+        name: &str,
+        size: u32,
+        members: &[(&str, u32, u32, u32)],
+    ) -> u32 {
         let kind_flag = members.iter().any(|member| member.3 != 0);
-        let id = self.header(name, if union { 5 } else { 4 }, kind_flag, members.len() as u32, size);
+        let id = self.header(
+            name,
+            if union { 5 } else { 4 },
+            kind_flag,
+            members.len() as u32,
+            size,
+        );
         for (member_name, ty, offset, bits) in members {
             let name_offset = self.string(member_name);
-            let encoded = if kind_flag { (bits << 24) | (offset & 0x00ff_ffff) } else { *offset };
+            let encoded = if kind_flag {
+                (bits << 24) | (offset & 0x00ff_ffff)
+            } else {
+                *offset
+            };
             self.words(&[name_offset, *ty, encoded]);
         }
         id
     }
 
     /// An ENUM of `size` bytes.
-    pub fn enumeration(&mut self, name: &str, size: u32, signed: bool, values: &[(&str, i32)]) -> u32 {
+    pub fn enumeration(
+        &mut self,
+        name: &str,
+        size: u32,
+        signed: bool,
+        values: &[(&str, i32)],
+    ) -> u32 {
         let id = self.header(name, 6, signed, values.len() as u32, size);
         for (value_name, value) in values {
             let name_offset = self.string(value_name);
@@ -146,7 +181,13 @@ impl BtfBuilder {
         let mut bytes = Vec::new();
         bytes.extend_from_slice(&0xeb9fu16.to_le_bytes());
         bytes.extend_from_slice(&[1, 0]);
-        for word in [24u32, 0, self.types.len() as u32, self.types.len() as u32, self.strings.len() as u32] {
+        for word in [
+            24u32,
+            0,
+            self.types.len() as u32,
+            self.types.len() as u32,
+            self.strings.len() as u32,
+        ] {
             bytes.extend_from_slice(&word.to_le_bytes());
         }
         bytes.extend_from_slice(&self.types);

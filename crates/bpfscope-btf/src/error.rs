@@ -30,7 +30,11 @@ pub enum BtfError {
     #[error("BTF string at offset {offset} is not valid UTF-8")]
     InvalidUtf8 { offset: u32 },
     #[error("BTF type {id} is a {found}, expected {expected}")]
-    WrongKind { id: TypeId, found: Kind, expected: &'static str },
+    WrongKind {
+        id: TypeId,
+        found: Kind,
+        expected: &'static str,
+    },
     #[error("BTF type {id} has no size ({kind})")]
     NoSize { id: TypeId, kind: Kind },
     #[error("BTF type {id} has no alignment ({kind})")]

@@ -89,7 +89,9 @@ impl<'a> RawType<'a> {
             .checked_mul(4)
             .and_then(|bytes| bytes.checked_add(self.body))
             .ok_or(BtfError::TruncatedType { id: self.id })?;
-        self.owner.read_u32(position).ok_or(BtfError::TruncatedType { id: self.id })
+        self.owner
+            .read_u32(position)
+            .ok_or(BtfError::TruncatedType { id: self.id })
     }
 
     fn target(&self) -> TypeId {
@@ -100,7 +102,11 @@ impl<'a> RawType<'a> {
         if ok {
             Ok(())
         } else {
-            Err(BtfError::WrongKind { id: self.id, found: self.kind, expected })
+            Err(BtfError::WrongKind {
+                id: self.id,
+                found: self.kind,
+                expected,
+            })
         }
     }
 }
@@ -141,7 +147,10 @@ impl<'data> Btf<'data> {
         Btf::parse_inner(data.into(), Some(base))
     }
 
-    fn parse_inner(data: Cow<'data, [u8]>, base: Option<Arc<Btf<'data>>>) -> Result<Btf<'data>, BtfError> {
+    fn parse_inner(
+        data: Cow<'data, [u8]>,
+        base: Option<Arc<Btf<'data>>>,
+    ) -> Result<Btf<'data>, BtfError> {
         let bytes: &[u8] = &data;
         if bytes.len() < HEADER_LEN {
             return Err(BtfError::Truncated { what: "header" });
@@ -155,13 +164,20 @@ impl<'data> Btf<'data> {
         } else if u16::from_be_bytes(magic_bytes) == MAGIC {
             true
         } else {
-            return Err(BtfError::BadMagic { found: u16::from_le_bytes(magic_bytes) });
+            return Err(BtfError::BadMagic {
+                found: u16::from_le_bytes(magic_bytes),
+            });
         };
         if bytes[2] != 1 {
             return Err(BtfError::UnsupportedVersion { version: bytes[2] });
         }
         let word = |position: usize| -> u32 {
-            let raw = [bytes[position], bytes[position + 1], bytes[position + 2], bytes[position + 3]];
+            let raw = [
+                bytes[position],
+                bytes[position + 1],
+                bytes[position + 2],
+                bytes[position + 3],
+            ];
             if big_endian {
                 u32::from_be_bytes(raw)
             } else {
@@ -169,13 +185,21 @@ impl<'data> Btf<'data> {
             }
         };
         let header_len = word(4) as usize;
-        let (type_off, type_len, str_off, str_len) =
-            (word(8) as usize, word(12) as usize, word(16) as usize, word(20) as usize);
+        let (type_off, type_len, str_off, str_len) = (
+            word(8) as usize,
+            word(12) as usize,
+            word(16) as usize,
+            word(20) as usize,
+        );
         if header_len < HEADER_LEN || header_len > bytes.len() {
-            return Err(BtfError::BadHeader { reason: format!("header length {header_len}") });
+            return Err(BtfError::BadHeader {
+                reason: format!("header length {header_len}"),
+            });
         }
         if type_off % 4 != 0 {
-            return Err(BtfError::BadHeader { reason: format!("type section offset {type_off} is not 4-aligned") });
+            return Err(BtfError::BadHeader {
+                reason: format!("type section offset {type_off} is not 4-aligned"),
+            });
         }
         let section = |offset: usize, len: usize, what: &str| -> Result<(usize, usize), BtfError> {
             let start = header_len.checked_add(offset);
@@ -183,7 +207,10 @@ impl<'data> Btf<'data> {
             match (start, end) {
                 (Some(start), Some(end)) if end <= bytes.len() => Ok((start, end)),
                 _ => Err(BtfError::BadHeader {
-                    reason: format!("{what} section ({offset}+{len}) is outside the {} bytes", bytes.len()),
+                    reason: format!(
+                        "{what} section ({offset}+{len}) is outside the {} bytes",
+                        bytes.len()
+                    ),
                 }),
             }
         };
@@ -191,11 +218,15 @@ impl<'data> Btf<'data> {
         let (strings_start, strings_end) = section(str_off, str_len, "string")?;
         let strings = &bytes[strings_start..strings_end];
         if base.is_none() && strings.first() != Some(&0) {
-            return Err(BtfError::BadStringSection { reason: "must start with an empty string" });
+            return Err(BtfError::BadStringSection {
+                reason: "must start with an empty string",
+            });
         }
         if let Some(last) = strings.last() {
             if *last != 0 {
-                return Err(BtfError::BadStringSection { reason: "last string is not NUL-terminated" });
+                return Err(BtfError::BadStringSection {
+                    reason: "last string is not NUL-terminated",
+                });
             }
         }
 
@@ -220,7 +251,10 @@ impl<'data> Btf<'data> {
             let info = word(position + 4);
             let raw_kind = (info >> 24) & 0x1f;
             let vlen = (info & 0xffff) as usize;
-            let extra = body_len(raw_kind, vlen).ok_or(BtfError::UnknownKind { id: TypeId(id), kind: raw_kind })?;
+            let extra = body_len(raw_kind, vlen).ok_or(BtfError::UnknownKind {
+                id: TypeId(id),
+                kind: raw_kind,
+            })?;
             let end = position + COMMON_TYPE_LEN + extra;
             if end > types_end {
                 return Err(BtfError::TruncatedType { id: TypeId(id) });
@@ -239,7 +273,11 @@ impl<'data> Btf<'data> {
             }
             position = end;
         }
-        if type_offsets.len().checked_add(first_id as usize).is_none_or(|next| next > u32::MAX as usize) {
+        if type_offsets
+            .len()
+            .checked_add(first_id as usize)
+            .is_none_or(|next| next > u32::MAX as usize)
+        {
             return Err(BtfError::TooManyTypes);
         }
         let pointer_size = match (&base, long_size) {
@@ -297,7 +335,11 @@ impl<'data> Btf<'data> {
     fn read_u32(&self, position: usize) -> Option<u32> {
         let bytes = self.data.get(position..position.checked_add(4)?)?;
         let raw = [bytes[0], bytes[1], bytes[2], bytes[3]];
-        Some(if self.big_endian { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) })
+        Some(if self.big_endian {
+            u32::from_be_bytes(raw)
+        } else {
+            u32::from_le_bytes(raw)
+        })
     }
 
     /// The NUL-terminated string at a BTF string offset (offsets continue across split BTF).
@@ -312,7 +354,8 @@ impl<'data> Btf<'data> {
             .data
             .get(self.strings_start..self.strings_start + self.strings_len)
             .ok_or(BtfError::BadStringOffset { offset })?;
-        let bytes = local_string(strings, offset - self.string_base).ok_or(BtfError::BadStringOffset { offset })?;
+        let bytes = local_string(strings, offset - self.string_base)
+            .ok_or(BtfError::BadStringOffset { offset })?;
         std::str::from_utf8(bytes).map_err(|_| BtfError::InvalidUtf8 { offset })
     }
 
@@ -325,7 +368,10 @@ impl<'data> Btf<'data> {
             };
         }
         let index = (id.0 - self.first_id) as usize;
-        let position = *self.type_offsets.get(index).ok_or(BtfError::NoSuchType { id })? as usize;
+        let position = *self
+            .type_offsets
+            .get(index)
+            .ok_or(BtfError::NoSuchType { id })? as usize;
         let truncated = BtfError::TruncatedType { id };
         let name_offset = self.read_u32(position).ok_or(truncated.clone())?;
         let info = self.read_u32(position + 4).ok_or(truncated.clone())?;
@@ -392,10 +438,15 @@ impl<'data> Btf<'data> {
 
     fn own_name_index(&self) -> &[(u64, u32)] {
         self.name_index.get_or_init(|| {
-            let strings = self.data.get(self.strings_start..self.strings_start + self.strings_len).unwrap_or(&[]);
+            let strings = self
+                .data
+                .get(self.strings_start..self.strings_start + self.strings_len)
+                .unwrap_or(&[]);
             let mut index = Vec::with_capacity(self.type_offsets.len());
             for (index_in_blob, position) in self.type_offsets.iter().enumerate() {
-                let Some(name_offset) = self.read_u32(*position as usize) else { continue };
+                let Some(name_offset) = self.read_u32(*position as usize) else {
+                    continue;
+                };
                 if name_offset == 0 {
                     continue;
                 }
@@ -434,7 +485,10 @@ impl<'data> Btf<'data> {
                 if *entry_hash != hash {
                     break;
                 }
-                if self.name_of(TypeId(*id)).is_ok_and(|found_name| found_name == name) {
+                if self
+                    .name_of(TypeId(*id))
+                    .is_ok_and(|found_name| found_name == name)
+                {
                     found.push(TypeId(*id));
                 }
             }
@@ -446,7 +500,9 @@ impl<'data> Btf<'data> {
 
     /// The first type of `kind` named `name` (own types before the base's).
     pub fn find(&self, kind: Kind, name: &str) -> Option<TypeId> {
-        self.find_all(name).into_iter().find(|id| self.kind(*id).is_ok_and(|found| found == kind))
+        self.find_all(name)
+            .into_iter()
+            .find(|id| self.kind(*id).is_ok_and(|found| found == kind))
     }
 
     /// A struct, union or enum by its C spelling: `struct task_struct`, `union X`, `enum X`
@@ -477,7 +533,9 @@ impl<'data> Btf<'data> {
 
     /// Own FUNC types (not the base's), in id order.
     pub fn functions(&self) -> impl Iterator<Item = Result<Function<'_>, BtfError>> + '_ {
-        self.function_ids.iter().map(|id| self.function(TypeId(*id)))
+        self.function_ids
+            .iter()
+            .map(|id| self.function(TypeId(*id)))
     }
 
     /// Number of own FUNC types.
@@ -489,7 +547,12 @@ impl<'data> Btf<'data> {
     pub fn function(&self, id: TypeId) -> Result<Function<'_>, BtfError> {
         let raw = self.raw(id)?;
         raw.expect("FUNC", raw.kind == Kind::Func)?;
-        Ok(Function { id, name: raw.name()?, linkage: Linkage::from_raw(raw.vlen), proto: raw.target() })
+        Ok(Function {
+            id,
+            name: raw.name()?,
+            linkage: Linkage::from_raw(raw.vlen),
+            proto: raw.target(),
+        })
     }
 
     /// Follows typedefs and const/volatile/restrict/type-tag modifiers to the underlying type.
@@ -520,7 +583,10 @@ impl<'data> Btf<'data> {
         }
         let resolved = self.resolve(id)?;
         if resolved == TypeId::VOID {
-            return Err(BtfError::NoSize { id, kind: Kind::Void });
+            return Err(BtfError::NoSize {
+                id,
+                kind: Kind::Void,
+            });
         }
         let raw = self.raw(resolved)?;
         match raw.kind {
@@ -529,7 +595,9 @@ impl<'data> Btf<'data> {
             Kind::Array => {
                 let array = self.array(resolved)?;
                 let element = self.size_of_at_depth(array.element, depth + 1)?;
-                element.checked_mul(u64::from(array.count)).ok_or(BtfError::SizeOverflow { id })
+                element
+                    .checked_mul(u64::from(array.count))
+                    .ok_or(BtfError::SizeOverflow { id })
             }
             Kind::Var => self.size_of_at_depth(raw.target(), depth + 1),
             kind => Err(BtfError::NoSize { id: resolved, kind }),
@@ -546,11 +614,16 @@ impl<'data> Btf<'data> {
             return Err(BtfError::TooDeep { id });
         }
         if id == TypeId::VOID {
-            return Err(BtfError::NoAlignment { id, kind: Kind::Void });
+            return Err(BtfError::NoAlignment {
+                id,
+                kind: Kind::Void,
+            });
         }
         let raw = self.raw(id)?;
         match raw.kind {
-            Kind::Int | Kind::Enum | Kind::Enum64 | Kind::Float => Ok(raw.word.min(self.pointer_size)),
+            Kind::Int | Kind::Enum | Kind::Enum64 | Kind::Float => {
+                Ok(raw.word.min(self.pointer_size))
+            }
             Kind::Ptr => Ok(self.pointer_size),
             Kind::Array => self.align_of_at_depth(self.array(id)?.element, depth + 1),
             Kind::Typedef | Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag => {
@@ -562,7 +635,10 @@ impl<'data> Btf<'data> {
                     let member = self.member_at(&raw, index)?;
                     let align = self.align_of_at_depth(member.ty, depth + 1)?;
                     if align == 0 {
-                        return Err(BtfError::NoAlignment { id: member.ty, kind: self.kind(member.ty)? });
+                        return Err(BtfError::NoAlignment {
+                            id: member.ty,
+                            kind: self.kind(member.ty)?,
+                        });
                     }
                     max_align = max_align.max(align);
                     // A member off its natural alignment means the struct is packed.
@@ -606,20 +682,37 @@ impl<'data> Btf<'data> {
         })
     }
 
-    pub(crate) fn member_at<'a>(&self, raw: &RawType<'a>, index: usize) -> Result<Member<'a>, BtfError> {
+    pub(crate) fn member_at<'a>(
+        &self,
+        raw: &RawType<'a>,
+        index: usize,
+    ) -> Result<Member<'a>, BtfError> {
         let name_offset = raw.body_word(index * 3)?;
         let ty = TypeId(raw.body_word(index * 3 + 1)?);
         let offset = raw.body_word(index * 3 + 2)?;
-        let (bit_offset, bitfield_size) =
-            if raw.kind_flag { (offset & 0x00ff_ffff, (offset >> 24) as u8) } else { (offset, 0) };
-        Ok(Member { name: raw.owner.string_at(name_offset)?, ty, bit_offset, bitfield_size })
+        let (bit_offset, bitfield_size) = if raw.kind_flag {
+            (offset & 0x00ff_ffff, (offset >> 24) as u8)
+        } else {
+            (offset, 0)
+        };
+        Ok(Member {
+            name: raw.owner.string_at(name_offset)?,
+            ty,
+            bit_offset,
+            bitfield_size,
+        })
     }
 
     /// Members of a STRUCT or UNION (kind_flag bitfield encoding decoded).
     pub fn members(&self, id: TypeId) -> Result<Vec<Member<'_>>, BtfError> {
         let raw = self.raw(id)?;
-        raw.expect("STRUCT or UNION", matches!(raw.kind, Kind::Struct | Kind::Union))?;
-        (0..usize::from(raw.vlen)).map(|index| self.member_at(&raw, index)).collect()
+        raw.expect(
+            "STRUCT or UNION",
+            matches!(raw.kind, Kind::Struct | Kind::Union),
+        )?;
+        (0..usize::from(raw.vlen))
+            .map(|index| self.member_at(&raw, index))
+            .collect()
     }
 
     /// Finds a member by name in a struct/union (through typedefs/modifiers), looking inside
@@ -629,13 +722,21 @@ impl<'data> Btf<'data> {
         self.find_member_at_depth(id, name, 0)
     }
 
-    fn find_member_at_depth(&self, id: TypeId, name: &str, depth: usize) -> Result<Option<Member<'_>>, BtfError> {
+    fn find_member_at_depth(
+        &self,
+        id: TypeId,
+        name: &str,
+        depth: usize,
+    ) -> Result<Option<Member<'_>>, BtfError> {
         if depth > MAX_DEPTH {
             return Err(BtfError::TooDeep { id });
         }
         let resolved = self.resolve(id)?;
         let raw = self.raw(resolved)?;
-        raw.expect("STRUCT or UNION", matches!(raw.kind, Kind::Struct | Kind::Union))?;
+        raw.expect(
+            "STRUCT or UNION",
+            matches!(raw.kind, Kind::Struct | Kind::Union),
+        )?;
         for index in 0..usize::from(raw.vlen) {
             let member = self.member_at(&raw, index)?;
             if member.name == name {
@@ -677,26 +778,47 @@ impl<'data> Btf<'data> {
                 params.push(param);
             }
         }
-        Ok(FuncProto { return_type: raw.target(), params, variadic })
+        Ok(FuncProto {
+            return_type: raw.target(),
+            params,
+            variadic,
+        })
     }
 
-    pub(crate) fn param_at<'a>(&self, raw: &RawType<'a>, index: usize) -> Result<Param<'a>, BtfError> {
+    pub(crate) fn param_at<'a>(
+        &self,
+        raw: &RawType<'a>,
+        index: usize,
+    ) -> Result<Param<'a>, BtfError> {
         let name_offset = raw.body_word(index * 2)?;
         let ty = TypeId(raw.body_word(index * 2 + 1)?);
-        Ok(Param { name: raw.owner.string_at(name_offset)?, ty })
+        Ok(Param {
+            name: raw.owner.string_at(name_offset)?,
+            ty,
+        })
     }
 
     /// Enumerators of an ENUM or ENUM64, with exact values.
     pub fn enum_info(&self, id: TypeId) -> Result<EnumInfo<'_>, BtfError> {
         let raw = self.raw(id)?;
-        raw.expect("ENUM or ENUM64", matches!(raw.kind, Kind::Enum | Kind::Enum64))?;
+        raw.expect(
+            "ENUM or ENUM64",
+            matches!(raw.kind, Kind::Enum | Kind::Enum64),
+        )?;
         let signed = raw.kind_flag;
         let mut values = Vec::with_capacity(usize::from(raw.vlen));
         for index in 0..usize::from(raw.vlen) {
             let value = enum_value_at(&raw, index)?;
-            values.push(EnumValue { name: raw.owner.string_at(value.0)?, value: value.1 });
+            values.push(EnumValue {
+                name: raw.owner.string_at(value.0)?,
+                value: value.1,
+            });
         }
-        Ok(EnumInfo { size: raw.word, signed, values })
+        Ok(EnumInfo {
+            size: raw.word,
+            signed,
+            values,
+        })
     }
 }
 
@@ -706,14 +828,22 @@ pub(crate) fn enum_value_at(raw: &RawType<'_>, index: usize) -> Result<(u32, i12
     if raw.kind == Kind::Enum {
         let name_offset = raw.body_word(index * 2)?;
         let bits = raw.body_word(index * 2 + 1)?;
-        let value = if signed { i128::from(bits as i32) } else { i128::from(bits) };
+        let value = if signed {
+            i128::from(bits as i32)
+        } else {
+            i128::from(bits)
+        };
         Ok((name_offset, value))
     } else {
         let name_offset = raw.body_word(index * 3)?;
         let low = u64::from(raw.body_word(index * 3 + 1)?);
         let high = u64::from(raw.body_word(index * 3 + 2)?);
         let bits = (high << 32) | low;
-        let value = if signed { i128::from(bits as i64) } else { i128::from(bits) };
+        let value = if signed {
+            i128::from(bits as i64)
+        } else {
+            i128::from(bits)
+        };
         Ok((name_offset, value))
     }
 }

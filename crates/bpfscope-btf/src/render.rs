@@ -33,7 +33,13 @@ impl Btf<'_> {
 
     /// [`Btf::decl`] appending to `out` (no allocation when `out` has room).
     pub fn decl_into(&self, out: &mut String, ty: TypeId, name: &str) -> Result<(), BtfError> {
-        let mut renderer = Renderer { btf: self, out, stack: Vec::new(), depth: 0, root: ty };
+        let mut renderer = Renderer {
+            btf: self,
+            out,
+            stack: Vec::new(),
+            depth: 0,
+            root: ty,
+        };
         renderer.emit_decl(ty, name, 0)
     }
 
@@ -48,7 +54,13 @@ impl Btf<'_> {
     pub fn definition(&self, id: TypeId) -> Result<String, BtfError> {
         let mut out = String::new();
         let raw = self.raw(id)?;
-        let mut renderer = Renderer { btf: self, out: &mut out, stack: Vec::new(), depth: 0, root: id };
+        let mut renderer = Renderer {
+            btf: self,
+            out: &mut out,
+            stack: Vec::new(),
+            depth: 0,
+            root: id,
+        };
         match raw.kind {
             Kind::Struct | Kind::Union => renderer.emit_struct_def(&raw, 0)?,
             Kind::Enum | Kind::Enum64 => renderer.emit_enum_def(&raw, 0)?,
@@ -98,9 +110,12 @@ impl<'b> Renderer<'b, '_> {
             }
             let raw = self.btf.raw(id)?;
             match raw.kind {
-                Kind::Ptr | Kind::Volatile | Kind::Const | Kind::Restrict | Kind::FuncProto | Kind::TypeTag => {
-                    id = raw.target()
-                }
+                Kind::Ptr
+                | Kind::Volatile
+                | Kind::Const
+                | Kind::Restrict
+                | Kind::FuncProto
+                | Kind::TypeTag => id = raw.target(),
                 Kind::Array => id = self.btf.array(id)?.element,
                 Kind::Int
                 | Kind::Enum
@@ -268,7 +283,11 @@ impl<'b> Renderer<'b, '_> {
     }
 
     fn emit_struct_keyword_and_name(&mut self, raw: &RawType<'_>) -> Result<(), BtfError> {
-        self.out.push_str(if raw.kind == Kind::Union { "union" } else { "struct" });
+        self.out.push_str(if raw.kind == Kind::Union {
+            "union"
+        } else {
+            "struct"
+        });
         let name = raw.name()?;
         if !name.is_empty() {
             self.out.push(' ');
@@ -278,7 +297,8 @@ impl<'b> Renderer<'b, '_> {
     }
 
     fn emit_fwd(&mut self, raw: &RawType<'_>) -> Result<(), BtfError> {
-        self.out.push_str(if raw.kind_flag { "union " } else { "struct " });
+        self.out
+            .push_str(if raw.kind_flag { "union " } else { "struct " });
         self.out.push_str(raw.name()?);
         Ok(())
     }
@@ -300,7 +320,7 @@ impl<'b> Renderer<'b, '_> {
             }
             max_align = max_align.max(align);
         }
-        Ok(raw.word % max_align != 0)
+        Ok(!raw.word.is_multiple_of(max_align))
     }
 
     fn emit_struct_def(&mut self, raw: &RawType<'_>, level: usize) -> Result<(), BtfError> {
@@ -318,7 +338,11 @@ impl<'b> Renderer<'b, '_> {
             self.check_budget()?;
             let member = self.btf.member_at(raw, index)?;
             let member_offset = i64::from(member.bit_offset);
-            let member_align = if packed { 1 } else { self.btf.align_of(member.ty).unwrap_or(1).max(1) };
+            let member_align = if packed {
+                1
+            } else {
+                self.btf.align_of(member.ty).unwrap_or(1).max(1)
+            };
             let in_bitfield = previous_was_bitfield && member.bitfield_size != 0;
             self.emit_bit_padding(offset, member_offset, member_align, in_bitfield, level + 1)?;
             self.out.push('\n');
@@ -330,7 +354,8 @@ impl<'b> Renderer<'b, '_> {
                 previous_was_bitfield = true;
             } else {
                 let size = self.btf.size_of(member.ty).unwrap_or(0);
-                offset = member_offset.saturating_add(i64::try_from(size).unwrap_or(i64::MAX / 16) * 8);
+                offset =
+                    member_offset.saturating_add(i64::try_from(size).unwrap_or(i64::MAX / 16) * 8);
                 previous_was_bitfield = false;
             }
             self.out.push(';');
@@ -384,7 +409,11 @@ impl<'b> Renderer<'b, '_> {
             if needs_marker {
                 self.out.push('\n');
                 self.indent(level);
-                let _ = write!(self.out, "{pad_name}: {};", if in_bitfield { aligned - current } else { 0 });
+                let _ = write!(
+                    self.out,
+                    "{pad_name}: {};",
+                    if in_bitfield { aligned - current } else { 0 }
+                );
             }
             current = aligned;
         }

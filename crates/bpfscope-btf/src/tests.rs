@@ -27,11 +27,24 @@ fn sample() -> Sample {
     let size_t = b.reference(Kind::Typedef, "size_t", ulong);
     let ssize_t = b.reference(Kind::Typedef, "ssize_t", long);
     let loff_t = b.reference(Kind::Typedef, "loff_t", long);
-    let file = b.composite(false, "file", 16, &[("f_flags", int, 0, 0), ("f_pos", loff_t, 64, 0)]);
+    let file = b.composite(
+        false,
+        "file",
+        16,
+        &[("f_flags", int, 0, 0), ("f_pos", loff_t, 64, 0)],
+    );
     let file_ptr = b.reference(Kind::Ptr, "", file);
     let char_ptr = b.reference(Kind::Ptr, "", char_type);
     let loff_ptr = b.reference(Kind::Ptr, "", loff_t);
-    let proto = b.func_proto(ssize_t, &[("file", file_ptr), ("buf", char_ptr), ("count", size_t), ("pos", loff_ptr)]);
+    let proto = b.func_proto(
+        ssize_t,
+        &[
+            ("file", file_ptr),
+            ("buf", char_ptr),
+            ("count", size_t),
+            ("pos", loff_ptr),
+        ],
+    );
     let vfs_read = b.func("vfs_read", proto, 1);
     // const char *const *argv
     let const_char = b.reference(Kind::Const, "", char_type);
@@ -48,7 +61,12 @@ fn sample() -> Sample {
     let big_enum = b.enumeration64("big", &[("HUGE", 1 << 40), ("SMALL", 3)]);
     let task_ptr_fwd = b.reference(Kind::Fwd, "task_struct", 0);
     let parent = b.reference(Kind::Ptr, "", task_ptr_fwd);
-    let anon = b.composite(true, "", 8, &[("pid_alias", int, 0, 0), ("raw", long, 0, 0)]);
+    let anon = b.composite(
+        true,
+        "",
+        8,
+        &[("pid_alias", int, 0, 0), ("raw", long, 0, 0)],
+    );
     let task = b.composite(
         false,
         "task_struct",
@@ -64,7 +82,17 @@ fn sample() -> Sample {
             ("handler", handler, 384, 0),
         ],
     );
-    Sample { bytes: b.build(), int, char_type, file, task, vfs_read, handler: handler_proto, state_enum, big_enum }
+    Sample {
+        bytes: b.build(),
+        int,
+        char_type,
+        file,
+        task,
+        vfs_read,
+        handler: handler_proto,
+        state_enum,
+        big_enum,
+    }
 }
 
 #[test]
@@ -74,15 +102,24 @@ fn parses_and_finds_by_name() {
     assert_eq!(btf.find(Kind::Int, "int"), Some(TypeId(sample.int)));
     assert_eq!(btf.find(Kind::Struct, "file"), Some(TypeId(sample.file)));
     assert_eq!(btf.find(Kind::Struct, "nope"), None);
-    assert_eq!(btf.find_c_type("struct task_struct"), Some(TypeId(sample.task)));
+    assert_eq!(
+        btf.find_c_type("struct task_struct"),
+        Some(TypeId(sample.task))
+    );
     assert_eq!(btf.find_c_type("enum big"), Some(TypeId(sample.big_enum)));
     assert_eq!(btf.find_c_type("union task_struct"), None);
     assert_eq!(btf.function_count(), 2);
-    let names: Vec<&str> = btf.functions().map(|function| function.unwrap().name).collect();
+    let names: Vec<&str> = btf
+        .functions()
+        .map(|function| function.unwrap().name)
+        .collect();
     assert_eq!(names, ["vfs_read", "do_execve"]);
     let function = btf.function(TypeId(sample.vfs_read)).unwrap();
     assert_eq!(function.linkage, Linkage::Global);
-    assert_eq!(btf.type_by_id(TypeId(sample.char_type)).unwrap().name, "char");
+    assert_eq!(
+        btf.type_by_id(TypeId(sample.char_type)).unwrap().name,
+        "char"
+    );
     assert_eq!(btf.pointer_size(), 8);
 }
 
@@ -91,21 +128,55 @@ fn prototypes_render_like_libbpf() {
     let sample = sample();
     let btf = Btf::parse(sample.bytes.clone()).unwrap();
     let proto = btf.func_proto(TypeId(sample.vfs_read)).unwrap();
-    let rendered: Vec<String> =
-        proto.params.iter().map(|param| format!("{} {}", btf.type_name(param.ty).unwrap(), param.name)).collect();
-    assert_eq!(rendered, ["struct file * file", "char * buf", "size_t count", "loff_t * pos"]);
+    let rendered: Vec<String> = proto
+        .params
+        .iter()
+        .map(|param| format!("{} {}", btf.type_name(param.ty).unwrap(), param.name))
+        .collect();
+    assert_eq!(
+        rendered,
+        [
+            "struct file * file",
+            "char * buf",
+            "size_t count",
+            "loff_t * pos"
+        ]
+    );
     assert_eq!(btf.type_name(proto.return_type).unwrap(), "ssize_t");
     let execve = btf.find(Kind::Func, "do_execve").unwrap();
     let proto = btf.func_proto(execve).unwrap();
-    assert_eq!(btf.type_name(proto.params[1].ty).unwrap(), "const char * const *");
-    assert_eq!(btf.decl(proto.params[1].ty, "argv").unwrap(), "const char * const *argv");
-    assert_eq!(btf.definition(execve).unwrap(), "int do_execve(const char *filename, const char * const *argv);");
-    let handler_ptr = btf.find_member(TypeId(sample.task), "handler").unwrap().unwrap().ty;
-    assert_eq!(btf.decl(handler_ptr, "cb").unwrap(), "void (*cb)(int sig, ...)");
-    assert_eq!(btf.type_name(handler_ptr).unwrap(), "void (*)(int sig, ...)");
+    assert_eq!(
+        btf.type_name(proto.params[1].ty).unwrap(),
+        "const char * const *"
+    );
+    assert_eq!(
+        btf.decl(proto.params[1].ty, "argv").unwrap(),
+        "const char * const *argv"
+    );
+    assert_eq!(
+        btf.definition(execve).unwrap(),
+        "int do_execve(const char *filename, const char * const *argv);"
+    );
+    let handler_ptr = btf
+        .find_member(TypeId(sample.task), "handler")
+        .unwrap()
+        .unwrap()
+        .ty;
+    assert_eq!(
+        btf.decl(handler_ptr, "cb").unwrap(),
+        "void (*cb)(int sig, ...)"
+    );
+    assert_eq!(
+        btf.type_name(handler_ptr).unwrap(),
+        "void (*)(int sig, ...)"
+    );
     let handler_proto = btf.func_proto(TypeId(sample.handler)).unwrap();
     assert!(handler_proto.variadic);
-    let comm = btf.find_member(TypeId(sample.task), "comm").unwrap().unwrap().ty;
+    let comm = btf
+        .find_member(TypeId(sample.task), "comm")
+        .unwrap()
+        .unwrap()
+        .ty;
     assert_eq!(btf.decl(comm, "comm").unwrap(), "char comm[16]");
     assert_eq!(btf.type_name(comm).unwrap(), "char[16]");
 }
@@ -119,12 +190,32 @@ fn struct_layout_sizes_and_members() {
     assert_eq!(btf.align_of(task).unwrap(), 8);
     let members = btf.members(task).unwrap();
     assert_eq!(members.len(), 8);
-    assert_eq!((members[1].name, members[1].bit_offset, members[1].bitfield_size), ("flag_a", 32, 1));
-    assert_eq!((members[2].name, members[2].bit_offset, members[2].bitfield_size), ("flag_b", 33, 3));
+    assert_eq!(
+        (
+            members[1].name,
+            members[1].bit_offset,
+            members[1].bitfield_size
+        ),
+        ("flag_a", 32, 1)
+    );
+    assert_eq!(
+        (
+            members[2].name,
+            members[2].bit_offset,
+            members[2].bitfield_size
+        ),
+        ("flag_b", 33, 3)
+    );
     let parent = btf.find_member(task, "parent").unwrap().unwrap();
     assert_eq!(parent.byte_offset(), 16);
     assert_eq!(btf.size_of(parent.ty).unwrap(), 8);
-    assert_eq!(btf.find_member(task, "tgid").unwrap().unwrap().byte_offset(), 24);
+    assert_eq!(
+        btf.find_member(task, "tgid")
+            .unwrap()
+            .unwrap()
+            .byte_offset(),
+        24
+    );
     // Through the anonymous union at byte 8.
     let raw = btf.find_member(task, "raw").unwrap().unwrap();
     assert_eq!(raw.bit_offset, 64);
@@ -167,7 +258,11 @@ fn definitions_render_like_bpftool() {
         btf.definition(TypeId(sample.big_enum)).unwrap(),
         "enum big {\n\tHUGE = 1099511627776ULL,\n\tSMALL = 3ULL,\n};"
     );
-    assert_eq!(btf.definition(btf.find(Kind::Typedef, "size_t").unwrap()).unwrap(), "typedef long unsigned int size_t;");
+    assert_eq!(
+        btf.definition(btf.find(Kind::Typedef, "size_t").unwrap())
+            .unwrap(),
+        "typedef long unsigned int size_t;"
+    );
 }
 
 #[test]
@@ -188,7 +283,10 @@ fn split_btf_continues_ids_and_strings() {
     assert_eq!((found.id, found.name), (TypeId(function), "mod_open"));
     let params = module.func_proto(found.id).unwrap().params;
     assert_eq!(module.type_name(params[0].ty).unwrap(), "struct file *");
-    assert_eq!(module.find(Kind::Struct, "task_struct"), Some(TypeId(sample.task)));
+    assert_eq!(
+        module.find(Kind::Struct, "task_struct"),
+        Some(TypeId(sample.task))
+    );
     assert_eq!(module.find(Kind::Func, "mod_open"), Some(TypeId(function)));
 }
 
@@ -208,8 +306,14 @@ fn garbage_is_an_error_not_a_panic() {
             }
         }
     }
-    assert!(matches!(Btf::parse(&b"hello world, not BTF at all"[..]), Err(BtfError::BadMagic { .. })));
-    assert!(matches!(Btf::parse(&bytes[..10]), Err(BtfError::Truncated { .. })));
+    assert!(matches!(
+        Btf::parse(&b"hello world, not BTF at all"[..]),
+        Err(BtfError::BadMagic { .. })
+    ));
+    assert!(matches!(
+        Btf::parse(&bytes[..10]),
+        Err(BtfError::Truncated { .. })
+    ));
 }
 
 #[test]
@@ -221,7 +325,10 @@ fn self_referencing_types_stop() {
     // An anonymous struct containing itself.
     b.composite(false, "", 8, &[("x", 3, 0, 0)]);
     let btf = Btf::parse(b.build()).unwrap();
-    assert!(matches!(btf.resolve(TypeId(1)), Err(BtfError::TooDeep { .. })));
+    assert!(matches!(
+        btf.resolve(TypeId(1)),
+        Err(BtfError::TooDeep { .. })
+    ));
     assert!(btf.size_of(TypeId(1)).is_err());
     // A typedef renders as its name without following it.
     assert_eq!(btf.type_name(TypeId(1)).unwrap(), "a");
@@ -265,13 +372,30 @@ fn live_vmlinux() -> Option<Vec<u8>> {
 fn live_vfs_read_prototype() {
     let Some(bytes) = live_vmlinux() else { return };
     let btf = Btf::parse(&bytes[..]).unwrap();
-    let vfs_read = btf.find(Kind::Func, "vfs_read").expect("vfs_read in vmlinux BTF");
+    let vfs_read = btf
+        .find(Kind::Func, "vfs_read")
+        .expect("vfs_read in vmlinux BTF");
     let proto = btf.func_proto(vfs_read).unwrap();
-    let rendered: Vec<String> =
-        proto.params.iter().map(|param| format!("{} {}", btf.type_name(param.ty).unwrap(), param.name)).collect();
-    assert_eq!(rendered, ["struct file * file", "char * buf", "size_t count", "loff_t * pos"]);
+    let rendered: Vec<String> = proto
+        .params
+        .iter()
+        .map(|param| format!("{} {}", btf.type_name(param.ty).unwrap(), param.name))
+        .collect();
+    assert_eq!(
+        rendered,
+        [
+            "struct file * file",
+            "char * buf",
+            "size_t count",
+            "loff_t * pos"
+        ]
+    );
     assert_eq!(btf.type_name(proto.return_type).unwrap(), "ssize_t");
-    assert!(btf.function_count() > 10_000, "only {} FUNCs", btf.function_count());
+    assert!(
+        btf.function_count() > 10_000,
+        "only {} FUNCs",
+        btf.function_count()
+    );
     // Every FUNC prototype renders.
     for function in btf.functions() {
         let function = function.unwrap();
@@ -294,7 +418,14 @@ fn live_task_struct_offsets_match_bpftool() {
     assert_eq!(btf.size_of(tgid.ty).unwrap(), 4);
     // Cross-check with bpftool's raw dump when it is installed.
     let Ok(output) = std::process::Command::new("bpftool")
-        .args(["btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "raw"])
+        .args([
+            "btf",
+            "dump",
+            "file",
+            "/sys/kernel/btf/vmlinux",
+            "format",
+            "raw",
+        ])
         .output()
     else {
         eprintln!("skipping bpftool comparison: bpftool not runnable");
@@ -306,13 +437,25 @@ fn live_task_struct_offsets_match_bpftool() {
     assert!(lines.next().is_some(), "bpftool shows no {header}");
     let mut offsets = std::collections::HashMap::new();
     for line in lines.take_while(|line| line.starts_with('\t')) {
-        let name = line.trim().split('\'').nth(1).unwrap_or_default().to_string();
-        let bits = line.split("bits_offset=").nth(1).and_then(|rest| rest.split_whitespace().next());
+        let name = line
+            .trim()
+            .split('\'')
+            .nth(1)
+            .unwrap_or_default()
+            .to_string();
+        let bits = line
+            .split("bits_offset=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next());
         if let Some(bits) = bits.and_then(|bits| bits.parse::<u32>().ok()) {
             offsets.insert(name, bits);
         }
     }
-    assert_eq!(offsets.get("parent"), Some(&parent.bit_offset), "parent offset");
+    assert_eq!(
+        offsets.get("parent"),
+        Some(&parent.bit_offset),
+        "parent offset"
+    );
     assert_eq!(offsets.get("tgid"), Some(&tgid.bit_offset), "tgid offset");
 }
 
@@ -355,12 +498,16 @@ fn live_timing_all_prototypes() {
 #[ignore = "writes definitions to $BTF_DEFS_OUT for a diff against bpftool"]
 fn live_dump_definitions_for_comparison() {
     let Some(bytes) = live_vmlinux() else { return };
-    let Ok(target) = std::env::var("BTF_DEFS_OUT") else { return };
+    let Ok(target) = std::env::var("BTF_DEFS_OUT") else {
+        return;
+    };
     let btf = Btf::parse(&bytes[..]).unwrap();
     let mut out = String::new();
     for id in btf.type_ids() {
         let Ok(kind) = btf.kind(id) else { continue };
-        if matches!(kind, Kind::Struct | Kind::Union | Kind::Enum | Kind::Enum64) && !btf.name_of(id).unwrap().is_empty() {
+        if matches!(kind, Kind::Struct | Kind::Union | Kind::Enum | Kind::Enum64)
+            && !btf.name_of(id).unwrap().is_empty()
+        {
             out.push_str(&btf.definition(id).unwrap());
             out.push('\n');
         }

@@ -128,7 +128,10 @@ impl Kind {
 
     /// Qualifiers that C writes next to the type they qualify (and `resolve` skips).
     pub fn is_modifier(self) -> bool {
-        matches!(self, Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag)
+        matches!(
+            self,
+            Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag
+        )
     }
 }
 

@@ -8,8 +8,8 @@ use bpfscope_bpf::{Action, AttachTarget, Field};
 use bpfscope_probes::tracefs::TracepointFormat;
 use bpfscope_probes::Provider;
 use bpfscope_syntax::{
-    did_you_mean, AssignOperator, BinaryOperator, Diagnostic, Expr, ExprKind, Program, Span, Statement,
-    StatementKind, TypeSpecKind, UnaryOperator,
+    did_you_mean, AssignOperator, BinaryOperator, Diagnostic, Expr, ExprKind, MapAccess, Program, Span,
+    Statement, StatementKind, TypeSpecKind, UnaryOperator,
 };
 
 /// Limits the checker applies; the defaults follow bpftrace where it has one.
@@ -27,7 +27,12 @@ pub struct CheckOptions {
 
 impl Default for CheckOptions {
     fn default() -> CheckOptions {
-        CheckOptions { max_strlen: 64, join_max_items: 16, join_item_capacity: 1024, join_value_capacity: 1024 }
+        CheckOptions {
+            max_strlen: 64,
+            join_max_items: 16,
+            join_item_capacity: 1024,
+            join_value_capacity: 1024,
+        }
     }
 }
 
@@ -46,11 +51,15 @@ impl CheckOutput {
 
 /// Builtin identifiers, for "did you mean".
 const BUILTIN_NAMES: &[&str] = &[
-    "pid", "tid", "uid", "gid", "comm", "nsecs", "elapsed", "cpu", "rand", "probe", "args", "cpid", "curtask",
-    "arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "arg6", "arg7", "arg8", "arg9", "retval", "func",
+    "pid", "tid", "uid", "gid", "comm", "nsecs", "elapsed", "cpu", "rand", "probe", "args", "cpid",
+    "curtask", "arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "arg6", "arg7", "arg8", "arg9",
+    "retval", "func",
 ];
 /// Function names, for "did you mean".
-const FUNCTION_NAMES: &[&str] = &["printf", "print", "join", "str", "time", "strftime", "exit", "cat"];
+const FUNCTION_NAMES: &[&str] = &[
+    "delete", "clear", "zero", "count", "sum", "min", "max", "avg", "stats", "hist", "lhist",
+    "printf", "print", "join", "str", "time", "strftime", "exit", "cat",
+];
 
 /// One attach point after expansion, with what its context looks like.
 struct ResolvedAttach {
@@ -63,19 +72,64 @@ struct ResolvedAttach {
 }
 
 /// Checks a parsed program. `source` is the text it was parsed from (for line numbers).
-pub fn check(program: &Program, source: &str, probe_info: &dyn ProbeInfo, options: &CheckOptions) -> CheckOutput {
-    let mut state = GlobalState { resources: Resources::default(), diagnostics: Vec::new(), options: options.clone() };
-    let mut typed = TypedProgram::default();
-    typed.line_starts = std::iter::once(0)
-        .chain(source.char_indices().filter(|(_, character)| *character == '\n').map(|(index, _)| index + 1))
+pub fn check(
+    program: &Program,
+    source: &str,
+    probe_info: &dyn ProbeInfo,
+    options: &CheckOptions,
+) -> CheckOutput {
+    // Attach points are resolved once (they may read tracefs); the blocks are checked twice:
+    // the first pass only learns every map's type from its assignments, wherever they are, so
+    // that a probe may read a map that a later probe in the text writes (as bpftrace allows).
+    let mut attach_diagnostics = Vec::new();
+    let resolved: Vec<Vec<ResolvedAttach>> = program
+        .probes
+        .iter()
+        .map(|probe| {
+            let mut attaches = Vec::new();
+            for attach_point in &probe.attach_points {
+                resolve_attach_point(attach_point, probe_info, &mut attaches, &mut attach_diagnostics);
+            }
+            attaches
+        })
         .collect();
-    for probe in &program.probes {
-        let mut attaches = Vec::new();
-        for attach_point in &probe.attach_points {
-            resolve_attach_point(attach_point, probe_info, &mut attaches, &mut state.diagnostics);
+    let mut maps = Vec::new();
+    let mut output = None;
+    for pass in 0..2 {
+        let mut state = GlobalState {
+            resources: Resources { actions: Vec::new(), maps: std::mem::take(&mut maps) },
+            diagnostics: Vec::new(),
+            options: options.clone(),
+            learning_maps: pass == 0,
+        };
+        let probes = check_probes(program, &resolved, &mut state);
+        if pass == 0 {
+            maps = state.resources.maps;
+            continue;
         }
-        for attach in &attaches {
-            let mut checker = ProbeChecker { state: &mut state, attach, variables: Vec::new(), loop_depth: 0 };
+        let line_starts = std::iter::once(0)
+            .chain(source.char_indices().filter(|(_, character)| *character == '\n').map(|(index, _)| index + 1))
+            .collect();
+        // The same block checked for several attach points reports the same problem several times.
+        let mut unique: Vec<Diagnostic> = Vec::new();
+        for diagnostic in attach_diagnostics.drain(..).chain(state.diagnostics) {
+            if !unique.contains(&diagnostic) {
+                unique.push(diagnostic);
+            }
+        }
+        output = Some(CheckOutput {
+            program: TypedProgram { probes, resources: state.resources, line_starts },
+            diagnostics: unique,
+        });
+    }
+    output.unwrap_or(CheckOutput { program: TypedProgram::default(), diagnostics: Vec::new() })
+}
+
+fn check_probes(program: &Program, resolved: &[Vec<ResolvedAttach>], state: &mut GlobalState) -> Vec<TypedProbe> {
+    let mut probes = Vec::new();
+    for (probe, attaches) in program.probes.iter().zip(resolved) {
+        for attach in attaches {
+            let mut checker = ProbeChecker { state, attach, variables: Vec::new(), loop_depth: 0 };
             let predicate = probe.predicate.as_ref().and_then(|predicate| {
                 let typed = checker.expr(predicate)?;
                 checker.require_scalar(&typed, "predicate")?;
@@ -83,7 +137,7 @@ pub fn check(program: &Program, source: &str, probe_info: &dyn ProbeInfo, option
             });
             let body = checker.block(&probe.body.statements);
             let variables = std::mem::take(&mut checker.variables);
-            typed.probes.push(TypedProbe {
+            probes.push(TypedProbe {
                 probe_name: attach.probe_name.clone(),
                 attach: attach.attach.clone(),
                 context: attach.context.clone(),
@@ -94,15 +148,7 @@ pub fn check(program: &Program, source: &str, probe_info: &dyn ProbeInfo, option
             });
         }
     }
-    // The same block checked for several attach points reports the same problem several times.
-    let mut unique: Vec<Diagnostic> = Vec::new();
-    for diagnostic in state.diagnostics {
-        if !unique.contains(&diagnostic) {
-            unique.push(diagnostic);
-        }
-    }
-    typed.resources = state.resources;
-    CheckOutput { program: typed, diagnostics: unique }
+    probes
 }
 
 fn has_wildcard(text: &str) -> bool {
@@ -120,7 +166,11 @@ fn resolve_attach_point(
     let provider_text = attach_point.provider();
     let rest = raw.split_once(':').map(|(_, rest)| rest).unwrap_or("");
     if raw == "BEGIN" || raw == "END" {
-        let attach = if raw == "BEGIN" { AttachTarget::Begin } else { AttachTarget::End };
+        let attach = if raw == "BEGIN" {
+            AttachTarget::Begin
+        } else {
+            AttachTarget::End
+        };
         out.push(ResolvedAttach {
             probe_name: raw.to_string(),
             attach,
@@ -131,8 +181,12 @@ fn resolve_attach_point(
         return;
     }
     let Some(provider) = Provider::from_name(provider_text) else {
-        let names: Vec<&str> = Provider::ALL.iter().map(|provider| provider.name()).collect();
-        let mut diagnostic = Diagnostic::error(span, format!("Invalid probe type: {provider_text}"));
+        let names: Vec<&str> = Provider::ALL
+            .iter()
+            .map(|provider| provider.name())
+            .collect();
+        let mut diagnostic =
+            Diagnostic::error(span, format!("Invalid probe type: {provider_text}"));
         if let Some(suggestion) = did_you_mean(provider_text, names.iter().copied()) {
             diagnostic = diagnostic.with_note(format!("Did you mean '{suggestion}'?"));
         }
@@ -152,11 +206,17 @@ fn resolve_attach_point(
                 match probe_info.expand_tracepoints(rest) {
                     Ok(targets) if !targets.is_empty() => targets,
                     Ok(_) => {
-                        diagnostics.push(Diagnostic::error(span, format!("No probes matched: tracepoint:{rest}")));
+                        diagnostics.push(Diagnostic::error(
+                            span,
+                            format!("No probes matched: tracepoint:{rest}"),
+                        ));
                         return;
                     }
                     Err(reason) => {
-                        diagnostics.push(Diagnostic::error(span, format!("cannot list tracepoints: {reason}")));
+                        diagnostics.push(Diagnostic::error(
+                            span,
+                            format!("cannot list tracepoints: {reason}"),
+                        ));
                         return;
                     }
                 }
@@ -167,15 +227,21 @@ fn resolve_attach_point(
                 match probe_info.tracepoint_format(&category, &event) {
                     Ok(format) => out.push(ResolvedAttach {
                         probe_name: format!("tracepoint:{category}:{event}"),
-                        attach: AttachTarget::Tracepoint { category: category.clone(), name: event.clone() },
+                        attach: AttachTarget::Tracepoint {
+                            category: category.clone(),
+                            name: event.clone(),
+                        },
                         context: ProbeContext::Tracepoint,
                         format: Some(format),
                         user_pointers: category == "syscalls",
                     }),
                     Err(reason) => diagnostics.push(
-                        Diagnostic::error(span, format!("tracepoint not found: {category}:{event}"))
-                            .with_note(reason)
-                            .with_hint("list the available ones with: bpfscope -l 'tracepoint:*'"),
+                        Diagnostic::error(
+                            span,
+                            format!("tracepoint not found: {category}:{event}"),
+                        )
+                        .with_note(reason)
+                        .with_hint("list the available ones with: bpfscope -l 'tracepoint:*'"),
                     ),
                 }
             }
@@ -183,7 +249,10 @@ fn resolve_attach_point(
         Provider::Rawtracepoint => {
             let name = rest.rsplit(':').next().unwrap_or("").to_string();
             if name.is_empty() || has_wildcard(&name) {
-                diagnostics.push(Diagnostic::error(span, "rawtracepoint needs one tracepoint name (no wildcards)"));
+                diagnostics.push(Diagnostic::error(
+                    span,
+                    "rawtracepoint needs one tracepoint name (no wildcards)",
+                ));
                 return;
             }
             out.push(ResolvedAttach {
@@ -194,9 +263,28 @@ fn resolve_attach_point(
                 user_pointers: false,
             });
         }
+        Provider::Interval | Provider::Profile => match timer_sample(provider, rest) {
+            Ok(sample) => out.push(ResolvedAttach {
+                probe_name: format!("{}:{rest}", provider.name()),
+                attach: AttachTarget::PerfEvent {
+                    perf_type: PERF_TYPE_SOFTWARE,
+                    config: PERF_COUNT_SW_CPU_CLOCK,
+                    sample,
+                    // interval: fires once per period on one CPU; profile: on every CPU.
+                    one_cpu: provider == Provider::Interval,
+                },
+                context: ProbeContext::Special,
+                format: None,
+                user_pointers: false,
+            }),
+            Err(message) => diagnostics.push(Diagnostic::error(span, message)),
+        },
         other => diagnostics.push(Diagnostic::error(
             span,
-            format!("probe type '{}' is not supported yet by this compiler", other.name()),
+            format!(
+                "probe type '{}' is not supported yet by this compiler",
+                other.name()
+            ),
         )),
     }
 }
@@ -205,6 +293,8 @@ struct GlobalState {
     resources: Resources,
     diagnostics: Vec<Diagnostic>,
     options: CheckOptions,
+    /// The first pass, which only collects map types (its diagnostics are dropped).
+    learning_maps: bool,
 }
 
 struct ProbeChecker<'a> {
@@ -220,7 +310,9 @@ fn expr_node(kind: TypedExprKind, ty: Type, span: Span) -> TypedExpr {
 
 impl ProbeChecker<'_> {
     fn error(&mut self, span: Span, message: impl Into<String>) {
-        self.state.diagnostics.push(Diagnostic::error(span, message));
+        self.state
+            .diagnostics
+            .push(Diagnostic::error(span, message));
     }
 
     fn require_scalar(&mut self, expr: &TypedExpr, what: &str) -> Option<()> {
@@ -242,16 +334,30 @@ impl ProbeChecker<'_> {
 
     fn statement(&mut self, statement: &Statement, out: &mut Vec<TypedStatement>) {
         let span = statement.span;
-        let push = |kind: TypedStatementKind, out: &mut Vec<TypedStatement>| out.push(TypedStatement { kind, span });
+        let push = |kind: TypedStatementKind, out: &mut Vec<TypedStatement>| {
+            out.push(TypedStatement { kind, span })
+        };
         match &statement.kind {
             StatementKind::Expression(expr) | StatementKind::Discard(expr) => match &expr.kind {
-                ExprKind::Call { function, function_span, arguments } => {
-                    if let Some(kind) = self.statement_call(function, *function_span, arguments, expr.span) {
+                ExprKind::Call {
+                    function,
+                    function_span,
+                    arguments,
+                } => {
+                    if let Some(kind) =
+                        self.statement_call(function, *function_span, arguments, expr.span)
+                    {
                         push(kind, out);
                     }
                 }
-                ExprKind::IncrementDecrement { target, increment, .. } => {
-                    let operator = if *increment { BinaryOperator::Add } else { BinaryOperator::Subtract };
+                ExprKind::IncrementDecrement {
+                    target, increment, ..
+                } => {
+                    let operator = if *increment {
+                        BinaryOperator::Add
+                    } else {
+                        BinaryOperator::Subtract
+                    };
                     if let Some(kind) = self.compound_assignment(target, operator, None, span) {
                         push(kind, out);
                     }
@@ -262,7 +368,12 @@ impl ProbeChecker<'_> {
                     }
                 }
             },
-            StatementKind::AssignVariable { name, name_span, operator, value } => {
+            StatementKind::AssignVariable {
+                name,
+                name_span,
+                operator,
+                value,
+            } => {
                 let target = Expr::new(ExprKind::Variable(name.clone()), *name_span);
                 let kind = match operator {
                     AssignOperator::Assign => self.assign_variable(name, *name_span, value),
@@ -274,24 +385,54 @@ impl ProbeChecker<'_> {
                     push(kind, out);
                 }
             }
-            StatementKind::VariableDeclaration { name, name_span, value, .. } => {
+            StatementKind::VariableDeclaration {
+                name,
+                name_span,
+                value,
+                ..
+            } => {
                 let zero = Expr::new(ExprKind::Integer(0), *name_span);
-                if let Some(kind) = self.assign_variable(name, *name_span, value.as_ref().unwrap_or(&zero)) {
+                if let Some(kind) =
+                    self.assign_variable(name, *name_span, value.as_ref().unwrap_or(&zero))
+                {
                     push(kind, out);
                 }
             }
-            StatementKind::AssignMap { map, .. } => {
-                self.error(map.span, "maps are not supported yet by this compiler");
+            StatementKind::AssignMap { map, operator, value } => {
+                let kind = match operator {
+                    AssignOperator::Assign => self.assign_map(map, value),
+                    AssignOperator::Compound(operator) => {
+                        let target = Expr::new(ExprKind::Map(map.clone()), map.span);
+                        self.compound_assignment(&target, *operator, Some(value), span)
+                    }
+                };
+                if let Some(kind) = kind {
+                    push(kind, out);
+                }
             }
-            StatementKind::If { condition, then_block, else_block } => {
+            StatementKind::If {
+                condition,
+                then_block,
+                else_block,
+            } => {
                 let condition = self.expr(condition).and_then(|condition| {
                     self.require_scalar(&condition, "if condition")?;
                     Some(condition)
                 });
                 let then_body = self.block(&then_block.statements);
-                let else_body = else_block.as_ref().map(|block| self.block(&block.statements)).unwrap_or_default();
+                let else_body = else_block
+                    .as_ref()
+                    .map(|block| self.block(&block.statements))
+                    .unwrap_or_default();
                 if let Some(condition) = condition {
-                    push(TypedStatementKind::If { condition, then_body, else_body }, out);
+                    push(
+                        TypedStatementKind::If {
+                            condition,
+                            then_body,
+                            else_body,
+                        },
+                        out,
+                    );
                 }
             }
             StatementKind::While { condition, body } => {
@@ -310,7 +451,10 @@ impl ProbeChecker<'_> {
                 let count_value = match &count.kind {
                     ExprKind::Integer(value) if (1..=100).contains(value) => Some(*value as u32),
                     _ => {
-                        self.error(count.span, "unroll() count must be an integer literal between 1 and 100");
+                        self.error(
+                            count.span,
+                            "unroll() count must be an integer literal between 1 and 100",
+                        );
                         None
                     }
                 };
@@ -321,7 +465,11 @@ impl ProbeChecker<'_> {
             }
             StatementKind::Break | StatementKind::Continue => {
                 if self.loop_depth == 0 {
-                    let word = if matches!(statement.kind, StatementKind::Break) { "break" } else { "continue" };
+                    let word = if matches!(statement.kind, StatementKind::Break) {
+                        "break"
+                    } else {
+                        "continue"
+                    };
                     self.error(span, format!("{word} used outside of a loop"));
                 } else if matches!(statement.kind, StatementKind::Break) {
                     push(TypedStatementKind::Break, out);
@@ -346,20 +494,297 @@ impl ProbeChecker<'_> {
         }
     }
 
-    fn variable_index(&self, name: &str) -> Option<usize> {
-        self.variables.iter().position(|variable| variable.name == name)
+    fn find_map(&self, access: &MapAccess) -> Option<usize> {
+        let name = format!("@{}", access.name);
+        self.state.resources.maps.iter().position(|map| map.name == name)
     }
 
-    fn assign_variable(&mut self, name: &str, name_span: Span, value: &Expr) -> Option<TypedStatementKind> {
+    /// A map that must already have a type (from an assignment anywhere in the script).
+    fn existing_map(&mut self, access: &MapAccess) -> Option<usize> {
+        if let Some(index) = self.find_map(access) {
+            return Some(index);
+        }
+        if !self.state.learning_maps {
+            let mut diagnostic =
+                Diagnostic::error(access.name_span, format!("Undefined map: @{}", access.name));
+            let names: Vec<String> =
+                self.state.resources.maps.iter().map(|map| map.name.clone()).collect();
+            if let Some(suggestion) =
+                did_you_mean(&format!("@{}", access.name), names.iter().map(String::as_str))
+            {
+                diagnostic = diagnostic.with_note(format!("Did you mean '{suggestion}'?"));
+            }
+            self.state.diagnostics.push(diagnostic);
+        }
+        None
+    }
+
+    fn map_keys(&mut self, access: &MapAccess) -> Option<Vec<TypedExpr>> {
+        let keys: Vec<Option<TypedExpr>> = access.keys.iter().map(|key| self.expr(key)).collect();
+        keys.into_iter().collect()
+    }
+
+    /// How each key element is stored: integers as 8 bytes, strings padded to 8 (aligned stores).
+    fn key_types(&mut self, keys: &[TypedExpr]) -> Option<Vec<Type>> {
+        let mut types = Vec::new();
+        for key in keys {
+            types.push(match &key.ty {
+                Type::Int { signed, .. } => Type::Int { bytes: 8, signed: *signed },
+                Type::Bool | Type::Pointer { .. } => Type::UINT64,
+                Type::Str { capacity } => Type::Str { capacity: capacity.div_ceil(8) * 8 },
+                other => {
+                    self.error(key.span, format!("Invalid map key type: {other}"));
+                    return None;
+                }
+            });
+        }
+        Some(types)
+    }
+
+    /// Checks that `keys` fit the map's key: same count, strings where strings are.
+    fn check_key_shape(&mut self, index: usize, keys: &[TypedExpr], span: Span) -> Option<()> {
+        let map = self.state.resources.maps.get(index)?.clone();
+        if map.keys.len() != keys.len() {
+            self.error(
+                span,
+                format!(
+                    "Argument mismatch for {}: trying to access with {} keys when map expects {}",
+                    map.name,
+                    keys.len(),
+                    map.keys.len()
+                ),
+            );
+            return None;
+        }
+        for (expected, key) in map.keys.iter().zip(keys) {
+            let fits = (expected.is_integer() && key.ty.is_scalar())
+                || matches!((expected, &key.ty), (Type::Str { .. }, Type::Str { .. }));
+            if !fits {
+                self.error(
+                    key.span,
+                    format!(
+                        "Argument mismatch for {}: trying to access with arguments: [{}] when map expects arguments: [{}]",
+                        map.name, key.ty, expected
+                    ),
+                );
+                return None;
+            }
+        }
+        Some(())
+    }
+
+    /// Gives a map its type at first assignment, or checks a later one against it.
+    fn define_map(
+        &mut self,
+        access: &MapAccess,
+        keys: Vec<Type>,
+        value: MapValueKind,
+    ) -> Option<usize> {
+        if let Some(index) = self.find_map(access) {
+            let existing = self.state.resources.maps.get(index)?.value.clone();
+            let compatible = match (&existing, &value) {
+                (MapValueKind::Plain(old), MapValueKind::Plain(new)) => {
+                    (old.is_scalar() && new.is_scalar())
+                        || matches!((old, new), (Type::Str { .. }, Type::Str { .. }))
+                        || old == new
+                }
+                (old, new) => std::mem::discriminant(old) == std::mem::discriminant(new),
+            };
+            if !compatible {
+                self.error(
+                    access.span,
+                    format!(
+                        "Type mismatch for @{}: trying to assign value of type '{}' when map already contains a value of type '{}'",
+                        access.name,
+                        describe_map_value(&value),
+                        describe_map_value(&existing)
+                    ),
+                );
+                return None;
+            }
+            // Strings widen to the longest ever stored (the first pass sees every assignment).
+            if let Some(map) = self.state.resources.maps.get_mut(index) {
+                if let (MapValueKind::Plain(Type::Str { capacity: old }), MapValueKind::Plain(Type::Str { capacity: new })) =
+                    (&mut map.value, &value)
+                {
+                    *old = (*old).max(*new);
+                }
+                for (old, new) in map.keys.iter_mut().zip(&keys) {
+                    if let (Type::Str { capacity: old }, Type::Str { capacity: new }) = (old, new) {
+                        *old = (*old).max(*new);
+                    }
+                }
+            }
+            return Some(index);
+        }
+        self.state.resources.maps.push(ScriptMap {
+            name: format!("@{}", access.name),
+            keys,
+            value,
+            max_entries: DEFAULT_MAP_ENTRIES,
+        });
+        Some(self.state.resources.maps.len() - 1)
+    }
+
+    fn assign_map(&mut self, access: &MapAccess, value: &Expr) -> Option<TypedStatementKind> {
+        let keys = self.map_keys(access)?;
+        let key_types = self.key_types(&keys)?;
+        if let ExprKind::Call { function, arguments, .. } = &value.kind {
+            if let Some(kind) = self.aggregation(function, arguments, value.span) {
+                let (aggregation, argument) = kind?;
+                let signed = argument.as_ref().is_some_and(|argument| argument.ty.is_signed());
+                let value_kind = match aggregation {
+                    Aggregation::Count => MapValueKind::Count,
+                    Aggregation::Sum => MapValueKind::Sum { signed },
+                    Aggregation::Min => MapValueKind::Min { signed },
+                    Aggregation::Max => MapValueKind::Max { signed },
+                    Aggregation::Avg => MapValueKind::Avg { signed },
+                    Aggregation::Stats => MapValueKind::Stats { signed },
+                    Aggregation::Hist => MapValueKind::Hist,
+                    Aggregation::Lhist { min, max, step } => MapValueKind::Lhist { min, max, step },
+                };
+                let index = self.define_map(access, key_types, value_kind)?;
+                self.check_key_shape(index, &keys, access.span)?;
+                return Some(TypedStatementKind::MapAggregate {
+                    map: index,
+                    keys,
+                    aggregation,
+                    value: argument,
+                });
+            }
+        }
         let value = self.expr(value)?;
-        let storable = value.ty.is_scalar() || matches!(value.ty, Type::Str { .. } | Type::Tuple(_));
+        let stored = match &value.ty {
+            Type::Int { signed, .. } => Type::Int { bytes: 8, signed: *signed },
+            Type::Bool | Type::Pointer { .. } => Type::UINT64,
+            Type::Str { capacity } => Type::Str { capacity: (*capacity).max(self.state.options.max_strlen) },
+            Type::Tuple(_) => value.ty.clone(),
+            other => {
+                self.error(value.span, format!("Value '{other}' cannot be assigned to a map."));
+                return None;
+            }
+        };
+        let index = self.define_map(access, key_types, MapValueKind::Plain(stored))?;
+        self.check_key_shape(index, &keys, access.span)?;
+        Some(TypedStatementKind::MapUpdate { map: index, keys, value })
+    }
+
+    /// `count()`, `sum(v)`, ... when `function` is one: `Some(None)` if it is one but wrong.
+    #[allow(clippy::type_complexity)]
+    fn aggregation(
+        &mut self,
+        function: &str,
+        arguments: &[Expr],
+        span: Span,
+    ) -> Option<Option<(Aggregation, Option<TypedExpr>)>> {
+        let aggregation = match function {
+            "count" => Aggregation::Count,
+            "sum" => Aggregation::Sum,
+            "min" => Aggregation::Min,
+            "max" => Aggregation::Max,
+            "avg" => Aggregation::Avg,
+            "stats" => Aggregation::Stats,
+            "hist" => Aggregation::Hist,
+            "lhist" => Aggregation::Lhist { min: 0, max: 0, step: 0 },
+            _ => return None,
+        };
+        let expected = match aggregation {
+            Aggregation::Count => 0,
+            Aggregation::Lhist { .. } => 4,
+            _ => 1,
+        };
+        if arguments.len() != expected {
+            let plural = if expected == 1 { "" } else { "s" };
+            self.error(span, format!("{function}() requires {expected} argument{plural}"));
+            return Some(None);
+        }
+        let argument = match arguments.first() {
+            Some(argument) => {
+                let Some(typed) = self.expr(argument) else { return Some(None) };
+                if !typed.ty.is_integer() {
+                    self.error(
+                        typed.span,
+                        format!("{function}() expects an integer argument ({} provided)", typed.ty),
+                    );
+                    return Some(None);
+                }
+                Some(typed)
+            }
+            None => None,
+        };
+        if let Aggregation::Lhist { .. } = aggregation {
+            let mut literals = Vec::new();
+            for argument in arguments.iter().skip(1) {
+                match argument.kind {
+                    ExprKind::Integer(value) if value <= i64::MAX as u64 => literals.push(value as i64),
+                    _ => {
+                        self.error(argument.span, "lhist() min, max and step must be integer literals");
+                        return Some(None);
+                    }
+                }
+            }
+            let [min, max, step] = literals.as_slice() else { return Some(None) };
+            if *step <= 0 || max <= min {
+                self.error(span, "lhist() needs min < max and a positive step");
+                return Some(None);
+            }
+            let lhist = Aggregation::Lhist { min: *min, max: *max, step: *step };
+            return Some(Some((lhist, argument)));
+        }
+        Some(Some((aggregation, argument)))
+    }
+
+    fn map_read(&mut self, access: &MapAccess) -> Option<TypedExpr> {
+        let index = self.existing_map(access)?;
+        let keys = self.map_keys(access)?;
+        self.check_key_shape(index, &keys, access.span)?;
+        let map = self.state.resources.maps.get(index)?;
+        let ty = match &map.value {
+            MapValueKind::Plain(ty) => ty.clone(),
+            other => {
+                let message = format!(
+                    "reading a {} map inside a probe is not supported yet by this compiler",
+                    describe_map_value(other)
+                );
+                self.error(access.span, message);
+                return None;
+            }
+        };
+        Some(expr_node(TypedExprKind::MapRead { map: index, keys }, ty, access.span))
+    }
+
+    fn variable_index(&self, name: &str) -> Option<usize> {
+        self.variables
+            .iter()
+            .position(|variable| variable.name == name)
+    }
+
+    fn assign_variable(
+        &mut self,
+        name: &str,
+        name_span: Span,
+        value: &Expr,
+    ) -> Option<TypedStatementKind> {
+        let value = self.expr(value)?;
+        let storable =
+            value.ty.is_scalar() || matches!(value.ty, Type::Str { .. } | Type::Tuple(_));
         if !storable {
-            self.error(value.span, format!("Value '{}' cannot be assigned to a scratch variable.", value.ty));
+            self.error(
+                value.span,
+                format!(
+                    "Value '{}' cannot be assigned to a scratch variable.",
+                    value.ty
+                ),
+            );
             return None;
         }
         let variable = match self.variable_index(name) {
             Some(index) => {
-                let existing = self.variables.get(index).map(|variable| variable.ty.clone()).unwrap_or(Type::Void);
+                let existing = self
+                    .variables
+                    .get(index)
+                    .map(|variable| variable.ty.clone())
+                    .unwrap_or(Type::Void);
                 let compatible = (existing.is_scalar() && value.ty.is_scalar())
                     || matches!((&existing, &value.ty), (Type::Str { .. }, Type::Str { .. }))
                     || existing == value.ty;
@@ -373,15 +798,32 @@ impl ProbeChecker<'_> {
                     );
                     return None;
                 }
+                // A longer string widens the variable (its storage is laid out from the final type).
+                if let (Type::Str { capacity: old }, Type::Str { capacity: new }) = (&existing, &value.ty) {
+                    if new > old {
+                        if let Some(variable) = self.variables.get_mut(index) {
+                            variable.ty = Type::Str { capacity: *new };
+                        }
+                    }
+                }
                 index
             }
             None => {
                 let ty = match &value.ty {
-                    Type::Int { signed, .. } => Type::Int { bytes: 8, signed: *signed },
+                    Type::Int { signed, .. } => Type::Int {
+                        bytes: 8,
+                        signed: *signed,
+                    },
                     Type::Bool => Type::UINT64,
+                    // Stored strings hold at least max_strlen bytes, as bpftrace's do, so that
+                    // `$s = ""; $s = comm;` keeps the whole name.
+                    Type::Str { capacity } => Type::Str { capacity: (*capacity).max(self.state.options.max_strlen) },
                     other => other.clone(),
                 };
-                self.variables.push(Variable { name: name.to_string(), ty });
+                self.variables.push(Variable {
+                    name: name.to_string(),
+                    ty,
+                });
                 self.variables.len() - 1
             }
         };
@@ -395,17 +837,28 @@ impl ProbeChecker<'_> {
         value: Option<&Expr>,
         span: Span,
     ) -> Option<TypedStatementKind> {
-        let ExprKind::Variable(name) = &target.kind else {
-            self.error(target.span, "maps are not supported yet by this compiler");
-            return None;
-        };
         let one = Expr::new(ExprKind::Integer(1), span);
         let right = value.unwrap_or(&one).clone();
         let combined = Expr::new(
             ExprKind::Binary { operator, left: Box::new(target.clone()), right: Box::new(right) },
             span,
         );
-        self.assign_variable(name, target.span, &combined)
+        match &target.kind {
+            ExprKind::Variable(name) => self.assign_variable(name, target.span, &combined),
+            ExprKind::Map(map) => {
+                // `@x++` on a map nobody assigned yet starts from zero, as in bpftrace.
+                if self.find_map(map).is_none() {
+                    let keys = self.map_keys(map)?;
+                    let key_types = self.key_types(&keys)?;
+                    self.define_map(map, key_types, MapValueKind::Plain(Type::INT64))?;
+                }
+                self.assign_map(map, &combined)
+            }
+            _ => {
+                self.error(target.span, "only variables and maps can be assigned to");
+                None
+            }
+        }
     }
 
     /// Lays out a record: each value 8-aligned after the action id.
@@ -414,7 +867,10 @@ impl ProbeChecker<'_> {
         let mut fields = Vec::new();
         for value in values {
             let Some(ty) = value.ty.value_type() else {
-                self.error(value.span, format!("Value of type '{}' cannot be printed", value.ty));
+                self.error(
+                    value.span,
+                    format!("Value of type '{}' cannot be printed", value.ty),
+                );
                 return None;
             };
             let size = ty.size();
@@ -424,12 +880,20 @@ impl ProbeChecker<'_> {
         Some(fields)
     }
 
-    fn literal_string(&mut self, expr: Option<&Expr>, function: &str, span: Span) -> Option<String> {
+    fn literal_string(
+        &mut self,
+        expr: Option<&Expr>,
+        function: &str,
+        span: Span,
+    ) -> Option<String> {
         match expr.map(|expr| &expr.kind) {
             Some(ExprKind::String(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
             Some(_) => {
                 let span = expr.map(|expr| expr.span).unwrap_or(span);
-                self.error(span, format!("{function}() expects a string literal as its first argument"));
+                self.error(
+                    span,
+                    format!("{function}() expects a string literal as its first argument"),
+                );
                 None
             }
             None => {
@@ -453,18 +917,27 @@ impl ProbeChecker<'_> {
                 let conversions = match printf::parse_conversions(&format) {
                     Ok(conversions) => conversions,
                     Err(message) => {
-                        let format_span = arguments.first().map(|argument| argument.span).unwrap_or(span);
+                        let format_span = arguments
+                            .first()
+                            .map(|argument| argument.span)
+                            .unwrap_or(span);
                         self.error(format_span, message);
                         return None;
                     }
                 };
-                let values: Vec<Option<TypedExpr>> =
-                    arguments.iter().skip(1).map(|argument| self.expr(argument)).collect();
+                let values: Vec<Option<TypedExpr>> = arguments
+                    .iter()
+                    .skip(1)
+                    .map(|argument| self.expr(argument))
+                    .collect();
                 let values: Vec<TypedExpr> = values.into_iter().collect::<Option<Vec<_>>>()?;
                 let types: Vec<Type> = values.iter().map(|value| value.ty.clone()).collect();
                 let mut failed = false;
                 for (index, message) in printf::check_arguments(function, &conversions, &types) {
-                    let location = index.and_then(|index| values.get(index)).map(|value| value.span).unwrap_or(span);
+                    let location = index
+                        .and_then(|index| values.get(index))
+                        .map(|value| value.span)
+                        .unwrap_or(span);
                     self.error(location, message);
                     failed = true;
                 }
@@ -472,10 +945,66 @@ impl ProbeChecker<'_> {
                     return None;
                 }
                 let args = self.record_fields(&values)?;
-                let action =
-                    if function == "printf" { Action::Printf { format, args } } else { Action::Cat { format, args } };
+                let action = if function == "printf" {
+                    Action::Printf { format, args }
+                } else {
+                    Action::Cat { format, args }
+                };
                 let action_id = self.state.resources.add_action(action);
                 Some(TypedStatementKind::Emit { action_id, values })
+            }
+            "delete" => {
+                let (map, key) = match arguments {
+                    [Expr { kind: ExprKind::Map(map), .. }] => (map, None),
+                    [Expr { kind: ExprKind::Map(map), .. }, key] if map.keys.is_empty() => (map, Some(key)),
+                    _ => {
+                        self.error(span, "delete() expects a map element: delete(@map[key]) or delete(@map, key)");
+                        return None;
+                    }
+                };
+                let mut access = map.clone();
+                if let Some(key) = key {
+                    access.keys = match &key.kind {
+                        ExprKind::Tuple(elements) => elements.clone(),
+                        _ => vec![key.clone()],
+                    };
+                }
+                let index = self.existing_map(&access)?;
+                let keys = self.map_keys(&access)?;
+                self.check_key_shape(index, &keys, access.span)?;
+                Some(TypedStatementKind::MapDelete { map: index, keys })
+            }
+            "clear" | "zero" => {
+                let [Expr { kind: ExprKind::Map(map), .. }] = arguments else {
+                    self.error(span, format!("{function}() expects a map argument"));
+                    return None;
+                };
+                let index = self.existing_map(map)?;
+                let action_id = self.state.resources.add_action(Action::ClearMap {
+                    map_index: FIRST_SCRIPT_MAP_INDEX + index,
+                    zero: function == "zero",
+                });
+                Some(TypedStatementKind::EmitBare { action_id })
+            }
+            "print"
+                if matches!(
+                    arguments.first().map(|argument| &argument.kind),
+                    Some(ExprKind::Map(map)) if map.keys.is_empty()
+                ) =>
+            {
+                let Some(Expr { kind: ExprKind::Map(map), .. }) = arguments.first() else {
+                    return None;
+                };
+                if arguments.len() > 1 {
+                    self.error(span, "print(@map, top, div) is not supported yet by this compiler");
+                    return None;
+                }
+                let index = self.existing_map(map)?;
+                let action_id = self
+                    .state
+                    .resources
+                    .add_action(Action::PrintMap { map_index: FIRST_SCRIPT_MAP_INDEX + index });
+                Some(TypedStatementKind::EmitBare { action_id })
             }
             "print" => {
                 if arguments.len() != 1 {
@@ -484,9 +1013,13 @@ impl ProbeChecker<'_> {
                 }
                 let value = self.expr(arguments.first()?)?;
                 let fields = self.record_fields(std::slice::from_ref(&value))?;
-                let action_id =
-                    self.state.resources.add_action(Action::PrintValue { value: fields.into_iter().next()? });
-                Some(TypedStatementKind::Emit { action_id, values: vec![value] })
+                let action_id = self.state.resources.add_action(Action::PrintValue {
+                    value: fields.into_iter().next()?,
+                });
+                Some(TypedStatementKind::Emit {
+                    action_id,
+                    values: vec![value],
+                })
             }
             "join" => {
                 let (array, space) = self.join_array(arguments, span)?;
@@ -504,7 +1037,11 @@ impl ProbeChecker<'_> {
                     max_items: options.join_max_items,
                 };
                 let action_id = self.state.resources.add_action(action);
-                Some(TypedStatementKind::EmitJoin { action_id, array, space })
+                Some(TypedStatementKind::EmitJoin {
+                    action_id,
+                    array,
+                    space,
+                })
             }
             "exit" => {
                 if let Some(argument) = arguments.first() {
@@ -555,7 +1092,10 @@ impl ProbeChecker<'_> {
             }
             Type::Int { .. } => Some((array, AddressSpace::Kernel)),
             other => {
-                self.error(first.span, format!("join() expects an array of strings (char **), got {other}"));
+                self.error(
+                    first.span,
+                    format!("join() expects an array of strings (char **), got {other}"),
+                );
                 None
             }
         }
@@ -569,14 +1109,24 @@ impl ProbeChecker<'_> {
         let span = expr.span;
         match &expr.kind {
             ExprKind::Integer(value) => {
-                let ty = if *value > i64::MAX as u64 { Type::UINT64 } else { Type::INT64 };
+                let ty = if *value > i64::MAX as u64 {
+                    Type::UINT64
+                } else {
+                    Type::INT64
+                };
                 Some(expr_node(TypedExprKind::Integer(*value as i64), ty, span))
             }
             ExprKind::String(bytes) => {
                 let capacity = bytes.len() as u32 + 1;
-                Some(expr_node(TypedExprKind::String(bytes.clone()), Type::Str { capacity }, span))
+                Some(expr_node(
+                    TypedExprKind::String(bytes.clone()),
+                    Type::Str { capacity },
+                    span,
+                ))
             }
-            ExprKind::Boolean(value) => Some(expr_node(TypedExprKind::Bool(*value), Type::Bool, span)),
+            ExprKind::Boolean(value) => {
+                Some(expr_node(TypedExprKind::Bool(*value), Type::Bool, span))
+            }
             ExprKind::Identifier(name) => self.identifier(name, span),
             ExprKind::Variable(name) => match self.variable_index(name) {
                 Some(index) => {
@@ -588,14 +1138,27 @@ impl ProbeChecker<'_> {
                     None
                 }
             },
-            ExprKind::FieldAccess { base, field, field_span, .. } => self.field_access(base, field, *field_span, span),
+            ExprKind::FieldAccess {
+                base,
+                field,
+                field_span,
+                ..
+            } => self.field_access(base, field, *field_span, span),
             ExprKind::Unary { operator, operand } => self.unary(*operator, operand, span),
-            ExprKind::Binary { operator, left, right } => {
+            ExprKind::Binary {
+                operator,
+                left,
+                right,
+            } => {
                 let left = self.expr(left);
                 let right = self.expr(right);
                 self.binary(*operator, left?, right?, span)
             }
-            ExprKind::Ternary { condition, then_value, else_value } => {
+            ExprKind::Ternary {
+                condition,
+                then_value,
+                else_value,
+            } => {
                 let condition = self.expr(condition)?;
                 self.require_scalar(&condition, "ternary condition")?;
                 let then_value = match then_value {
@@ -604,12 +1167,13 @@ impl ProbeChecker<'_> {
                 };
                 let else_value = self.expr(else_value)?;
                 let ty = match (&then_value.ty, &else_value.ty) {
-                    (left, right) if left.is_integer() && right.is_integer() => {
-                        Type::Int { bytes: 8, signed: left.is_signed() || right.is_signed() }
-                    }
-                    (Type::Str { capacity: left }, Type::Str { capacity: right }) => {
-                        Type::Str { capacity: *left.max(right) }
-                    }
+                    (left, right) if left.is_integer() && right.is_integer() => Type::Int {
+                        bytes: 8,
+                        signed: left.is_signed() || right.is_signed(),
+                    },
+                    (Type::Str { capacity: left }, Type::Str { capacity: right }) => Type::Str {
+                        capacity: *left.max(right),
+                    },
                     (left, right) if left == right && left.is_pointer() => left.clone(),
                     (left, right) => {
                         self.error(
@@ -636,86 +1200,148 @@ impl ProbeChecker<'_> {
                     _ => None,
                 };
                 let Some(target) = target else {
-                    self.error(target_type.span, "only casts to integer types (int8..uint64, bool) are supported yet");
+                    self.error(
+                        target_type.span,
+                        "only casts to integer types (int8..uint64, bool) are supported yet",
+                    );
                     return None;
                 };
                 if !value.ty.is_scalar() {
-                    self.error(span, format!("Cannot cast from '{}' to '{target}'", value.ty));
+                    self.error(
+                        span,
+                        format!("Cannot cast from '{}' to '{target}'", value.ty),
+                    );
                     return None;
                 }
-                Some(expr_node(TypedExprKind::Cast(Box::new(value)), target, span))
+                Some(expr_node(
+                    TypedExprKind::Cast(Box::new(value)),
+                    target,
+                    span,
+                ))
             }
             ExprKind::Index { base, index } => {
                 let base = self.expr(base)?;
                 let index = self.expr(index)?;
                 if !index.ty.is_integer() {
-                    self.error(index.span, format!("The array index must be an integer, not '{}'", index.ty));
+                    self.error(
+                        index.span,
+                        format!("The array index must be an integer, not '{}'", index.ty),
+                    );
                     return None;
                 }
                 match base.ty.clone() {
                     Type::Pointer { pointee, space } => {
                         let sum = self.binary(BinaryOperator::Add, base, index, span)?;
-                        Some(expr_node(TypedExprKind::Dereference { pointer: Box::new(sum), space }, *pointee, span))
+                        Some(expr_node(
+                            TypedExprKind::Dereference {
+                                pointer: Box::new(sum),
+                                space,
+                            },
+                            *pointee,
+                            span,
+                        ))
                     }
                     Type::Array { element, .. } => Some(expr_node(
-                        TypedExprKind::ArrayIndex { array: Box::new(base), index: Box::new(index) },
+                        TypedExprKind::ArrayIndex {
+                            array: Box::new(base),
+                            index: Box::new(index),
+                        },
                         *element,
                         span,
                     )),
                     Type::Str { .. } => Some(expr_node(
-                        TypedExprKind::ArrayIndex { array: Box::new(base), index: Box::new(index) },
-                        Type::Int { bytes: 1, signed: true },
+                        TypedExprKind::ArrayIndex {
+                            array: Box::new(base),
+                            index: Box::new(index),
+                        },
+                        Type::Int {
+                            bytes: 1,
+                            signed: true,
+                        },
                         span,
                     )),
                     other => {
-                        self.error(span, format!("The [] operator can not be used on values of type '{other}'"));
+                        self.error(
+                            span,
+                            format!("The [] operator can not be used on values of type '{other}'"),
+                        );
                         None
                     }
                 }
             }
             ExprKind::Tuple(elements) => {
-                let elements: Vec<Option<TypedExpr>> = elements.iter().map(|element| self.expr(element)).collect();
+                let elements: Vec<Option<TypedExpr>> =
+                    elements.iter().map(|element| self.expr(element)).collect();
                 let elements = elements.into_iter().collect::<Option<Vec<_>>>()?;
                 let ty = Type::Tuple(elements.iter().map(|element| element.ty.clone()).collect());
                 Some(expr_node(TypedExprKind::Tuple(elements), ty, span))
             }
-            ExprKind::TupleIndex { base, index, index_span } => {
+            ExprKind::TupleIndex {
+                base,
+                index,
+                index_span,
+            } => {
                 let base = self.expr(base)?;
                 let Type::Tuple(elements) = &base.ty else {
-                    self.error(span, format!("Can not access index '{index}' on expression of type '{}'", base.ty));
+                    self.error(
+                        span,
+                        format!(
+                            "Can not access index '{index}' on expression of type '{}'",
+                            base.ty
+                        ),
+                    );
                     return None;
                 };
                 let Some(element) = elements.get(*index as usize).cloned() else {
-                    self.error(*index_span, format!("Invalid tuple index: {index}. Found {} elements in tuple.", elements.len()));
+                    self.error(
+                        *index_span,
+                        format!(
+                            "Invalid tuple index: {index}. Found {} elements in tuple.",
+                            elements.len()
+                        ),
+                    );
                     return None;
                 };
-                Some(expr_node(TypedExprKind::TupleIndex { tuple: Box::new(base), index: *index as usize }, element, span))
+                Some(expr_node(
+                    TypedExprKind::TupleIndex {
+                        tuple: Box::new(base),
+                        index: *index as usize,
+                    },
+                    element,
+                    span,
+                ))
             }
-            ExprKind::Call { function, function_span, arguments } => {
-                self.value_call(function, *function_span, arguments, span)
-            }
-            ExprKind::Map(map) => {
-                self.error(map.span, "maps are not supported yet by this compiler");
-                None
-            }
+            ExprKind::Call {
+                function,
+                function_span,
+                arguments,
+            } => self.value_call(function, *function_span, arguments, span),
+            ExprKind::Map(map) => self.map_read(map),
             ExprKind::IncrementDecrement { .. } => {
                 self.error(span, "++/-- can only be used as a statement here");
                 None
             }
             ExprKind::PositionalParameter(_) | ExprKind::PositionalParameterCount => {
-                self.error(span, "positional parameters are not supported yet by this compiler");
+                self.error(
+                    span,
+                    "positional parameters are not supported yet by this compiler",
+                );
                 None
             }
             ExprKind::Error => None,
             _ => {
-                self.error(span, "this expression is not supported yet by this compiler");
+                self.error(
+                    span,
+                    "this expression is not supported yet by this compiler",
+                );
                 None
             }
         }
     }
 
     fn identifier(&mut self, name: &str, span: Span) -> Option<TypedExpr> {
-        let builtin = |builtin: Builtin, ty: Type| Some(expr_node(TypedExprKind::Builtin(builtin), ty, span));
+        let builtin =
+            |builtin: Builtin, ty: Type| Some(expr_node(TypedExprKind::Builtin(builtin), ty, span));
         match name {
             "pid" => builtin(Builtin::Pid, Type::UINT64),
             "tid" => builtin(Builtin::Tid, Type::UINT64),
@@ -731,16 +1357,28 @@ impl ProbeChecker<'_> {
             "probe" => {
                 let bytes = self.attach.probe_name.as_bytes().to_vec();
                 let capacity = bytes.len() as u32 + 1;
-                Some(expr_node(TypedExprKind::String(bytes), Type::Str { capacity }, span))
+                Some(expr_node(
+                    TypedExprKind::String(bytes),
+                    Type::Str { capacity },
+                    span,
+                ))
             }
             "args" => match self.attach.context {
-                ProbeContext::Tracepoint => Some(expr_node(TypedExprKind::Integer(0), Type::Context, span)),
+                ProbeContext::Tracepoint => {
+                    Some(expr_node(TypedExprKind::Integer(0), Type::Context, span))
+                }
                 _ => {
-                    self.error(span, "The args builtin can only be used with tracepoint probes here");
+                    self.error(
+                        span,
+                        "The args builtin can only be used with tracepoint probes here",
+                    );
                     None
                 }
             },
-            _ if name.len() == 4 && name.starts_with("arg") && name.as_bytes()[3].is_ascii_digit() => {
+            _ if name.len() == 4
+                && name.starts_with("arg")
+                && name.as_bytes()[3].is_ascii_digit() =>
+            {
                 let index = name.as_bytes()[3] - b'0';
                 if self.attach.context != ProbeContext::RawTracepoint {
                     self.error(
@@ -752,7 +1390,8 @@ impl ProbeChecker<'_> {
                 builtin(Builtin::Arg(index), Type::UINT64)
             }
             _ => {
-                let mut diagnostic = Diagnostic::error(span, format!("Unknown identifier: '{name}'"));
+                let mut diagnostic =
+                    Diagnostic::error(span, format!("Unknown identifier: '{name}'"));
                 if let Some(suggestion) = did_you_mean(name, BUILTIN_NAMES.iter().copied()) {
                     diagnostic = diagnostic.with_note(format!("Did you mean '{suggestion}'?"));
                 }
@@ -762,23 +1401,47 @@ impl ProbeChecker<'_> {
         }
     }
 
-    fn field_access(&mut self, base: &Expr, field: &str, field_span: Span, span: Span) -> Option<TypedExpr> {
+    fn field_access(
+        &mut self,
+        base: &Expr,
+        field: &str,
+        field_span: Span,
+        span: Span,
+    ) -> Option<TypedExpr> {
         let base_typed = self.expr(base)?;
         if base_typed.ty != Type::Context {
-            self.error(span, format!("Can not access field '{field}' on expression of type '{}'", base_typed.ty));
+            self.error(
+                span,
+                format!(
+                    "Can not access field '{field}' on expression of type '{}'",
+                    base_typed.ty
+                ),
+            );
             return None;
         }
         let format = self.attach.format.as_ref()?;
-        let Some(format_field) = format.event_fields().iter().find(|candidate| candidate.name == field) else {
+        let Some(format_field) = format
+            .event_fields()
+            .iter()
+            .find(|candidate| candidate.name == field)
+        else {
             let struct_name = match &self.attach.attach {
-                AttachTarget::Tracepoint { category, name } => format!("struct _tracepoint_{category}_{name}"),
+                AttachTarget::Tracepoint { category, name } => {
+                    format!("struct _tracepoint_{category}_{name}")
+                }
                 _ => "args".to_string(),
             };
             let mut diagnostic = Diagnostic::error(
                 field_span,
-                format!("Struct/union of type '{struct_name}' does not contain a field named '{field}'"),
+                format!(
+                    "Struct/union of type '{struct_name}' does not contain a field named '{field}'"
+                ),
             );
-            let names: Vec<&str> = format.event_fields().iter().map(|candidate| candidate.name.as_str()).collect();
+            let names: Vec<&str> = format
+                .event_fields()
+                .iter()
+                .map(|candidate| candidate.name.as_str())
+                .collect();
             if let Some(suggestion) = did_you_mean(field, names.iter().copied()) {
                 diagnostic = diagnostic.with_note(format!("Did you mean '{suggestion}'?"));
             }
@@ -798,9 +1461,17 @@ impl ProbeChecker<'_> {
             ContextFieldAccess::DataLoc
         } else {
             match &ty {
-                Type::Str { .. } | Type::Array { .. } => ContextFieldAccess::Inline { bytes: format_field.size },
-                Type::Int { bytes, signed } => ContextFieldAccess::Load { bytes: *bytes, signed: *signed },
-                _ => ContextFieldAccess::Load { bytes: 8, signed: false },
+                Type::Str { .. } | Type::Array { .. } => ContextFieldAccess::Inline {
+                    bytes: format_field.size,
+                },
+                Type::Int { bytes, signed } => ContextFieldAccess::Load {
+                    bytes: *bytes,
+                    signed: *signed,
+                },
+                _ => ContextFieldAccess::Load {
+                    bytes: 8,
+                    signed: false,
+                },
             }
         };
         // Integers are widened to 64 bits on load, as bpftrace 0.17 does.
@@ -809,7 +1480,11 @@ impl ProbeChecker<'_> {
             other => other,
         };
         Some(expr_node(
-            TypedExprKind::ContextField { name: field.to_string(), offset: format_field.offset, access },
+            TypedExprKind::ContextField {
+                name: field.to_string(),
+                offset: format_field.offset,
+                access,
+            },
             ty,
             span,
         ))
@@ -819,18 +1494,38 @@ impl ProbeChecker<'_> {
         let operand = self.expr(operand)?;
         match operator {
             UnaryOperator::Negate | UnaryOperator::BitwiseNot | UnaryOperator::LogicalNot => {
-                if !operand.ty.is_integer() && !(operator == UnaryOperator::LogicalNot && operand.ty.is_pointer()) {
-                    self.error(span, format!("Invalid type for unary operator '{}': {}", operator.symbol(), operand.ty));
+                if !operand.ty.is_integer()
+                    && !(operator == UnaryOperator::LogicalNot && operand.ty.is_pointer())
+                {
+                    self.error(
+                        span,
+                        format!(
+                            "Invalid type for unary operator '{}': {}",
+                            operator.symbol(),
+                            operand.ty
+                        ),
+                    );
                     return None;
                 }
                 let (op, ty) = match operator {
                     UnaryOperator::Negate => (UnaryOp::Negate, Type::INT64),
-                    UnaryOperator::BitwiseNot => {
-                        (UnaryOp::BitwiseNot, Type::Int { bytes: 8, signed: operand.ty.is_signed() })
-                    }
+                    UnaryOperator::BitwiseNot => (
+                        UnaryOp::BitwiseNot,
+                        Type::Int {
+                            bytes: 8,
+                            signed: operand.ty.is_signed(),
+                        },
+                    ),
                     _ => (UnaryOp::LogicalNot, Type::Bool),
                 };
-                Some(expr_node(TypedExprKind::Unary { op, operand: Box::new(operand) }, ty, span))
+                Some(expr_node(
+                    TypedExprKind::Unary {
+                        op,
+                        operand: Box::new(operand),
+                    },
+                    ty,
+                    span,
+                ))
             }
             UnaryOperator::Dereference => match operand.ty.clone() {
                 Type::Pointer { pointee, space } => {
@@ -844,10 +1539,20 @@ impl ProbeChecker<'_> {
                     };
                     // Keep the pointee's width on the pointer so codegen reads the right size.
                     let pointer = TypedExpr {
-                        ty: Type::Pointer { pointee: Box::new(stored_pointee), space },
+                        ty: Type::Pointer {
+                            pointee: Box::new(stored_pointee),
+                            space,
+                        },
                         ..operand
                     };
-                    Some(expr_node(TypedExprKind::Dereference { pointer: Box::new(pointer), space }, ty, span))
+                    Some(expr_node(
+                        TypedExprKind::Dereference {
+                            pointer: Box::new(pointer),
+                            space,
+                        },
+                        ty,
+                        span,
+                    ))
                 }
                 other => {
                     self.error(span, format!("Can not dereference type '{other}'"));
@@ -855,24 +1560,43 @@ impl ProbeChecker<'_> {
                 }
             },
             UnaryOperator::AddressOf => {
-                self.error(span, "The address-of operator is not supported yet by this compiler");
+                self.error(
+                    span,
+                    "The address-of operator is not supported yet by this compiler",
+                );
                 None
             }
         }
     }
 
-    fn binary(&mut self, op: BinaryOperator, left: TypedExpr, right: TypedExpr, span: Span) -> Option<TypedExpr> {
+    fn binary(
+        &mut self,
+        op: BinaryOperator,
+        left: TypedExpr,
+        right: TypedExpr,
+        span: Span,
+    ) -> Option<TypedExpr> {
         use BinaryOperator::*;
-        let comparison = matches!(op, Less | LessEqual | Greater | GreaterEqual | Equal | NotEqual);
+        let comparison = matches!(
+            op,
+            Less | LessEqual | Greater | GreaterEqual | Equal | NotEqual
+        );
         if matches!(op, LogicalAnd | LogicalOr) {
             for side in [&left, &right] {
                 if !side.ty.is_scalar() {
-                    self.error(side.span, format!("Invalid type for '{}': {}", op.symbol(), side.ty));
+                    self.error(
+                        side.span,
+                        format!("Invalid type for '{}': {}", op.symbol(), side.ty),
+                    );
                     return None;
                 }
             }
             return Some(expr_node(
-                TypedExprKind::Logical { and: op == LogicalAnd, left: Box::new(left), right: Box::new(right) },
+                TypedExprKind::Logical {
+                    and: op == LogicalAnd,
+                    left: Box::new(left),
+                    right: Box::new(right),
+                },
                 Type::Bool,
                 span,
             ));
@@ -883,27 +1607,58 @@ impl ProbeChecker<'_> {
                 if comparison {
                     Type::Bool
                 } else {
-                    Type::Int { bytes: 8, signed: l.is_signed() || r.is_signed() }
+                    Type::Int {
+                        bytes: 8,
+                        signed: l.is_signed() || r.is_signed(),
+                    }
                 }
             }
-            (pointer @ Type::Pointer { .. }, integer) if integer.is_integer() && matches!(op, Add | Subtract) => {
+            (pointer @ Type::Pointer { .. }, integer)
+                if integer.is_integer() && matches!(op, Add | Subtract) =>
+            {
                 pointer.clone()
             }
-            (integer, pointer @ Type::Pointer { .. }) if integer.is_integer() && op == Add => pointer.clone(),
+            (integer, pointer @ Type::Pointer { .. }) if integer.is_integer() && op == Add => {
+                pointer.clone()
+            }
             (l, r) if l.is_scalar() && r.is_scalar() && comparison => Type::Bool,
             (l, r) if l.is_pointer() && r.is_pointer() && op == Subtract => Type::INT64,
             (l, r) => {
-                self.error(span, format!("Type mismatch for '{}': comparing '{l}' with '{r}'", op.symbol()));
+                self.error(
+                    span,
+                    format!(
+                        "Type mismatch for '{}': comparing '{l}' with '{r}'",
+                        op.symbol()
+                    ),
+                );
                 return None;
             }
         };
         // Integer + pointer: put the pointer on the left so codegen scales one side only.
-        let (left, right) = if right.ty.is_pointer() && !left.ty.is_pointer() { (right, left) } else { (left, right) };
-        Some(expr_node(TypedExprKind::Binary { op, left: Box::new(left), right: Box::new(right) }, ty, span))
+        let (left, right) = if right.ty.is_pointer() && !left.ty.is_pointer() {
+            (right, left)
+        } else {
+            (left, right)
+        };
+        Some(expr_node(
+            TypedExprKind::Binary {
+                op,
+                left: Box::new(left),
+                right: Box::new(right),
+            },
+            ty,
+            span,
+        ))
     }
 
     /// Functions that return values.
-    fn value_call(&mut self, function: &str, function_span: Span, arguments: &[Expr], span: Span) -> Option<TypedExpr> {
+    fn value_call(
+        &mut self,
+        function: &str,
+        function_span: Span,
+        arguments: &[Expr],
+        span: Span,
+    ) -> Option<TypedExpr> {
         match function {
             "str" => {
                 let Some(first) = arguments.first() else {
@@ -919,7 +1674,10 @@ impl ProbeChecker<'_> {
                     Some(length) => {
                         let length = self.expr(length)?;
                         if !length.ty.is_integer() {
-                            self.error(length.span, format!("str() length must be an integer, not '{}'", length.ty));
+                            self.error(
+                                length.span,
+                                format!("str() length must be an integer, not '{}'", length.ty),
+                            );
                             return None;
                         }
                         Some(Box::new(length))
@@ -928,7 +1686,9 @@ impl ProbeChecker<'_> {
                 };
                 let max_strlen = self.state.options.max_strlen;
                 let capacity = match length.as_deref().map(|length| &length.kind) {
-                    Some(TypedExprKind::Integer(value)) if *value >= 0 => ((*value as u32).saturating_add(1)).min(max_strlen),
+                    Some(TypedExprKind::Integer(value)) if *value >= 0 => {
+                        ((*value as u32).saturating_add(1)).min(max_strlen)
+                    }
                     _ => max_strlen,
                 };
                 match &pointer.ty {
@@ -936,16 +1696,27 @@ impl ProbeChecker<'_> {
                     Type::Pointer { space, .. } => {
                         let space = *space;
                         Some(expr_node(
-                            TypedExprKind::ReadString { pointer: Box::new(pointer), space, length },
+                            TypedExprKind::ReadString {
+                                pointer: Box::new(pointer),
+                                space,
+                                length,
+                            },
                             Type::Str { capacity },
                             span,
                         ))
                     }
                     Type::Int { .. } => {
-                        let space =
-                            if self.attach.user_pointers { AddressSpace::User } else { AddressSpace::Kernel };
+                        let space = if self.attach.user_pointers {
+                            AddressSpace::User
+                        } else {
+                            AddressSpace::Kernel
+                        };
                         Some(expr_node(
-                            TypedExprKind::ReadString { pointer: Box::new(pointer), space, length },
+                            TypedExprKind::ReadString {
+                                pointer: Box::new(pointer),
+                                space,
+                                length,
+                            },
                             Type::Str { capacity },
                             span,
                         ))
@@ -960,25 +1731,38 @@ impl ProbeChecker<'_> {
                 let (array, space) = self.join_array(arguments, span)?;
                 let separator = match arguments.get(1) {
                     None => b" ".to_vec(),
-                    Some(_) => self.literal_string(arguments.get(1), "join", span)?.into_bytes(),
+                    Some(_) => self
+                        .literal_string(arguments.get(1), "join", span)?
+                        .into_bytes(),
                 };
                 let capacity = self.state.options.join_value_capacity;
                 Some(expr_node(
-                    TypedExprKind::JoinString { array: Box::new(array), space, separator },
+                    TypedExprKind::JoinString {
+                        array: Box::new(array),
+                        space,
+                        separator,
+                    },
                     Type::Str { capacity },
                     span,
                 ))
             }
             "printf" | "print" | "exit" | "time" | "cat" => {
-                self.error(span, format!("{function}() returns no value and can only be used as a statement"));
+                self.error(
+                    span,
+                    format!("{function}() returns no value and can only be used as a statement"),
+                );
                 None
             }
             "strftime" => {
-                self.error(function_span, "strftime() is not supported yet by this compiler");
+                self.error(
+                    function_span,
+                    "strftime() is not supported yet by this compiler",
+                );
                 None
             }
             _ => {
-                let mut diagnostic = Diagnostic::error(function_span, format!("Unknown function: '{function}'"));
+                let mut diagnostic =
+                    Diagnostic::error(function_span, format!("Unknown function: '{function}'"));
                 if let Some(suggestion) = did_you_mean(function, FUNCTION_NAMES.iter().copied()) {
                     diagnostic = diagnostic.with_note(format!("Did you mean '{suggestion}'?"));
                 }
@@ -990,18 +1774,83 @@ impl ProbeChecker<'_> {
     }
 }
 
+/// `perf_event_attr.type` of software events.
+const PERF_TYPE_SOFTWARE: u32 = 1;
+/// The cpu-clock software event, whose sample period counts nanoseconds.
+const PERF_COUNT_SW_CPU_CLOCK: u64 = 0;
+
+/// The sampling of `interval:UNIT:N` / `profile:UNIT:N` (`s`, `ms`, `us`, `hz`).
+fn timer_sample(provider: Provider, rest: &str) -> Result<bpfscope_bpf::Sample, String> {
+    let usage = format!("{} probes are written {0}:s:N, {0}:ms:N, {0}:us:N or {0}:hz:N", provider.name());
+    let (unit, count) = rest.split_once(':').ok_or_else(|| usage.clone())?;
+    let count: u64 = count.parse().map_err(|_| usage.clone())?;
+    if count == 0 {
+        return Err(format!("{}: the rate must be greater than zero", provider.name()));
+    }
+    let nanoseconds_per_unit: u64 = match unit {
+        "s" => 1_000_000_000,
+        "ms" => 1_000_000,
+        "us" => 1_000,
+        "hz" => return Ok(bpfscope_bpf::Sample::Frequency(count)),
+        _ => return Err(usage),
+    };
+    count
+        .checked_mul(nanoseconds_per_unit)
+        .map(bpfscope_bpf::Sample::Period)
+        .ok_or_else(|| format!("{}: the period is too long", provider.name()))
+}
+
+/// A map value kind as messages name it (`count`, `int64`, `string[64]`).
+fn describe_map_value(value: &MapValueKind) -> String {
+    match value {
+        MapValueKind::Plain(ty) => ty.to_string(),
+        MapValueKind::Count => "count".to_string(),
+        MapValueKind::Sum { .. } => "sum".to_string(),
+        MapValueKind::Min { .. } => "min".to_string(),
+        MapValueKind::Max { .. } => "max".to_string(),
+        MapValueKind::Avg { .. } => "avg".to_string(),
+        MapValueKind::Stats { .. } => "stats".to_string(),
+        MapValueKind::Hist => "hist".to_string(),
+        MapValueKind::Lhist { .. } => "lhist".to_string(),
+    }
+}
+
 /// `uint32`, `int8`, `bool`, ... as a type.
 fn integer_type_named(name: &str) -> Option<Type> {
     Some(match name {
         "bool" => Type::Bool,
-        "int8" | "char" => Type::Int { bytes: 1, signed: true },
-        "uint8" | "unsigned char" => Type::Int { bytes: 1, signed: false },
-        "int16" | "short" => Type::Int { bytes: 2, signed: true },
-        "uint16" | "unsigned short" => Type::Int { bytes: 2, signed: false },
-        "int32" | "int" => Type::Int { bytes: 4, signed: true },
-        "uint32" | "unsigned int" => Type::Int { bytes: 4, signed: false },
-        "int64" | "long" => Type::Int { bytes: 8, signed: true },
-        "uint64" | "unsigned long" => Type::Int { bytes: 8, signed: false },
+        "int8" | "char" => Type::Int {
+            bytes: 1,
+            signed: true,
+        },
+        "uint8" | "unsigned char" => Type::Int {
+            bytes: 1,
+            signed: false,
+        },
+        "int16" | "short" => Type::Int {
+            bytes: 2,
+            signed: true,
+        },
+        "uint16" | "unsigned short" => Type::Int {
+            bytes: 2,
+            signed: false,
+        },
+        "int32" | "int" => Type::Int {
+            bytes: 4,
+            signed: true,
+        },
+        "uint32" | "unsigned int" => Type::Int {
+            bytes: 4,
+            signed: false,
+        },
+        "int64" | "long" => Type::Int {
+            bytes: 8,
+            signed: true,
+        },
+        "uint64" | "unsigned long" => Type::Int {
+            bytes: 8,
+            signed: false,
+        },
         _ => return None,
     })
 }

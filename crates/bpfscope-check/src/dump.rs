@@ -5,6 +5,10 @@ use crate::typed::*;
 /// Renders every probe of the typed program with the type of each expression.
 pub fn dump_types(program: &TypedProgram) -> String {
     let mut out = String::new();
+    for (index, map) in program.resources.maps.iter().enumerate() {
+        let keys: Vec<String> = map.keys.iter().map(ToString::to_string).collect();
+        out.push_str(&format!("map #{index} {}[{}] :: {:?}\n", map.name, keys.join(", "), map.value));
+    }
     for probe in &program.probes {
         out.push_str(&format!("{}\n", probe.probe_name));
         for variable in &probe.variables {
@@ -34,16 +38,28 @@ fn dump_statements(statements: &[TypedStatement], depth: usize, out: &mut String
                     dump_expr(value, depth + 1, out);
                 }
             }
-            TypedStatementKind::EmitJoin { action_id, array, space } => {
-                out.push_str(&format!("{pad}join action #{action_id} ({space:?} memory)\n"));
+            TypedStatementKind::EmitJoin {
+                action_id,
+                array,
+                space,
+            } => {
+                out.push_str(&format!(
+                    "{pad}join action #{action_id} ({space:?} memory)\n"
+                ));
                 dump_expr(array, depth + 1, out);
             }
-            TypedStatementKind::EmitBare { action_id } => out.push_str(&format!("{pad}emit action #{action_id}\n")),
+            TypedStatementKind::EmitBare { action_id } => {
+                out.push_str(&format!("{pad}emit action #{action_id}\n"))
+            }
             TypedStatementKind::AssignVariable { variable, value } => {
                 out.push_str(&format!("{pad}assign $#{variable}\n"));
                 dump_expr(value, depth + 1, out);
             }
-            TypedStatementKind::If { condition, then_body, else_body } => {
+            TypedStatementKind::If {
+                condition,
+                then_body,
+                else_body,
+            } => {
                 out.push_str(&format!("{pad}if\n"));
                 dump_expr(condition, depth + 1, out);
                 out.push_str(&format!("{pad}then\n"));
@@ -61,6 +77,25 @@ fn dump_statements(statements: &[TypedStatement], depth: usize, out: &mut String
             TypedStatementKind::Unroll { count, body } => {
                 out.push_str(&format!("{pad}unroll {count}\n"));
                 dump_statements(body, depth + 1, out);
+            }
+            TypedStatementKind::MapUpdate { map, keys, value } => {
+                out.push_str(&format!("{pad}map #{map} update\n"));
+                for key in keys {
+                    dump_expr(key, depth + 1, out);
+                }
+                dump_expr(value, depth + 1, out);
+            }
+            TypedStatementKind::MapAggregate { map, keys, aggregation, value } => {
+                out.push_str(&format!("{pad}map #{map} {aggregation:?}\n"));
+                for key in keys.iter().chain(value) {
+                    dump_expr(key, depth + 1, out);
+                }
+            }
+            TypedStatementKind::MapDelete { map, keys } => {
+                out.push_str(&format!("{pad}map #{map} delete\n"));
+                for key in keys {
+                    dump_expr(key, depth + 1, out);
+                }
             }
             TypedStatementKind::Break => out.push_str(&format!("{pad}break\n")),
             TypedStatementKind::Continue => out.push_str(&format!("{pad}continue\n")),
@@ -89,15 +124,22 @@ fn dump_expr(expr: &TypedExpr, depth: usize, out: &mut String) {
         TypedExprKind::Tuple(_) => "tuple".to_string(),
         TypedExprKind::TupleIndex { index, .. } => format!(".{index}"),
         TypedExprKind::ArrayIndex { .. } => "index".to_string(),
+        TypedExprKind::MapRead { map, .. } => format!("map #{map} read"),
     };
     out.push_str(&format!("{pad}{label} :: {}\n", expr.ty));
     match &expr.kind {
-        TypedExprKind::Unary { operand, .. } | TypedExprKind::Cast(operand) => dump_expr(operand, depth + 1, out),
+        TypedExprKind::Unary { operand, .. } | TypedExprKind::Cast(operand) => {
+            dump_expr(operand, depth + 1, out)
+        }
         TypedExprKind::Binary { left, right, .. } | TypedExprKind::Logical { left, right, .. } => {
             dump_expr(left, depth + 1, out);
             dump_expr(right, depth + 1, out);
         }
-        TypedExprKind::Ternary { condition, then_value, else_value } => {
+        TypedExprKind::Ternary {
+            condition,
+            then_value,
+            else_value,
+        } => {
             dump_expr(condition, depth + 1, out);
             dump_expr(then_value, depth + 1, out);
             dump_expr(else_value, depth + 1, out);
@@ -106,6 +148,11 @@ fn dump_expr(expr: &TypedExpr, depth: usize, out: &mut String) {
             dump_expr(pointer, depth + 1, out)
         }
         TypedExprKind::JoinString { array, .. } => dump_expr(array, depth + 1, out),
+        TypedExprKind::MapRead { keys, .. } => {
+            for key in keys {
+                dump_expr(key, depth + 1, out);
+            }
+        }
         TypedExprKind::Tuple(elements) => {
             for element in elements {
                 dump_expr(element, depth + 1, out);

@@ -31,32 +31,53 @@ pub fn parse_conversions(format: &str) -> Result<Vec<Conversion>, String> {
             index += 1;
             continue;
         }
-        while characters.get(index).is_some_and(|flag| FLAGS.contains(*flag)) {
+        while characters
+            .get(index)
+            .is_some_and(|flag| FLAGS.contains(*flag))
+        {
             index += 1;
         }
-        while characters.get(index).is_some_and(|digit| digit.is_ascii_digit()) {
+        while characters
+            .get(index)
+            .is_some_and(|digit| digit.is_ascii_digit())
+        {
             index += 1;
         }
         if characters.get(index) == Some(&'.') {
             index += 1;
-            while characters.get(index).is_some_and(|digit| digit.is_ascii_digit()) {
+            while characters
+                .get(index)
+                .is_some_and(|digit| digit.is_ascii_digit())
+            {
                 index += 1;
             }
         }
-        while characters.get(index).is_some_and(|modifier| LENGTH_MODIFIER_CHARACTERS.contains(*modifier)) {
+        while characters
+            .get(index)
+            .is_some_and(|modifier| LENGTH_MODIFIER_CHARACTERS.contains(*modifier))
+        {
             index += 1;
         }
         let Some(&conversion) = characters.get(index) else {
-            return Err(format!("printf: Invalid format string: incomplete specifier '{}'", characters[start..].iter().collect::<String>()));
+            return Err(format!(
+                "printf: Invalid format string: incomplete specifier '{}'",
+                characters[start..].iter().collect::<String>()
+            ));
         };
         index += 1;
         // `%rx` and `%rh` are buffer variants.
-        if conversion == 'r' && characters.get(index).is_some_and(|variant| *variant == 'x' || *variant == 'h') {
+        if conversion == 'r'
+            && characters
+                .get(index)
+                .is_some_and(|variant| *variant == 'x' || *variant == 'h')
+        {
             index += 1;
         }
         let text: String = characters.get(start..index).unwrap_or(&[]).iter().collect();
         if !CONVERSIONS.contains(conversion) {
-            return Err(format!("printf: Invalid format string: unknown conversion '{text}'"));
+            return Err(format!(
+                "printf: Invalid format string: unknown conversion '{text}'"
+            ));
         }
         conversions.push(Conversion { text, conversion });
     }
@@ -65,7 +86,11 @@ pub fn parse_conversions(format: &str) -> Result<Vec<Conversion>, String> {
 
 /// Checks argument count and types. Returns one message per problem, with the index of the
 /// argument it is about (None for a count mismatch).
-pub fn check_arguments(function: &str, conversions: &[Conversion], arguments: &[Type]) -> Vec<(Option<usize>, String)> {
+pub fn check_arguments(
+    function: &str,
+    conversions: &[Conversion],
+    arguments: &[Type],
+) -> Vec<(Option<usize>, String)> {
     let mut problems = Vec::new();
     if arguments.len() < conversions.len() {
         problems.push((
@@ -100,7 +125,10 @@ pub fn check_arguments(function: &str, conversions: &[Conversion], arguments: &[
             };
             problems.push((
                 Some(index),
-                format!("{function}: {} specifier expects {expected} ({argument} supplied)", conversion.text),
+                format!(
+                    "{function}: {} specifier expects {expected} ({argument} supplied)",
+                    conversion.text
+                ),
             ));
         }
     }
@@ -128,9 +156,15 @@ mod tests {
     fn reports_count_and_type_mismatches() {
         let conversions = parse_conversions("%d %d").expect("valid");
         let problems = check_arguments("printf", &conversions, &[Type::INT64]);
-        assert_eq!(problems[0].1, "printf: Not enough arguments for format string (1 supplied, 2 expected)");
+        assert_eq!(
+            problems[0].1,
+            "printf: Not enough arguments for format string (1 supplied, 2 expected)"
+        );
         let conversions = parse_conversions("%d").expect("valid");
         let problems = check_arguments("printf", &conversions, &[Type::Str { capacity: 16 }]);
-        assert_eq!(problems[0].1, "printf: %d specifier expects a value of type integer (string[16] supplied)");
+        assert_eq!(
+            problems[0].1,
+            "printf: %d specifier expects a value of type integer (string[16] supplied)"
+        );
     }
 }

@@ -25,8 +25,9 @@ impl ProbeInfo for KernelProbeInfo {
     fn expand_tracepoints(&self, pattern: &str) -> Result<Vec<(String, String)>, String> {
         let glob = Glob::new(pattern).map_err(|error| error.to_string())?;
         let mut notes = Vec::new();
-        let entries = tracefs::list_tracepoints(&self.fs, &|target| glob.matches(target), false, &mut notes)
-            .map_err(|error| error.to_string())?;
+        let entries =
+            tracefs::list_tracepoints(&self.fs, &|target| glob.matches(target), false, &mut notes)
+                .map_err(|error| error.to_string())?;
         Ok(entries
             .into_iter()
             .filter_map(|entry| {
@@ -45,8 +46,17 @@ pub struct FixtureProbeInfo {
 }
 
 impl FixtureProbeInfo {
-    pub fn with_tracepoint(mut self, category: &str, event: &str, format_text: &str) -> FixtureProbeInfo {
-        self.tracepoints.push((category.to_string(), event.to_string(), format_text.to_string()));
+    pub fn with_tracepoint(
+        mut self,
+        category: &str,
+        event: &str,
+        format_text: &str,
+    ) -> FixtureProbeInfo {
+        self.tracepoints.push((
+            category.to_string(),
+            event.to_string(),
+            format_text.to_string(),
+        ));
         self
     }
 }
@@ -56,7 +66,9 @@ impl ProbeInfo for FixtureProbeInfo {
         let (_, _, text) = self
             .tracepoints
             .iter()
-            .find(|(known_category, known_event, _)| known_category == category && known_event == event)
+            .find(|(known_category, known_event, _)| {
+                known_category == category && known_event == event
+            })
             .ok_or_else(|| format!("no such tracepoint {category}:{event}"))?;
         tracefs::parse_format(text).map_err(|error| error.to_string())
     }

@@ -1,7 +1,7 @@
 //! The typed program: what the checker hands to codegen. A different tree from the AST, with every name resolved.
 
 use crate::types::{AddressSpace, Type};
-use bpfscope_bpf::{Action, AttachTarget};
+use bpfscope_bpf::{Action, AttachTarget, MapKind, MapLayout, MapSpec, MapValue, ValueType};
 use bpfscope_syntax::{BinaryOperator, Span};
 
 /// A whole checked program plus what it needs at run time.
@@ -28,6 +28,128 @@ impl TypedProgram {
 #[derive(Clone, Debug, Default)]
 pub struct Resources {
     pub actions: Vec<Action>,
+    /// The script's maps; map `i` is `CompiledProgram::maps[FIRST_SCRIPT_MAP_INDEX + i]`.
+    pub maps: Vec<ScriptMap>,
+}
+
+/// Index in `CompiledProgram::maps` of the first script map; before it come the internal
+/// maps `.ringbuf`, `.lost`, `.scratch` and `.zero` (see the codegen's `maps` module).
+pub const FIRST_SCRIPT_MAP_INDEX: usize = 4;
+
+/// Default number of entries of a script map (bpftrace's `max_map_keys`).
+pub const DEFAULT_MAP_ENTRIES: u32 = 4096;
+
+/// What a script map stores, as its first use decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MapValueKind {
+    /// An ordinary value assigned with `=`.
+    Plain(Type),
+    Count,
+    Sum { signed: bool },
+    Min { signed: bool },
+    Max { signed: bool },
+    Avg { signed: bool },
+    Stats { signed: bool },
+    Hist,
+    Lhist { min: i64, max: i64, step: i64 },
+}
+
+/// Buckets of a `hist()` value (negative, zero, then one per power of two).
+pub const HIST_BUCKETS: u32 = 66;
+
+/// Buckets of `lhist(v, min, max, step)`: below min, `(max - min) / step` regular ones, at or above max.
+pub fn lhist_buckets(min: i64, max: i64, step: i64) -> u32 {
+    if step <= 0 || max <= min {
+        return 2;
+    }
+    let regular = (i128::from(max) - i128::from(min)) / i128::from(step);
+    u32::try_from(regular).unwrap_or(0).saturating_add(2)
+}
+
+/// A script map (`@name`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptMap {
+    /// The name with its `@` (`@execs`, or `@` for the anonymous map).
+    pub name: String,
+    /// Key element types, as stored (integers 8 bytes, strings padded to a multiple of 8).
+    pub keys: Vec<Type>,
+    pub value: MapValueKind,
+    pub max_entries: u32,
+}
+
+impl ScriptMap {
+    /// Key bytes: the elements back to back; a map without keys uses one zero u64.
+    pub fn key_size(&self) -> u32 {
+        if self.keys.is_empty() {
+            return 8;
+        }
+        self.keys.iter().map(Type::record_size).sum()
+    }
+
+    /// Offsets of the key elements.
+    pub fn key_offsets(&self) -> Vec<u32> {
+        let mut offsets = Vec::new();
+        let mut offset = 0;
+        for key in &self.keys {
+            offsets.push(offset);
+            offset += key.record_size();
+        }
+        offsets
+    }
+
+    pub fn value_size(&self) -> u32 {
+        match &self.value {
+            MapValueKind::Plain(ty) => ty.record_size().max(1),
+            MapValueKind::Count | MapValueKind::Sum { .. } => 8,
+            MapValueKind::Min { .. } | MapValueKind::Max { .. } => 16,
+            MapValueKind::Avg { .. } | MapValueKind::Stats { .. } => 16,
+            MapValueKind::Hist => HIST_BUCKETS * 8,
+            MapValueKind::Lhist { min, max, step } => lhist_buckets(*min, *max, *step) * 8,
+        }
+    }
+
+    pub fn is_per_cpu(&self) -> bool {
+        !matches!(self.value, MapValueKind::Plain(_))
+    }
+
+    /// The kernel map to create, with the layout user space prints it by.
+    pub fn spec(&self) -> MapSpec {
+        let value = match &self.value {
+            MapValueKind::Plain(ty) => MapValue::Plain(ty.value_type().unwrap_or(ValueType::Int { bytes: 8, signed: true })),
+            MapValueKind::Count => MapValue::Count,
+            MapValueKind::Sum { signed } => MapValue::Sum { signed: *signed },
+            MapValueKind::Min { signed } => MapValue::Min { signed: *signed },
+            MapValueKind::Max { signed } => MapValue::Max { signed: *signed },
+            MapValueKind::Avg { signed } => MapValue::Avg { signed: *signed },
+            MapValueKind::Stats { signed } => MapValue::Stats { signed: *signed },
+            MapValueKind::Hist => MapValue::Hist,
+            MapValueKind::Lhist { min, max, step } => MapValue::Lhist { min: *min, max: *max, step: *step },
+        };
+        MapSpec {
+            name: self.name.clone(),
+            kind: if self.is_per_cpu() { MapKind::PercpuHash } else { MapKind::Hash },
+            key_size: self.key_size(),
+            value_size: self.value_size(),
+            max_entries: self.max_entries,
+            layout: Some(MapLayout {
+                key: self.keys.iter().filter_map(Type::value_type).collect(),
+                value,
+            }),
+        }
+    }
+}
+
+/// The aggregation functions that can be assigned to a map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aggregation {
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+    Stats,
+    Hist,
+    Lhist { min: i64, max: i64, step: i64 },
 }
 
 impl Resources {
@@ -124,26 +246,64 @@ pub enum TypedExprKind {
     Bool(bool),
     Builtin(Builtin),
     /// `args->name` / `args.name` of a tracepoint.
-    ContextField { name: String, offset: u32, access: ContextFieldAccess },
+    ContextField {
+        name: String,
+        offset: u32,
+        access: ContextFieldAccess,
+    },
     Variable(usize),
-    Unary { op: UnaryOp, operand: Box<TypedExpr> },
+    Unary {
+        op: UnaryOp,
+        operand: Box<TypedExpr>,
+    },
     /// Arithmetic, bitwise and comparison operators (not `&&`/`||`).
-    Binary { op: BinaryOperator, left: Box<TypedExpr>, right: Box<TypedExpr> },
+    Binary {
+        op: BinaryOperator,
+        left: Box<TypedExpr>,
+        right: Box<TypedExpr>,
+    },
     /// Short-circuit `&&` (`and` true) or `||`.
-    Logical { and: bool, left: Box<TypedExpr>, right: Box<TypedExpr> },
-    Ternary { condition: Box<TypedExpr>, then_value: Box<TypedExpr>, else_value: Box<TypedExpr> },
+    Logical {
+        and: bool,
+        left: Box<TypedExpr>,
+        right: Box<TypedExpr>,
+    },
+    Ternary {
+        condition: Box<TypedExpr>,
+        then_value: Box<TypedExpr>,
+        else_value: Box<TypedExpr>,
+    },
     /// An integer/pointer conversion to `ty`.
     Cast(Box<TypedExpr>),
     /// `*pointer`, read with `probe_read_{user,kernel}`.
-    Dereference { pointer: Box<TypedExpr>, space: AddressSpace },
+    Dereference {
+        pointer: Box<TypedExpr>,
+        space: AddressSpace,
+    },
     /// `str(pointer [, length])`: `ty` is the string; `length` limits the read further.
-    ReadString { pointer: Box<TypedExpr>, space: AddressSpace, length: Option<Box<TypedExpr>> },
+    ReadString {
+        pointer: Box<TypedExpr>,
+        space: AddressSpace,
+        length: Option<Box<TypedExpr>>,
+    },
     /// `join(array [, sep])` used as a value: a string built in BPF.
-    JoinString { array: Box<TypedExpr>, space: AddressSpace, separator: Vec<u8> },
+    JoinString {
+        array: Box<TypedExpr>,
+        space: AddressSpace,
+        separator: Vec<u8>,
+    },
     Tuple(Vec<TypedExpr>),
-    TupleIndex { tuple: Box<TypedExpr>, index: usize },
+    TupleIndex {
+        tuple: Box<TypedExpr>,
+        index: usize,
+    },
+    /// `@map[keys]`: the value, or zero/empty when the key is absent.
+    MapRead { map: usize, keys: Vec<TypedExpr> },
     /// `array[index]` of an inline array held in memory.
-    ArrayIndex { array: Box<TypedExpr>, index: Box<TypedExpr> },
+    ArrayIndex {
+        array: Box<TypedExpr>,
+        index: Box<TypedExpr>,
+    },
 }
 
 /// A checked statement.
@@ -159,15 +319,43 @@ pub enum TypedStatementKind {
     Expression(TypedExpr),
     /// Emits a ring-buffer record for `action_id`, whose fields (from the Action) are `values`.
     /// Used for printf, cat and print: `values[i]` goes to the action's i-th field.
-    Emit { action_id: u64, values: Vec<TypedExpr> },
+    Emit {
+        action_id: u64,
+        values: Vec<TypedExpr>,
+    },
     /// `join(array)` as a statement: emits the Join record for `action_id`.
-    EmitJoin { action_id: u64, array: TypedExpr, space: AddressSpace },
+    EmitJoin {
+        action_id: u64,
+        array: TypedExpr,
+        space: AddressSpace,
+    },
     /// `exit()` and `time()`: a record with only the action id.
-    EmitBare { action_id: u64 },
-    AssignVariable { variable: usize, value: TypedExpr },
-    If { condition: TypedExpr, then_body: Vec<TypedStatement>, else_body: Vec<TypedStatement> },
-    While { condition: TypedExpr, body: Vec<TypedStatement> },
-    Unroll { count: u32, body: Vec<TypedStatement> },
+    EmitBare {
+        action_id: u64,
+    },
+    AssignVariable {
+        variable: usize,
+        value: TypedExpr,
+    },
+    If {
+        condition: TypedExpr,
+        then_body: Vec<TypedStatement>,
+        else_body: Vec<TypedStatement>,
+    },
+    While {
+        condition: TypedExpr,
+        body: Vec<TypedStatement>,
+    },
+    Unroll {
+        count: u32,
+        body: Vec<TypedStatement>,
+    },
+    /// `@map[keys] = value`.
+    MapUpdate { map: usize, keys: Vec<TypedExpr>, value: TypedExpr },
+    /// `@map[keys] = count()` and the other aggregations; `value` is their argument.
+    MapAggregate { map: usize, keys: Vec<TypedExpr>, aggregation: Aggregation, value: Option<TypedExpr> },
+    /// `delete(@map[keys])`.
+    MapDelete { map: usize, keys: Vec<TypedExpr> },
     Break,
     Continue,
     Return,

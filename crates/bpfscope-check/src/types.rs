@@ -12,12 +12,23 @@ pub enum AddressSpace {
 /// A type of a bpftrace value.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Type {
-    Int { bytes: u8, signed: bool },
+    Int {
+        bytes: u8,
+        signed: bool,
+    },
     Bool,
     /// A NUL-terminated string in a buffer of `capacity` bytes (the NUL included).
-    Str { capacity: u32 },
-    Pointer { pointee: Box<Type>, space: AddressSpace },
-    Array { element: Box<Type>, length: u32 },
+    Str {
+        capacity: u32,
+    },
+    Pointer {
+        pointee: Box<Type>,
+        space: AddressSpace,
+    },
+    Array {
+        element: Box<Type>,
+        length: u32,
+    },
     Tuple(Vec<Type>),
     /// The `args` record of a probe: usable only through field access.
     Context,
@@ -26,9 +37,18 @@ pub enum Type {
 }
 
 impl Type {
-    pub const INT64: Type = Type::Int { bytes: 8, signed: true };
-    pub const UINT64: Type = Type::Int { bytes: 8, signed: false };
-    pub const UINT32: Type = Type::Int { bytes: 4, signed: false };
+    pub const INT64: Type = Type::Int {
+        bytes: 8,
+        signed: true,
+    };
+    pub const UINT64: Type = Type::Int {
+        bytes: 8,
+        signed: false,
+    };
+    pub const UINT32: Type = Type::Int {
+        bytes: 4,
+        signed: false,
+    };
 
     pub fn is_integer(&self) -> bool {
         matches!(self, Type::Int { .. } | Type::Bool)
@@ -66,11 +86,21 @@ impl Type {
     /// integers 64-bit); booleans print as the integers 0/1 as in 0.17.
     pub fn value_type(&self) -> Option<ValueType> {
         Some(match self {
-            Type::Int { signed, .. } => ValueType::Int { bytes: 8, signed: *signed },
-            Type::Bool => ValueType::Int { bytes: 8, signed: false },
-            Type::Str { capacity } => ValueType::Str { capacity: *capacity },
+            Type::Int { signed, .. } => ValueType::Int {
+                bytes: 8,
+                signed: *signed,
+            },
+            Type::Bool => ValueType::Int {
+                bytes: 8,
+                signed: false,
+            },
+            Type::Str { capacity } => ValueType::Str {
+                capacity: *capacity,
+            },
             Type::Pointer { .. } => ValueType::Pointer,
-            Type::Array { .. } => ValueType::Buffer { capacity: self.size() },
+            Type::Array { .. } => ValueType::Buffer {
+                capacity: self.size(),
+            },
             Type::Tuple(elements) => {
                 let (offsets, _) = tuple_layout(elements);
                 let mut fields = Vec::new();
@@ -105,7 +135,12 @@ impl std::fmt::Display for Type {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Type::Int { bytes, signed } => {
-                write!(formatter, "{}int{}", if *signed { "" } else { "u" }, u32::from(*bytes) * 8)
+                write!(
+                    formatter,
+                    "{}int{}",
+                    if *signed { "" } else { "u" },
+                    u32::from(*bytes) * 8
+                )
             }
             Type::Bool => write!(formatter, "bool"),
             Type::Str { capacity } => write!(formatter, "string[{capacity}]"),
@@ -148,35 +183,62 @@ pub fn tracepoint_field_type(
     user_pointers: bool,
     max_strlen: u32,
 ) -> Type {
-    let base = type_text.replace("__attribute__((user))", "").replace("__user", "");
+    let base = type_text
+        .replace("__attribute__((user))", "")
+        .replace("__user", "");
     let stars = base.matches('*').count();
     let base_words: Vec<&str> = base
         .split(|character: char| character == '*' || character.is_whitespace())
         .filter(|word| !word.is_empty() && *word != "const" && *word != "volatile")
         .collect();
-    let is_char = base_words.last().is_some_and(|word| *word == "char" || word.starts_with("char["));
+    let is_char = base_words
+        .last()
+        .is_some_and(|word| *word == "char" || word.starts_with("char["));
     if is_data_loc {
-        return Type::Str { capacity: max_strlen };
+        return Type::Str {
+            capacity: max_strlen,
+        };
     }
     if stars > 0 {
-        let space = if user_pointers { AddressSpace::User } else { AddressSpace::Kernel };
-        let mut pointee =
-            if is_char { Type::Int { bytes: 1, signed: true } } else { Type::Int { bytes: 8, signed } };
+        let space = if user_pointers {
+            AddressSpace::User
+        } else {
+            AddressSpace::Kernel
+        };
+        let mut pointee = if is_char {
+            Type::Int {
+                bytes: 1,
+                signed: true,
+            }
+        } else {
+            Type::Int { bytes: 8, signed }
+        };
         for _ in 1..stars {
-            pointee = Type::Pointer { pointee: Box::new(pointee), space };
+            pointee = Type::Pointer {
+                pointee: Box::new(pointee),
+                space,
+            };
         }
-        return Type::Pointer { pointee: Box::new(pointee), space };
+        return Type::Pointer {
+            pointee: Box::new(pointee),
+            space,
+        };
     }
     if let Some(length) = array_len {
         if is_char {
-            return Type::Str { capacity: length.max(1) };
+            return Type::Str {
+                capacity: length.max(1),
+            };
         }
         let element_size = if length == 0 { size } else { size / length };
         let bytes = match element_size {
             1 | 2 | 4 | 8 => element_size as u8,
             _ => 1,
         };
-        return Type::Array { element: Box::new(Type::Int { bytes, signed }), length };
+        return Type::Array {
+            element: Box::new(Type::Int { bytes, signed }),
+            length,
+        };
     }
     let bytes = match size {
         1 | 2 | 4 | 8 => size as u8,
@@ -196,7 +258,13 @@ mod tests {
         let comm = tracepoint_field_type("char", 16, true, Some(16), false, false, 64);
         assert_eq!(comm, Type::Str { capacity: 16 });
         let pid = tracepoint_field_type("pid_t", 4, true, None, false, false, 64);
-        assert_eq!(pid, Type::Int { bytes: 4, signed: true });
+        assert_eq!(
+            pid,
+            Type::Int {
+                bytes: 4,
+                signed: true
+            }
+        );
         let name = tracepoint_field_type("__data_loc char[]", 4, false, None, true, false, 64);
         assert_eq!(name, Type::Str { capacity: 64 });
     }

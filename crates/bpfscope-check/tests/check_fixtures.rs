@@ -1,6 +1,8 @@
 //! Checker tests on fixture tracepoint formats: types, located errors, did-you-mean, printf checks. No root needed.
 
-use bpfscope_check::{check, CheckOptions, CheckOutput, FixtureProbeInfo, Type, TypedExprKind, TypedStatementKind};
+use bpfscope_check::{
+    check, CheckOptions, CheckOutput, FixtureProbeInfo, Type, TypedExprKind, TypedStatementKind,
+};
 
 const EXECVE_FORMAT: &str = "name: sys_enter_execve
 ID: 862
@@ -59,12 +61,19 @@ fn fixtures() -> FixtureProbeInfo {
 
 fn run(source: &str) -> CheckOutput {
     let (ast, parse_diagnostics) = bpfscope_syntax::parse(source);
-    assert!(parse_diagnostics.is_empty(), "parse errors: {parse_diagnostics:?}");
+    assert!(
+        parse_diagnostics.is_empty(),
+        "parse errors: {parse_diagnostics:?}"
+    );
     check(&ast, source, &fixtures(), &CheckOptions::default())
 }
 
 fn messages(output: &CheckOutput) -> Vec<String> {
-    output.diagnostics.iter().map(|diagnostic| diagnostic.message.clone()).collect()
+    output
+        .diagnostics
+        .iter()
+        .map(|diagnostic| diagnostic.message.clone())
+        .collect()
 }
 
 #[test]
@@ -93,8 +102,19 @@ fn multi_probe_block_is_checked_per_layout() {
 fn wildcard_attach_points_expand() {
     let output = run("tracepoint:syscalls:sys_enter_exec* { printf(\"%s\\n\", comm); }");
     assert!(!output.has_errors(), "{:?}", output.diagnostics);
-    let names: Vec<&str> = output.program.probes.iter().map(|probe| probe.probe_name.as_str()).collect();
-    assert_eq!(names, vec!["tracepoint:syscalls:sys_enter_execve", "tracepoint:syscalls:sys_enter_execveat"]);
+    let names: Vec<&str> = output
+        .program
+        .probes
+        .iter()
+        .map(|probe| probe.probe_name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "tracepoint:syscalls:sys_enter_execve",
+            "tracepoint:syscalls:sys_enter_execveat"
+        ]
+    );
 }
 
 #[test]
@@ -105,21 +125,31 @@ fn unknown_builtin_is_located_with_a_suggestion() {
     assert_eq!(diagnostic.message, "Unknown identifier: 'pidd'");
     let span = diagnostic.span.expect("located");
     assert_eq!(&source[span.start..span.end], "pidd");
-    assert!(diagnostic.notes.iter().any(|note| note.contains("'pid'")), "{:?}", diagnostic.notes);
+    assert!(
+        diagnostic.notes.iter().any(|note| note.contains("'pid'")),
+        "{:?}",
+        diagnostic.notes
+    );
 }
 
 #[test]
 fn unknown_function_and_field_suggest_close_names() {
     let output = run("tracepoint:syscalls:sys_enter_execve { prinft(\"x\"); printf(\"%s\", str(args->filenam)); }");
     let all = messages(&output);
-    assert!(all.contains(&"Unknown function: 'prinft'".to_string()), "{all:?}");
+    assert!(
+        all.contains(&"Unknown function: 'prinft'".to_string()),
+        "{all:?}"
+    );
     assert!(
         all.contains(&"Struct/union of type 'struct _tracepoint_syscalls_sys_enter_execve' does not contain a field named 'filenam'".to_string()),
         "{all:?}"
     );
     // Several errors from one run.
     assert!(output.diagnostics.len() >= 2);
-    assert!(output.diagnostics.iter().any(|diagnostic| diagnostic.notes.iter().any(|note| note.contains("'filename'"))));
+    assert!(output.diagnostics.iter().any(|diagnostic| diagnostic
+        .notes
+        .iter()
+        .any(|note| note.contains("'filename'"))));
 }
 
 #[test]
@@ -127,9 +157,24 @@ fn printf_argument_mismatches() {
     let source = "BEGIN { printf(\"%d %s\\n\", comm, 5); printf(\"%d %d\\n\", 1); }";
     let output = run(source);
     let all = messages(&output);
-    assert!(all.contains(&"printf: %d specifier expects a value of type integer (string[16] supplied)".to_string()), "{all:?}");
-    assert!(all.contains(&"printf: Not enough arguments for format string (1 supplied, 2 expected)".to_string()), "{all:?}");
-    let first = output.diagnostics.first().and_then(|diagnostic| diagnostic.span).expect("located");
+    assert!(
+        all.contains(
+            &"printf: %d specifier expects a value of type integer (string[16] supplied)"
+                .to_string()
+        ),
+        "{all:?}"
+    );
+    assert!(
+        all.contains(
+            &"printf: Not enough arguments for format string (1 supplied, 2 expected)".to_string()
+        ),
+        "{all:?}"
+    );
+    let first = output
+        .diagnostics
+        .first()
+        .and_then(|diagnostic| diagnostic.span)
+        .expect("located");
     assert_eq!(&source[first.start..first.end], "comm");
 }
 
@@ -138,8 +183,16 @@ fn type_errors_are_located() {
     let source = "BEGIN { $x = 1; $x = comm; $y = comm + 1; }";
     let output = run(source);
     let all = messages(&output);
-    assert!(all.iter().any(|message| message.starts_with("Type mismatch for $x")), "{all:?}");
-    assert!(all.iter().any(|message| message.contains("Type mismatch for '+'")), "{all:?}");
+    assert!(
+        all.iter()
+            .any(|message| message.starts_with("Type mismatch for $x")),
+        "{all:?}"
+    );
+    assert!(
+        all.iter()
+            .any(|message| message.contains("Type mismatch for '+'")),
+        "{all:?}"
+    );
 }
 
 #[test]
@@ -147,9 +200,15 @@ fn missing_tracepoint_is_an_error_at_the_attach_point() {
     let source = "tracepoint:syscalls:sys_enter_nonexistent { exit(); }";
     let output = run(source);
     let diagnostic = output.diagnostics.first().expect("an error");
-    assert_eq!(diagnostic.message, "tracepoint not found: syscalls:sys_enter_nonexistent");
+    assert_eq!(
+        diagnostic.message,
+        "tracepoint not found: syscalls:sys_enter_nonexistent"
+    );
     let span = diagnostic.span.expect("located");
-    assert_eq!(&source[span.start..span.end], "tracepoint:syscalls:sys_enter_nonexistent");
+    assert_eq!(
+        &source[span.start..span.end],
+        "tracepoint:syscalls:sys_enter_nonexistent"
+    );
 }
 
 #[test]
@@ -158,11 +217,21 @@ fn field_types_follow_the_format() {
     assert!(!output.has_errors(), "{:?}", output.diagnostics);
     let variables = &output.program.probes[0].variables;
     assert_eq!(variables[0].ty, Type::Str { capacity: 16 });
-    assert_eq!(variables[1].ty, Type::Int { bytes: 8, signed: true });
+    assert_eq!(
+        variables[1].ty,
+        Type::Int {
+            bytes: 8,
+            signed: true
+        }
+    );
 }
 
 #[test]
 fn arg_builtins_only_where_the_probe_has_them() {
     let output = run("tracepoint:sched:sched_switch { printf(\"%d\", arg0); }");
-    assert!(messages(&output)[0].contains("arg0 builtin can only be used"), "{:?}", output.diagnostics);
+    assert!(
+        messages(&output)[0].contains("arg0 builtin can only be used"),
+        "{:?}",
+        output.diagnostics
+    );
 }

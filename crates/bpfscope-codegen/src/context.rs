@@ -5,7 +5,13 @@ use bpfscope_bpf::insn::*;
 
 /// A tracepoint field loaded straight from the record (the verifier allows aligned loads from
 /// a tracepoint context), sign-extended to 64 bits when the format says it is signed.
-pub fn load_tracepoint_field(builder: &mut IrBuilder, context: VReg, offset: u32, bytes: u8, signed: bool) -> VReg {
+pub fn load_tracepoint_field(
+    builder: &mut IrBuilder,
+    context: VReg,
+    offset: u32,
+    bytes: u8,
+    signed: bool,
+) -> VReg {
     let width = Width::from_bytes(u32::from(bytes)).unwrap_or(Width::B8);
     let value = builder.load(width, Base::Reg(context), offset as i16);
     if signed && bytes < 8 {

@@ -83,33 +83,79 @@ impl Width {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IrInsn {
     /// The program's context pointer (r1 at entry). Must be the very first instruction.
-    TakeContext { dst: VReg },
+    TakeContext {
+        dst: VReg,
+    },
     Label(Label),
     /// 64-bit `dst = src`.
-    Move { dst: VReg, src: Operand },
+    Move {
+        dst: VReg,
+        src: Operand,
+    },
     /// `dst = value` with any 64-bit value.
-    LoadImm64 { dst: VReg, value: u64 },
+    LoadImm64 {
+        dst: VReg,
+        value: u64,
+    },
     /// 64-bit `dst op= src` (`op` is a `BPF_*` ALU operation such as `BPF_ADD`).
-    Alu { op: u8, dst: VReg, src: Operand },
+    Alu {
+        op: u8,
+        dst: VReg,
+        src: Operand,
+    },
     /// 32-bit `dst op= src` (clears the upper half).
-    Alu32 { op: u8, dst: VReg, src: Operand },
+    Alu32 {
+        op: u8,
+        dst: VReg,
+        src: Operand,
+    },
     /// `dst = -dst`.
-    Negate { dst: VReg },
+    Negate {
+        dst: VReg,
+    },
     /// `dst = r10 + offset`.
-    FrameAddress { dst: VReg, offset: i16 },
+    FrameAddress {
+        dst: VReg,
+        offset: i16,
+    },
     /// `dst = *(width *)(base + offset)`.
-    Load { width: Width, dst: VReg, base: Base, offset: i16 },
+    Load {
+        width: Width,
+        dst: VReg,
+        base: Base,
+        offset: i16,
+    },
     /// `*(width *)(base + offset) = src`.
-    Store { width: Width, base: Base, offset: i16, src: Operand },
+    Store {
+        width: Width,
+        base: Base,
+        offset: i16,
+        src: Operand,
+    },
     /// `lock *(u64 *)(base + offset) += src`.
-    AtomicAdd64 { base: VReg, offset: i16, src: VReg },
+    AtomicAdd64 {
+        base: VReg,
+        offset: i16,
+        src: VReg,
+    },
     Jump(Label),
     /// `if lhs op rhs goto target` (`op` is a `BPF_J*` operation).
-    Branch { op: u8, lhs: VReg, rhs: Operand, target: Label },
+    Branch {
+        op: u8,
+        lhs: VReg,
+        rhs: Operand,
+        target: Label,
+    },
     /// Calls a helper with up to five arguments; its result (r0) goes to `result`.
-    Call { helper: i32, args: Vec<CallArg>, result: Option<VReg> },
+    Call {
+        helper: i32,
+        args: Vec<CallArg>,
+        result: Option<VReg>,
+    },
     /// Returns `value` from the program.
-    Exit { value: i32 },
+    Exit {
+        value: i32,
+    },
     /// The script line that the following instructions implement (for `-d bpf` and verifier errors).
     Line(u32),
 }
@@ -155,8 +201,14 @@ impl IrBuilder {
     pub fn constant(&mut self, value: i64) -> VReg {
         let dst = self.vreg();
         match i32::try_from(value) {
-            Ok(small) => self.push(IrInsn::Move { dst, src: Operand::Imm(small) }),
-            Err(_) => self.push(IrInsn::LoadImm64 { dst, value: value as u64 }),
+            Ok(small) => self.push(IrInsn::Move {
+                dst,
+                src: Operand::Imm(small),
+            }),
+            Err(_) => self.push(IrInsn::LoadImm64 {
+                dst,
+                value: value as u64,
+            }),
         }
         dst
     }
@@ -164,7 +216,10 @@ impl IrBuilder {
     /// A new register holding a copy of `src`.
     pub fn copy(&mut self, src: VReg) -> VReg {
         let dst = self.vreg();
-        self.push(IrInsn::Move { dst, src: Operand::Reg(src) });
+        self.push(IrInsn::Move {
+            dst,
+            src: Operand::Reg(src),
+        });
         dst
     }
 
@@ -174,26 +229,49 @@ impl IrBuilder {
 
     pub fn call(&mut self, helper: bpfscope_bpf::helpers::Helper, args: Vec<CallArg>) -> VReg {
         let result = self.vreg();
-        self.push(IrInsn::Call { helper: helper.id, args, result: Some(result) });
+        self.push(IrInsn::Call {
+            helper: helper.id,
+            args,
+            result: Some(result),
+        });
         result
     }
 
     pub fn call_discarding(&mut self, helper: bpfscope_bpf::helpers::Helper, args: Vec<CallArg>) {
-        self.push(IrInsn::Call { helper: helper.id, args, result: None });
+        self.push(IrInsn::Call {
+            helper: helper.id,
+            args,
+            result: None,
+        });
     }
 
     pub fn load(&mut self, width: Width, base: Base, offset: i16) -> VReg {
         let dst = self.vreg();
-        self.push(IrInsn::Load { width, dst, base, offset });
+        self.push(IrInsn::Load {
+            width,
+            dst,
+            base,
+            offset,
+        });
         dst
     }
 
     pub fn store(&mut self, width: Width, base: Base, offset: i16, src: Operand) {
-        self.push(IrInsn::Store { width, base, offset, src });
+        self.push(IrInsn::Store {
+            width,
+            base,
+            offset,
+            src,
+        });
     }
 
     pub fn branch(&mut self, op: u8, lhs: VReg, rhs: Operand, target: Label) {
-        self.push(IrInsn::Branch { op, lhs, rhs, target });
+        self.push(IrInsn::Branch {
+            op,
+            lhs,
+            rhs,
+            target,
+        });
     }
 
     pub fn jump(&mut self, target: Label) {
@@ -217,7 +295,10 @@ impl IrInsn {
                 operand(src, &mut used);
             }
             IrInsn::Negate { dst } => used.push(*dst),
-            IrInsn::Load { base: Base::Reg(base), .. } => used.push(*base),
+            IrInsn::Load {
+                base: Base::Reg(base),
+                ..
+            } => used.push(*base),
             IrInsn::Store { base, src, .. } => {
                 if let Base::Reg(base) = base {
                     used.push(*base);

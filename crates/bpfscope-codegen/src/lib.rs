@@ -28,12 +28,19 @@ pub struct CodegenOptions {
 
 impl Default for CodegenOptions {
     fn default() -> CodegenOptions {
-        CodegenOptions { ringbuf_bytes: 8 << 20, submit_flags: 0, join_max_items: 16 }
+        CodegenOptions {
+            ringbuf_bytes: 8 << 20,
+            submit_flags: 0,
+            join_max_items: 16,
+        }
     }
 }
 
 /// Compiles every probe of a checked program into loadable BPF.
-pub fn compile(program: &TypedProgram, options: &CodegenOptions) -> Result<CompiledProgram, Vec<Diagnostic>> {
+pub fn compile(
+    program: &TypedProgram,
+    options: &CodegenOptions,
+) -> Result<CompiledProgram, Vec<Diagnostic>> {
     let mut diagnostics = Vec::new();
     let mut programs = Vec::new();
     let mut scratch_bytes = 0u32;
@@ -59,16 +66,33 @@ pub fn compile(program: &TypedProgram, options: &CodegenOptions) -> Result<Compi
                 map_relocations: emitted.map_relocations,
                 line_of_insn: emitted.line_of_insn,
             }),
-            Err(error) => diagnostics.push(Diagnostic::error(probe.span, format!("{}: {error}", probe.probe_name))),
+            Err(error) => diagnostics.push(Diagnostic::error(
+                probe.span,
+                format!("{}: {error}", probe.probe_name),
+            )),
         }
     }
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
-    let mut maps = vec![maps::ringbuf_spec(options.ringbuf_bytes), maps::lost_counter_spec()];
-    if scratch_bytes > 0 {
-        maps.push(maps::scratch_spec(scratch_bytes));
-    }
+    // `.zero` initialises new aggregation values and clears big keys: as large as either.
+    let zero_bytes = program
+        .resources
+        .maps
+        .iter()
+        .map(|map| map.value_size().max(map.key_size()))
+        .max()
+        .unwrap_or(8);
+    // The order is fixed: the internal maps at the indices `maps` names, then the script's
+    // maps from `FIRST_SCRIPT_MAP_INDEX` in the checker's order.
+    let mut maps = vec![
+        maps::ringbuf_spec(options.ringbuf_bytes),
+        maps::lost_counter_spec(),
+        maps::scratch_spec(scratch_bytes),
+        maps::zero_spec(zero_bytes),
+    ];
+    debug_assert_eq!(maps.len(), bpfscope_check::FIRST_SCRIPT_MAP_INDEX);
+    maps.extend(program.resources.maps.iter().map(|map| map.spec()));
     Ok(CompiledProgram {
         programs,
         maps,
@@ -81,7 +105,12 @@ pub fn compile(program: &TypedProgram, options: &CodegenOptions) -> Result<Compi
 /// `-d bpf`: every program's disassembly, with the script line each run of instructions implements.
 pub fn disassemble_program(compiled: &CompiledProgram, source: &str) -> String {
     let source_lines: Vec<&str> = source.lines().collect();
-    let map_name = |index: i32| compiled.maps.get(usize::try_from(index).ok()?).map(|map| map.name.clone());
+    let map_name = |index: i32| {
+        compiled
+            .maps
+            .get(usize::try_from(index).ok()?)
+            .map(|map| map.name.clone())
+    };
     let mut out = String::new();
     for program in &compiled.programs {
         out.push_str(&format!("{}:\n", program.probe_name));
@@ -89,7 +118,10 @@ pub fn disassemble_program(compiled: &CompiledProgram, source: &str) -> String {
         for line in disassemble(&program.insns, &map_name) {
             let script_line = program.line_of_insn.get(line.index).copied().unwrap_or(0);
             if script_line != 0 && script_line != last_line {
-                let text = source_lines.get(script_line as usize - 1).map(|text| text.trim()).unwrap_or("");
+                let text = source_lines
+                    .get(script_line as usize - 1)
+                    .map(|text| text.trim())
+                    .unwrap_or("");
                 out.push_str(&format!("; {script_line}: {text}\n"));
                 last_line = script_line;
             }

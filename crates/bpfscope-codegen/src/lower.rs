@@ -2,13 +2,13 @@
 
 use crate::context;
 use crate::ir::{Base, CallArg, IrBuilder, IrInsn, Label, Operand, VReg, Width};
-use crate::maps::{LOST_MAP_INDEX, RINGBUF_MAP_INDEX, SCRATCH_MAP_INDEX};
+use crate::maps::{LOST_MAP_INDEX, RINGBUF_MAP_INDEX, SCRATCH_MAP_INDEX, ZERO_MAP_INDEX};
 use crate::CodegenOptions;
 use bpfscope_bpf::helpers::{self, Helper};
 use bpfscope_bpf::insn::*;
 use bpfscope_bpf::Action;
 use bpfscope_check::typed::*;
-use bpfscope_check::{AddressSpace, Type};
+use bpfscope_check::{lhist_buckets, AddressSpace, Aggregation, ScriptMap, Type, FIRST_SCRIPT_MAP_INDEX, HIST_BUCKETS};
 use bpfscope_syntax::{BinaryOperator, Span};
 
 /// Stack bytes the lowering may use for its own slots; the rest is left for spills.
@@ -27,7 +27,10 @@ pub struct Place {
 
 impl Place {
     fn at(self, extra: u32) -> Place {
-        Place { base: self.base, offset: self.offset + extra as i32 }
+        Place {
+            base: self.base,
+            offset: self.offset + extra as i32,
+        }
     }
 
     fn call_arg(self) -> CallArg {
@@ -119,7 +122,11 @@ impl<'a> Lowering<'a> {
         lowering.prologue();
         let mut insns = std::mem::take(&mut lowering.builder.insns);
         insns.extend(body);
-        Ok(LoweredProbe { insns, frame_bytes: lowering.frame_bytes, scratch_bytes: lowering.scratch_bytes })
+        Ok(LoweredProbe {
+            insns,
+            frame_bytes: lowering.frame_bytes,
+            scratch_bytes: lowering.scratch_bytes,
+        })
     }
 
     /// Entry code: take the context, find the scratch buffer, zero the variables.
@@ -136,21 +143,32 @@ impl<'a> Lowering<'a> {
             });
             let exit = self.exit_label;
             self.builder.branch(BPF_JEQ, pointer, Operand::Imm(0), exit);
-            self.builder.push(IrInsn::Move { dst: self.scratch_base, src: Operand::Reg(pointer) });
+            self.builder.push(IrInsn::Move {
+                dst: self.scratch_base,
+                src: Operand::Reg(pointer),
+            });
         }
         // The verifier refuses reads of stack never written: variables start as zero.
         for storage in self.variables.clone() {
             if let Base::Frame = storage.place.base {
                 for chunk in (0..storage.size).step_by(8) {
                     let place = storage.place.at(chunk);
-                    self.builder.store(Width::B8, Base::Frame, place.offset as i16, Operand::Imm(0));
+                    self.builder.store(
+                        Width::B8,
+                        Base::Frame,
+                        place.offset as i16,
+                        Operand::Imm(0),
+                    );
                 }
             }
         }
     }
 
     fn error(&mut self, span: Span, message: impl Into<String>) {
-        self.errors.push(LoweringError { span, message: message.into() });
+        self.errors.push(LoweringError {
+            span,
+            message: message.into(),
+        });
     }
 
     fn line(&mut self, span: Span) {
@@ -163,11 +181,17 @@ impl<'a> Lowering<'a> {
         let size = size.max(1).div_ceil(8) * 8;
         if size <= STACK_AGGREGATE_LIMIT && self.frame_bytes + size <= FRAME_BUDGET {
             self.frame_bytes += size;
-            Place { base: Base::Frame, offset: -(self.frame_bytes as i32) }
+            Place {
+                base: Base::Frame,
+                offset: -(self.frame_bytes as i32),
+            }
         } else {
             let offset = self.scratch_bytes;
             self.scratch_bytes += size;
-            Place { base: Base::Reg(self.scratch_base), offset: offset as i32 }
+            Place {
+                base: Base::Reg(self.scratch_base),
+                offset: offset as i32,
+            }
         }
     }
 
@@ -175,7 +199,10 @@ impl<'a> Lowering<'a> {
     fn allocate_scratch(&mut self, size: u32) -> Place {
         let offset = self.scratch_bytes;
         self.scratch_bytes += size.max(1).div_ceil(8) * 8;
-        Place { base: Base::Reg(self.scratch_base), offset: offset as i32 }
+        Place {
+            base: Base::Reg(self.scratch_base),
+            offset: offset as i32,
+        }
     }
 
     /// An 8-byte stack slot.
@@ -187,8 +214,12 @@ impl<'a> Lowering<'a> {
     /// A zeroed 4-byte key on the stack (a fresh slot each time keeps the verifier's view simple).
     fn zero_key(&mut self) -> Place {
         let offset = self.stack_slot();
-        self.builder.store(Width::B8, Base::Frame, offset, Operand::Imm(0));
-        Place { base: Base::Frame, offset: i32::from(offset) }
+        self.builder
+            .store(Width::B8, Base::Frame, offset, Operand::Imm(0));
+        Place {
+            base: Base::Frame,
+            offset: i32::from(offset),
+        }
     }
 
     fn call(&mut self, helper: Helper, args: Vec<CallArg>) -> VReg {
@@ -216,9 +247,15 @@ impl<'a> Lowering<'a> {
             }
             TypedStatementKind::Emit { action_id, values } => self.emit_record(*action_id, values),
             TypedStatementKind::EmitBare { action_id } => self.emit_record(*action_id, &[]),
-            TypedStatementKind::EmitJoin { action_id, array, space } => self.emit_join(*action_id, array, *space),
+            TypedStatementKind::EmitJoin {
+                action_id,
+                array,
+                space,
+            } => self.emit_join(*action_id, array, *space),
             TypedStatementKind::AssignVariable { variable, value } => {
-                let Some(storage) = self.variables.get(*variable).copied() else { return };
+                let Some(storage) = self.variables.get(*variable).copied() else {
+                    return;
+                };
                 if value.ty.is_scalar() {
                     let register = self.scalar(value);
                     self.store_place(Width::B8, storage.place, Operand::Reg(register));
@@ -226,7 +263,11 @@ impl<'a> Lowering<'a> {
                     self.aggregate_into(value, storage.place, storage.size);
                 }
             }
-            TypedStatementKind::If { condition, then_body, else_body } => {
+            TypedStatementKind::If {
+                condition,
+                then_body,
+                else_body,
+            } => {
                 let else_label = self.builder.label();
                 let end_label = self.builder.label();
                 self.branch_if_false(condition, else_label);
@@ -252,9 +293,26 @@ impl<'a> Lowering<'a> {
                     self.statements(body);
                 }
             }
+            TypedStatementKind::MapUpdate { map, keys, value } => self.map_update(*map, keys, value),
+            TypedStatementKind::MapAggregate { map, keys, aggregation, value } => {
+                self.map_aggregate(*map, keys, *aggregation, value.as_ref())
+            }
+            TypedStatementKind::MapDelete { map, keys } => {
+                let key = self.map_key(*map, keys);
+                self.builder.call_discarding(
+                    helpers::MAP_DELETE_ELEM,
+                    vec![CallArg::Map(FIRST_SCRIPT_MAP_INDEX + *map), key.call_arg()],
+                );
+            }
             TypedStatementKind::Break | TypedStatementKind::Continue => {
-                let Some(&(head, end)) = self.loops.last() else { return };
-                let target = if matches!(statement.kind, TypedStatementKind::Break) { end } else { head };
+                let Some(&(head, end)) = self.loops.last() else {
+                    return;
+                };
+                let target = if matches!(statement.kind, TypedStatementKind::Break) {
+                    end
+                } else {
+                    head
+                };
                 self.builder.jump(target);
             }
             TypedStatementKind::Return => {
@@ -288,10 +346,17 @@ impl<'a> Lowering<'a> {
     fn place_pointer(&mut self, place: Place) -> VReg {
         let pointer = self.builder.vreg();
         match place.base {
-            Base::Frame => self.builder.push(IrInsn::FrameAddress { dst: pointer, offset: place.offset as i16 }),
+            Base::Frame => self.builder.push(IrInsn::FrameAddress {
+                dst: pointer,
+                offset: place.offset as i16,
+            }),
             Base::Reg(base) => {
-                self.builder.push(IrInsn::Move { dst: pointer, src: Operand::Reg(base) });
-                self.builder.alu(BPF_ADD, pointer, Operand::Imm(place.offset));
+                self.builder.push(IrInsn::Move {
+                    dst: pointer,
+                    src: Operand::Reg(base),
+                });
+                self.builder
+                    .alu(BPF_ADD, pointer, Operand::Imm(place.offset));
             }
         }
         pointer
@@ -302,31 +367,51 @@ impl<'a> Lowering<'a> {
         let flags = 0;
         let record = self.call(
             helpers::RINGBUF_RESERVE,
-            vec![CallArg::Map(RINGBUF_MAP_INDEX), CallArg::Imm(i64::from(size)), CallArg::Imm(flags)],
+            vec![
+                CallArg::Map(RINGBUF_MAP_INDEX),
+                CallArg::Imm(i64::from(size)),
+                CallArg::Imm(flags),
+            ],
         );
         let reserved = self.builder.label();
-        self.builder.branch(BPF_JNE, record, Operand::Imm(0), reserved);
+        self.builder
+            .branch(BPF_JNE, record, Operand::Imm(0), reserved);
         self.count_lost();
         self.builder.jump(skip);
         self.builder.place(reserved);
-        self.builder.store(Width::B8, Base::Reg(record), 0, Operand::Imm(action_id as i32));
+        self.builder.store(
+            Width::B8,
+            Base::Reg(record),
+            0,
+            Operand::Imm(action_id as i32),
+        );
         record
     }
 
     /// `.lost[0] += 1` on this CPU, so that printed + lost = produced.
     fn count_lost(&mut self) {
         let key = self.zero_key();
-        let counter = self.call(helpers::MAP_LOOKUP_ELEM, vec![CallArg::Map(LOST_MAP_INDEX), key.call_arg()]);
+        let counter = self.call(
+            helpers::MAP_LOOKUP_ELEM,
+            vec![CallArg::Map(LOST_MAP_INDEX), key.call_arg()],
+        );
         let done = self.builder.label();
         self.builder.branch(BPF_JEQ, counter, Operand::Imm(0), done);
         let one = self.builder.constant(1);
-        self.builder.push(IrInsn::AtomicAdd64 { base: counter, offset: 0, src: one });
+        self.builder.push(IrInsn::AtomicAdd64 {
+            base: counter,
+            offset: 0,
+            src: one,
+        });
         self.builder.place(done);
     }
 
     fn submit(&mut self, record: VReg) {
         let flags = i64::from(self.options.submit_flags);
-        self.builder.call_discarding(helpers::RINGBUF_SUBMIT, vec![CallArg::Reg(record), CallArg::Imm(flags)]);
+        self.builder.call_discarding(
+            helpers::RINGBUF_SUBMIT,
+            vec![CallArg::Reg(record), CallArg::Imm(flags)],
+        );
     }
 
     fn action(&self, action_id: u64) -> Option<&'a Action> {
@@ -339,15 +424,26 @@ impl<'a> Lowering<'a> {
             Some(Action::PrintValue { value }) => vec![value.clone()],
             Some(_) => Vec::new(),
             None => {
-                self.error(self.probe.span, format!("internal compiler error: no action #{action_id}"));
+                self.error(
+                    self.probe.span,
+                    format!("internal compiler error: no action #{action_id}"),
+                );
                 return;
             }
         };
-        let size = fields.iter().map(|field| field.offset + field.ty.size().div_ceil(8) * 8).max().unwrap_or(8).max(8);
+        let size = fields
+            .iter()
+            .map(|field| field.offset + field.ty.size().div_ceil(8) * 8)
+            .max()
+            .unwrap_or(8)
+            .max(8);
         let skip = self.builder.label();
         let record = self.reserve(size, action_id, skip);
         for (field, value) in fields.iter().zip(values) {
-            let place = Place { base: Base::Reg(record), offset: field.offset as i32 };
+            let place = Place {
+                base: Base::Reg(record),
+                offset: field.offset as i32,
+            };
             if value.ty.is_scalar() {
                 let register = self.scalar(value);
                 self.store_place(Width::B8, place, Operand::Reg(register));
@@ -370,10 +466,19 @@ impl<'a> Lowering<'a> {
 
     /// `join(array)` as a statement: up to N strings into one record.
     fn emit_join(&mut self, action_id: u64, array: &TypedExpr, space: AddressSpace) {
-        let Some(Action::Join { count_offset, items_offset, item_capacity, max_items, truncated_offset, .. }) =
-            self.action(action_id).cloned()
+        let Some(Action::Join {
+            count_offset,
+            items_offset,
+            item_capacity,
+            max_items,
+            truncated_offset,
+            ..
+        }) = self.action(action_id).cloned()
         else {
-            self.error(array.span, "internal compiler error: join without a Join action");
+            self.error(
+                array.span,
+                "internal compiler error: join without a Join action",
+            );
             return;
         };
         let size = items_offset + item_capacity * max_items;
@@ -381,8 +486,18 @@ impl<'a> Lowering<'a> {
         let array_pointer = self.scalar(array);
         let pointer_slot = self.stack_slot();
         let record = self.reserve(size, action_id, skip);
-        self.builder.store(Width::B4, Base::Reg(record), count_offset as i16, Operand::Imm(0));
-        self.builder.store(Width::B1, Base::Reg(record), truncated_offset as i16, Operand::Imm(0));
+        self.builder.store(
+            Width::B4,
+            Base::Reg(record),
+            count_offset as i16,
+            Operand::Imm(0),
+        );
+        self.builder.store(
+            Width::B1,
+            Base::Reg(record),
+            truncated_offset as i16,
+            Operand::Imm(0),
+        );
         let done = self.builder.label();
         for index in 0..=max_items {
             let status = self.call(
@@ -398,7 +513,12 @@ impl<'a> Lowering<'a> {
             self.builder.branch(BPF_JEQ, item, Operand::Imm(0), done);
             if index == max_items {
                 // One more element than fits: say the output was cut.
-                self.builder.store(Width::B1, Base::Reg(record), truncated_offset as i16, Operand::Imm(1));
+                self.builder.store(
+                    Width::B1,
+                    Base::Reg(record),
+                    truncated_offset as i16,
+                    Operand::Imm(1),
+                );
                 break;
             }
             // argv strings always live in the traced process; other arrays follow the pointer's space.
@@ -410,7 +530,12 @@ impl<'a> Lowering<'a> {
                     CallArg::Reg(item),
                 ],
             );
-            self.builder.store(Width::B4, Base::Reg(record), count_offset as i16, Operand::Imm(index as i32 + 1));
+            self.builder.store(
+                Width::B4,
+                Base::Reg(record),
+                count_offset as i16,
+                Operand::Imm(index as i32 + 1),
+            );
         }
         self.builder.place(done);
         self.submit(record);
@@ -454,21 +579,35 @@ impl<'a> Lowering<'a> {
     /// Jumps to `target` when `condition` is false (zero).
     fn branch_if_false(&mut self, condition: &TypedExpr, target: Label) {
         match &condition.kind {
-            TypedExprKind::Binary { op, left, right } if left.ty.is_scalar() && right.ty.is_scalar() => {
+            TypedExprKind::Binary { op, left, right }
+                if left.ty.is_scalar() && right.ty.is_scalar() =>
+            {
                 let signed = left.ty.is_signed() || right.ty.is_signed();
                 if let Some(jump) = Self::comparison_jump(*op, signed) {
                     let left = self.scalar(left);
                     let right = self.scalar(right);
-                    self.builder.branch(Self::inverse_jump(jump), left, Operand::Reg(right), target);
+                    self.builder.branch(
+                        Self::inverse_jump(jump),
+                        left,
+                        Operand::Reg(right),
+                        target,
+                    );
                     return;
                 }
             }
-            TypedExprKind::Logical { and: true, left, right } => {
+            TypedExprKind::Logical {
+                and: true,
+                left,
+                right,
+            } => {
                 self.branch_if_false(left, target);
                 self.branch_if_false(right, target);
                 return;
             }
-            TypedExprKind::Unary { op: UnaryOp::LogicalNot, operand } => {
+            TypedExprKind::Unary {
+                op: UnaryOp::LogicalNot,
+                operand,
+            } => {
                 let value = self.scalar(operand);
                 self.builder.branch(BPF_JNE, value, Operand::Imm(0), target);
                 return;
@@ -488,9 +627,13 @@ impl<'a> Lowering<'a> {
             TypedExprKind::Bool(value) => self.builder.constant(i64::from(*value)),
             TypedExprKind::Builtin(builtin) => self.builtin(*builtin, expr.span),
             TypedExprKind::ContextField { offset, access, .. } => match access {
-                ContextFieldAccess::Load { bytes, signed } => {
-                    context::load_tracepoint_field(&mut self.builder, self.context, *offset, *bytes, *signed)
-                }
+                ContextFieldAccess::Load { bytes, signed } => context::load_tracepoint_field(
+                    &mut self.builder,
+                    self.context,
+                    *offset,
+                    *bytes,
+                    *signed,
+                ),
                 _ => {
                     self.error(expr.span, "this field is not a number");
                     self.builder.constant(0)
@@ -516,24 +659,39 @@ impl<'a> Lowering<'a> {
                 let left = self.scalar(left);
                 // `a && b`: false as soon as a is false; `a || b`: true as soon as a is true.
                 let short_circuit = if *and { BPF_JEQ } else { BPF_JNE };
-                self.builder.branch(short_circuit, left, Operand::Imm(0), done);
+                self.builder
+                    .branch(short_circuit, left, Operand::Imm(0), done);
                 let right = self.scalar(right);
-                self.builder.branch(short_circuit, right, Operand::Imm(0), done);
-                self.builder.push(IrInsn::Move { dst: result, src: Operand::Imm(i32::from(*and)) });
+                self.builder
+                    .branch(short_circuit, right, Operand::Imm(0), done);
+                self.builder.push(IrInsn::Move {
+                    dst: result,
+                    src: Operand::Imm(i32::from(*and)),
+                });
                 self.builder.place(done);
                 result
             }
-            TypedExprKind::Ternary { condition, then_value, else_value } => {
+            TypedExprKind::Ternary {
+                condition,
+                then_value,
+                else_value,
+            } => {
                 let result = self.builder.vreg();
                 let else_label = self.builder.label();
                 let done = self.builder.label();
                 self.branch_if_false(condition, else_label);
                 let then_register = self.scalar(then_value);
-                self.builder.push(IrInsn::Move { dst: result, src: Operand::Reg(then_register) });
+                self.builder.push(IrInsn::Move {
+                    dst: result,
+                    src: Operand::Reg(then_register),
+                });
                 self.builder.jump(done);
                 self.builder.place(else_label);
                 let else_register = self.scalar(else_value);
-                self.builder.push(IrInsn::Move { dst: result, src: Operand::Reg(else_register) });
+                self.builder.push(IrInsn::Move {
+                    dst: result,
+                    src: Operand::Reg(else_register),
+                });
                 self.builder.place(done);
                 result
             }
@@ -544,7 +702,11 @@ impl<'a> Lowering<'a> {
                     Type::Int { bytes, signed } if *bytes < 8 => {
                         let shift = 64 - i32::from(*bytes) * 8;
                         self.builder.alu(BPF_LSH, register, Operand::Imm(shift));
-                        self.builder.alu(if *signed { BPF_ARSH } else { BPF_RSH }, register, Operand::Imm(shift));
+                        self.builder.alu(
+                            if *signed { BPF_ARSH } else { BPF_RSH },
+                            register,
+                            Operand::Imm(shift),
+                        );
                     }
                     _ => {}
                 }
@@ -552,16 +714,23 @@ impl<'a> Lowering<'a> {
             }
             TypedExprKind::Dereference { pointer, space } => {
                 let bytes = match &pointer.ty {
-                    Type::Pointer { pointee, .. } if pointee.is_scalar() => pointee.size().clamp(1, 8),
+                    Type::Pointer { pointee, .. } if pointee.is_scalar() => {
+                        pointee.size().clamp(1, 8)
+                    }
                     _ => 8,
                 };
                 let signed = expr.ty.is_signed();
                 let address = self.scalar(pointer);
                 let slot = self.stack_slot();
-                self.builder.store(Width::B8, Base::Frame, slot, Operand::Imm(0));
+                self.builder
+                    .store(Width::B8, Base::Frame, slot, Operand::Imm(0));
                 self.builder.call_discarding(
                     Self::read_helper(*space, false),
-                    vec![CallArg::FrameAddress(slot), CallArg::Imm(i64::from(bytes)), CallArg::Reg(address)],
+                    vec![
+                        CallArg::FrameAddress(slot),
+                        CallArg::Imm(i64::from(bytes)),
+                        CallArg::Reg(address),
+                    ],
                 );
                 let width = Width::from_bytes(bytes).unwrap_or(Width::B8);
                 let value = self.builder.load(width, Base::Frame, slot);
@@ -571,6 +740,16 @@ impl<'a> Lowering<'a> {
                     self.builder.alu(BPF_ARSH, value, Operand::Imm(shift));
                 }
                 value
+            }
+            TypedExprKind::MapRead { map, keys } => {
+                let pointer = self.map_lookup(*map, keys);
+                let result = self.builder.constant(0);
+                let done = self.builder.label();
+                self.builder.branch(BPF_JEQ, pointer, Operand::Imm(0), done);
+                let value = self.builder.load(Width::B8, Base::Reg(pointer), 0);
+                self.builder.push(IrInsn::Move { dst: result, src: Operand::Reg(value) });
+                self.builder.place(done);
+                result
             }
             TypedExprKind::TupleIndex { .. } | TypedExprKind::ArrayIndex { .. } => {
                 // Element of an aggregate: materialise it, then load the element.
@@ -589,7 +768,10 @@ impl<'a> Lowering<'a> {
                 value
             }
             _ => {
-                self.error(expr.span, format!("a value of type '{}' cannot be used as a number", expr.ty));
+                self.error(
+                    expr.span,
+                    format!("a value of type '{}' cannot be used as a number", expr.ty),
+                );
                 self.builder.constant(0)
             }
         }
@@ -599,10 +781,15 @@ impl<'a> Lowering<'a> {
     fn element_place(&mut self, expr: &TypedExpr) -> Option<(Place, Type)> {
         match &expr.kind {
             TypedExprKind::TupleIndex { tuple, index } => {
-                let Type::Tuple(elements) = &tuple.ty else { return None };
+                let Type::Tuple(elements) = &tuple.ty else {
+                    return None;
+                };
                 let (offsets, _) = bpfscope_check::types::tuple_layout(elements);
                 let place = self.aggregate_place(tuple);
-                Some((place.at(*offsets.get(*index)?), elements.get(*index)?.clone()))
+                Some((
+                    place.at(*offsets.get(*index)?),
+                    elements.get(*index)?.clone(),
+                ))
             }
             TypedExprKind::ArrayIndex { array, index } => {
                 let TypedExprKind::Integer(position) = index.kind else {
@@ -613,7 +800,9 @@ impl<'a> Lowering<'a> {
                     Type::Array { element, .. } => element.size(),
                     _ => 1,
                 };
-                if position < 0 || (position as u64 + 1) * u64::from(element_size) > u64::from(array.ty.size()) {
+                if position < 0
+                    || (position as u64 + 1) * u64::from(element_size) > u64::from(array.ty.size())
+                {
                     self.error(index.span, "array index out of bounds");
                     return None;
                 }
@@ -628,13 +817,23 @@ impl<'a> Lowering<'a> {
     fn truth(&mut self, value: VReg, jump_if_true: u8) -> VReg {
         let result = self.builder.constant(1);
         let done = self.builder.label();
-        self.builder.branch(jump_if_true, value, Operand::Imm(0), done);
-        self.builder.push(IrInsn::Move { dst: result, src: Operand::Imm(0) });
+        self.builder
+            .branch(jump_if_true, value, Operand::Imm(0), done);
+        self.builder.push(IrInsn::Move {
+            dst: result,
+            src: Operand::Imm(0),
+        });
         self.builder.place(done);
         result
     }
 
-    fn binary(&mut self, op: BinaryOperator, left: &TypedExpr, right: &TypedExpr, expr: &TypedExpr) -> VReg {
+    fn binary(
+        &mut self,
+        op: BinaryOperator,
+        left: &TypedExpr,
+        right: &TypedExpr,
+        expr: &TypedExpr,
+    ) -> VReg {
         let signed = left.ty.is_signed() || right.ty.is_signed();
         if matches!(left.ty, Type::Str { .. }) {
             return self.string_equality(op, left, right);
@@ -645,7 +844,10 @@ impl<'a> Lowering<'a> {
             let result = self.builder.constant(1);
             let done = self.builder.label();
             self.builder.branch(jump, left, Operand::Reg(right), done);
-            self.builder.push(IrInsn::Move { dst: result, src: Operand::Imm(0) });
+            self.builder.push(IrInsn::Move {
+                dst: result,
+                src: Operand::Imm(0),
+            });
             self.builder.place(done);
             return result;
         }
@@ -655,7 +857,8 @@ impl<'a> Lowering<'a> {
         if let (Type::Pointer { pointee, .. }, false) = (&left.ty, right.ty.is_pointer()) {
             let step = pointee.size().max(1);
             if step > 1 {
-                self.builder.alu(BPF_MUL, right_register, Operand::Imm(step as i32));
+                self.builder
+                    .alu(BPF_MUL, right_register, Operand::Imm(step as i32));
             }
         }
         let alu = match op {
@@ -671,11 +874,15 @@ impl<'a> Lowering<'a> {
             BinaryOperator::ShiftRight if expr.ty.is_signed() => BPF_ARSH,
             BinaryOperator::ShiftRight => BPF_RSH,
             _ => {
-                self.error(expr.span, format!("operator '{}' is not supported here", op.symbol()));
+                self.error(
+                    expr.span,
+                    format!("operator '{}' is not supported here", op.symbol()),
+                );
                 BPF_ADD
             }
         };
-        self.builder.alu(alu, left_register, Operand::Reg(right_register));
+        self.builder
+            .alu(alu, left_register, Operand::Reg(right_register));
         left_register
     }
 
@@ -703,7 +910,10 @@ impl<'a> Lowering<'a> {
             self.builder.branch(BPF_JNE, next, Operand::Imm(0), done);
         }
         self.builder.place(equal);
-        self.builder.push(IrInsn::Move { dst: result, src: Operand::Imm(equal_value) });
+        self.builder.push(IrInsn::Move {
+            dst: result,
+            src: Operand::Imm(equal_value),
+        });
         self.builder.place(done);
         result
     }
@@ -715,7 +925,11 @@ impl<'a> Lowering<'a> {
                 if builtin == Builtin::Pid {
                     self.builder.alu(BPF_RSH, value, Operand::Imm(32));
                 } else {
-                    self.builder.push(IrInsn::Alu32 { op: BPF_MOV, dst: value, src: Operand::Reg(value) });
+                    self.builder.push(IrInsn::Alu32 {
+                        op: BPF_MOV,
+                        dst: value,
+                        src: Operand::Reg(value),
+                    });
                 }
                 value
             }
@@ -724,7 +938,11 @@ impl<'a> Lowering<'a> {
                 if builtin == Builtin::Gid {
                     self.builder.alu(BPF_RSH, value, Operand::Imm(32));
                 } else {
-                    self.builder.push(IrInsn::Alu32 { op: BPF_MOV, dst: value, src: Operand::Reg(value) });
+                    self.builder.push(IrInsn::Alu32 {
+                        op: BPF_MOV,
+                        dst: value,
+                        src: Operand::Reg(value),
+                    });
                 }
                 value
             }
@@ -732,9 +950,14 @@ impl<'a> Lowering<'a> {
             Builtin::Cpu => self.call(helpers::GET_SMP_PROCESSOR_ID, vec![]),
             Builtin::Rand => self.call(helpers::GET_PRANDOM_U32, vec![]),
             Builtin::CurrentTask => self.call(helpers::GET_CURRENT_TASK, vec![]),
-            Builtin::Arg(index) => context::load_raw_tracepoint_arg(&mut self.builder, self.context, index),
+            Builtin::Arg(index) => {
+                context::load_raw_tracepoint_arg(&mut self.builder, self.context, index)
+            }
             Builtin::Elapsed | Builtin::Cpid => {
-                self.error(span, "elapsed and cpid are not supported yet by this compiler");
+                self.error(
+                    span,
+                    "elapsed and cpid are not supported yet by this compiler",
+                );
                 self.builder.constant(0)
             }
             Builtin::Comm => {
@@ -781,7 +1004,10 @@ impl<'a> Lowering<'a> {
                     );
                 } else {
                     let temporary = self.allocate(16);
-                    self.builder.call_discarding(helpers::GET_CURRENT_COMM, vec![temporary.call_arg(), CallArg::Imm(16)]);
+                    self.builder.call_discarding(
+                        helpers::GET_CURRENT_COMM,
+                        vec![temporary.call_arg(), CallArg::Imm(16)],
+                    );
                     self.copy(temporary, destination, capacity);
                 }
             }
@@ -805,17 +1031,29 @@ impl<'a> Lowering<'a> {
                     }
                 }
                 ContextFieldAccess::DataLoc => {
-                    let address = context::data_loc_address(&mut self.builder, self.context, *offset);
+                    let address =
+                        context::data_loc_address(&mut self.builder, self.context, *offset);
                     self.builder.call_discarding(
                         helpers::PROBE_READ_KERNEL_STR,
-                        vec![destination.call_arg(), CallArg::Imm(i64::from(capacity)), CallArg::Reg(address)],
+                        vec![
+                            destination.call_arg(),
+                            CallArg::Imm(i64::from(capacity)),
+                            CallArg::Reg(address),
+                        ],
                     );
                 }
                 ContextFieldAccess::Load { .. } => {
-                    self.error(expr.span, "internal compiler error: scalar field as aggregate");
+                    self.error(
+                        expr.span,
+                        "internal compiler error: scalar field as aggregate",
+                    );
                 }
             },
-            TypedExprKind::ReadString { pointer, space, length } => {
+            TypedExprKind::ReadString {
+                pointer,
+                space,
+                length,
+            } => {
                 let address = self.scalar(pointer);
                 let size = match length {
                     None => CallArg::Imm(i64::from(capacity)),
@@ -825,8 +1063,12 @@ impl<'a> Lowering<'a> {
                         let size = self.scalar(length);
                         self.builder.alu(BPF_ADD, size, Operand::Imm(1));
                         let within = self.builder.label();
-                        self.builder.branch(BPF_JLE, size, Operand::Imm(capacity as i32), within);
-                        self.builder.push(IrInsn::Move { dst: size, src: Operand::Imm(capacity as i32) });
+                        self.builder
+                            .branch(BPF_JLE, size, Operand::Imm(capacity as i32), within);
+                        self.builder.push(IrInsn::Move {
+                            dst: size,
+                            src: Operand::Imm(capacity as i32),
+                        });
                         self.builder.place(within);
                         CallArg::Reg(size)
                     }
@@ -840,7 +1082,11 @@ impl<'a> Lowering<'a> {
                     vec![destination.call_arg(), size, CallArg::Reg(address)],
                 );
             }
-            TypedExprKind::JoinString { array, space, separator } => {
+            TypedExprKind::JoinString {
+                array,
+                space,
+                separator,
+            } => {
                 // The verifier checks `offset + size` with both at their maxima, so the working
                 // buffer has twice the capacity; the string itself never passes `capacity`.
                 let full = expr.ty.record_size().max(2);
@@ -848,7 +1094,11 @@ impl<'a> Lowering<'a> {
                 self.join_string(array, *space, separator, working, full);
                 self.copy(working, destination, capacity);
             }
-            TypedExprKind::Ternary { condition, then_value, else_value } => {
+            TypedExprKind::Ternary {
+                condition,
+                then_value,
+                else_value,
+            } => {
                 let else_label = self.builder.label();
                 let done = self.builder.label();
                 self.branch_if_false(condition, else_label);
@@ -874,12 +1124,24 @@ impl<'a> Lowering<'a> {
                     }
                 }
             }
+            TypedExprKind::MapRead { map, keys } => {
+                let pointer = self.map_lookup(*map, keys);
+                self.zero_fill(destination, capacity);
+                let done = self.builder.label();
+                self.builder.branch(BPF_JEQ, pointer, Operand::Imm(0), done);
+                let stored = self.script_map(*map).map(ScriptMap::value_size).unwrap_or(0);
+                self.copy(Place { base: Base::Reg(pointer), offset: 0 }, destination, capacity.min(stored));
+                self.builder.place(done);
+            }
             TypedExprKind::TupleIndex { .. } => {
                 if let Some((place, _)) = self.element_place(expr) {
                     self.copy(place, destination, capacity);
                 }
             }
-            _ => self.error(expr.span, format!("values of type '{}' are not supported here yet", expr.ty)),
+            _ => self.error(
+                expr.span,
+                format!("values of type '{}' are not supported here yet", expr.ty),
+            ),
         }
     }
 
@@ -887,15 +1149,27 @@ impl<'a> Lowering<'a> {
         let mut offset = 0usize;
         while offset < bytes.len() {
             let remaining = bytes.len() - offset;
-            let (width, chunk) = if remaining >= 4 { (Width::B4, 4) } else { (Width::B1, 1) };
+            let (width, chunk) = if remaining >= 4 {
+                (Width::B4, 4)
+            } else {
+                (Width::B1, 1)
+            };
             let mut value = [0u8; 4];
             for (index, byte) in bytes.iter().skip(offset).take(chunk).enumerate() {
                 if let Some(slot) = value.get_mut(index) {
                     *slot = *byte;
                 }
             }
-            let immediate = if chunk == 4 { i32::from_le_bytes(value) } else { i32::from(value[0]) };
-            self.store_place(width, destination.at(offset as u32), Operand::Imm(immediate));
+            let immediate = if chunk == 4 {
+                i32::from_le_bytes(value)
+            } else {
+                i32::from(value[0])
+            };
+            self.store_place(
+                width,
+                destination.at(offset as u32),
+                Operand::Imm(immediate),
+            );
             offset += chunk;
         }
     }
@@ -904,7 +1178,11 @@ impl<'a> Lowering<'a> {
         if size <= UNROLLED_COPY_LIMIT * 2 {
             let mut offset = 0;
             while offset < size {
-                let (width, step) = if size - offset >= 8 { (Width::B8, 8) } else { (Width::B1, 1) };
+                let (width, step) = if size - offset >= 8 {
+                    (Width::B8, 8)
+                } else {
+                    (Width::B1, 1)
+                };
                 self.store_place(width, destination.at(offset), Operand::Imm(0));
                 offset += step;
             }
@@ -918,7 +1196,11 @@ impl<'a> Lowering<'a> {
         if size <= UNROLLED_COPY_LIMIT {
             let mut offset = 0;
             while offset < size {
-                let (width, step) = if size - offset >= 8 { (Width::B8, 8) } else { (Width::B1, 1) };
+                let (width, step) = if size - offset >= 8 {
+                    (Width::B8, 8)
+                } else {
+                    (Width::B1, 1)
+                };
                 let value = self.load_place(width, source.at(offset));
                 self.store_place(width, destination.at(offset), Operand::Reg(value));
                 offset += step;
@@ -926,14 +1208,25 @@ impl<'a> Lowering<'a> {
         } else {
             self.builder.call_discarding(
                 helpers::PROBE_READ_KERNEL,
-                vec![destination.call_arg(), CallArg::Imm(i64::from(size)), source.call_arg()],
+                vec![
+                    destination.call_arg(),
+                    CallArg::Imm(i64::from(size)),
+                    source.call_arg(),
+                ],
             );
         }
     }
 
     /// `join(array, sep)` as a string value: strings appended one after another with bounded
     /// offsets the verifier can follow.
-    fn join_string(&mut self, array: &TypedExpr, space: AddressSpace, separator: &[u8], destination: Place, capacity: u32) {
+    fn join_string(
+        &mut self,
+        array: &TypedExpr,
+        space: AddressSpace,
+        separator: &[u8],
+        destination: Place,
+        capacity: u32,
+    ) {
         if capacity < 2 {
             return;
         }
@@ -942,7 +1235,8 @@ impl<'a> Lowering<'a> {
         let array_pointer = self.scalar(array);
         let pointer_slot = self.stack_slot();
         let length_slot = self.stack_slot();
-        self.builder.store(Width::B8, Base::Frame, length_slot, Operand::Imm(0));
+        self.builder
+            .store(Width::B8, Base::Frame, length_slot, Operand::Imm(0));
         let done = self.builder.label();
         let base = self.place_pointer(destination);
         for index in 0..max_items {
@@ -960,16 +1254,20 @@ impl<'a> Lowering<'a> {
             if index > 0 {
                 for byte in separator {
                     let length = self.builder.load(Width::B8, Base::Frame, length_slot);
-                    self.builder.branch(BPF_JGE, length, Operand::Imm(capacity as i32 - 1), done);
+                    self.builder
+                        .branch(BPF_JGE, length, Operand::Imm(capacity as i32 - 1), done);
                     let at = self.builder.copy(base);
                     self.builder.alu(BPF_ADD, at, Operand::Reg(length));
-                    self.builder.store(Width::B1, Base::Reg(at), 0, Operand::Imm(i32::from(*byte)));
+                    self.builder
+                        .store(Width::B1, Base::Reg(at), 0, Operand::Imm(i32::from(*byte)));
                     self.builder.alu(BPF_ADD, length, Operand::Imm(1));
-                    self.builder.store(Width::B8, Base::Frame, length_slot, Operand::Reg(length));
+                    self.builder
+                        .store(Width::B8, Base::Frame, length_slot, Operand::Reg(length));
                 }
             }
             let length = self.builder.load(Width::B8, Base::Frame, length_slot);
-            self.builder.branch(BPF_JGE, length, Operand::Imm(capacity as i32 - 1), done);
+            self.builder
+                .branch(BPF_JGE, length, Operand::Imm(capacity as i32 - 1), done);
             let at = self.builder.copy(base);
             self.builder.alu(BPF_ADD, at, Operand::Reg(length));
             let room = self.builder.constant(i64::from(capacity));
@@ -982,16 +1280,252 @@ impl<'a> Lowering<'a> {
             self.builder.branch(BPF_JSLE, copied, Operand::Imm(0), done);
             self.builder.alu(BPF_SUB, copied, Operand::Imm(1));
             self.builder.alu(BPF_ADD, copied, Operand::Reg(length));
-            self.builder.store(Width::B8, Base::Frame, length_slot, Operand::Reg(copied));
+            self.builder
+                .store(Width::B8, Base::Frame, length_slot, Operand::Reg(copied));
         }
         self.builder.place(done);
         // Terminate at the final length (a failed read may have left bytes past it).
         let length = self.builder.load(Width::B8, Base::Frame, length_slot);
         let end = self.builder.label();
-        self.builder.branch(BPF_JGE, length, Operand::Imm(capacity as i32), end);
+        self.builder
+            .branch(BPF_JGE, length, Operand::Imm(capacity as i32), end);
         let at = self.builder.copy(base);
         self.builder.alu(BPF_ADD, at, Operand::Reg(length));
-        self.builder.store(Width::B1, Base::Reg(at), 0, Operand::Imm(0));
+        self.builder
+            .store(Width::B1, Base::Reg(at), 0, Operand::Imm(0));
         self.builder.place(end);
+    }
+
+    // ---------------------------------------------------------------- maps
+
+    fn script_map(&self, map: usize) -> Option<&'a ScriptMap> {
+        self.program.resources.maps.get(map)
+    }
+
+    /// Zeroes exactly `size` bytes (map keys and stack values must be fully defined).
+    fn zero_fill_exact(&mut self, destination: Place, size: u32) {
+        if size <= 256 {
+            let mut offset = 0;
+            while offset < size {
+                let (width, step) = if size - offset >= 8 { (Width::B8, 8) } else { (Width::B1, 1) };
+                self.store_place(width, destination.at(offset), Operand::Imm(0));
+                offset += step;
+            }
+            return;
+        }
+        let zero = self.zero_memory();
+        let done = self.builder.label();
+        self.builder.branch(BPF_JEQ, zero, Operand::Imm(0), done);
+        self.builder.call_discarding(
+            helpers::PROBE_READ_KERNEL,
+            vec![destination.call_arg(), CallArg::Imm(i64::from(size)), CallArg::Reg(zero)],
+        );
+        self.builder.place(done);
+    }
+
+    /// A pointer to the never-written `.zero` map value (or null, which callers check).
+    fn zero_memory(&mut self) -> VReg {
+        let key = self.zero_key();
+        self.call(helpers::MAP_LOOKUP_ELEM, vec![CallArg::Map(ZERO_MAP_INDEX), key.call_arg()])
+    }
+
+    /// Builds a map's key in memory, zeroed first so that bytes after a string's NUL never
+    /// make equal keys differ.
+    fn map_key(&mut self, map: usize, keys: &[TypedExpr]) -> Place {
+        let Some(script_map) = self.script_map(map) else { return self.zero_key() };
+        let size = script_map.key_size();
+        let offsets = script_map.key_offsets();
+        let types = script_map.keys.clone();
+        let place = self.allocate(size);
+        self.zero_fill_exact(place, size);
+        for ((key, offset), ty) in keys.iter().zip(offsets).zip(types) {
+            let at = place.at(offset);
+            if key.ty.is_scalar() {
+                let value = self.scalar(key);
+                self.store_place(Width::B8, at, Operand::Reg(value));
+            } else {
+                self.aggregate_into(key, at, ty.record_size());
+            }
+        }
+        place
+    }
+
+    fn map_lookup(&mut self, map: usize, keys: &[TypedExpr]) -> VReg {
+        let key = self.map_key(map, keys);
+        self.call(helpers::MAP_LOOKUP_ELEM, vec![CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map), key.call_arg()])
+    }
+
+    fn map_update(&mut self, map: usize, keys: &[TypedExpr], value: &TypedExpr) {
+        let Some(size) = self.script_map(map).map(ScriptMap::value_size) else { return };
+        let key = self.map_key(map, keys);
+        let place = self.allocate(size);
+        if value.ty.is_scalar() {
+            let register = self.scalar(value);
+            self.store_place(Width::B8, place, Operand::Reg(register));
+        } else {
+            if let Base::Frame = place.base {
+                self.zero_fill_exact(place, size);
+            }
+            self.aggregate_into(value, place, size);
+        }
+        self.builder.call_discarding(
+            helpers::MAP_UPDATE_ELEM,
+            vec![CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map), key.call_arg(), place.call_arg(), CallArg::Imm(0)],
+        );
+    }
+
+    /// Creates the key with `initial` (a place holding a whole value) if absent.
+    fn insert_if_absent(&mut self, map: usize, key: Place, initial: CallArg) {
+        const BPF_NOEXIST: i64 = 1;
+        self.builder.call_discarding(
+            helpers::MAP_UPDATE_ELEM,
+            vec![CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map), key.call_arg(), initial, CallArg::Imm(BPF_NOEXIST)],
+        );
+    }
+
+    fn map_aggregate(&mut self, map: usize, keys: &[TypedExpr], aggregation: Aggregation, value: Option<&TypedExpr>) {
+        let signed = value.is_some_and(|value| value.ty.is_signed());
+        let amount = match value {
+            Some(value) => self.scalar(value),
+            None => self.builder.constant(1),
+        };
+        let key = self.map_key(map, keys);
+        let map_arg = CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map);
+        match aggregation {
+            Aggregation::Count | Aggregation::Sum | Aggregation::Avg | Aggregation::Stats => {
+                // Count/Sum: [total]; Avg/Stats: [count, total]. Per-CPU, so no atomics needed.
+                let with_count = matches!(aggregation, Aggregation::Avg | Aggregation::Stats);
+                let total_offset: i16 = if with_count { 8 } else { 0 };
+                let pointer = self.call(helpers::MAP_LOOKUP_ELEM, vec![map_arg, key.call_arg()]);
+                let absent = self.builder.label();
+                let done = self.builder.label();
+                self.builder.branch(BPF_JEQ, pointer, Operand::Imm(0), absent);
+                let total = self.builder.load(Width::B8, Base::Reg(pointer), total_offset);
+                self.builder.alu(BPF_ADD, total, Operand::Reg(amount));
+                self.builder.store(Width::B8, Base::Reg(pointer), total_offset, Operand::Reg(total));
+                if with_count {
+                    let count = self.builder.load(Width::B8, Base::Reg(pointer), 0);
+                    self.builder.alu(BPF_ADD, count, Operand::Imm(1));
+                    self.builder.store(Width::B8, Base::Reg(pointer), 0, Operand::Reg(count));
+                }
+                self.builder.jump(done);
+                self.builder.place(absent);
+                let initial = self.allocate(if with_count { 16 } else { 8 });
+                if with_count {
+                    self.store_place(Width::B8, initial, Operand::Imm(1));
+                }
+                self.store_place(Width::B8, initial.at(total_offset as u32), Operand::Reg(amount));
+                self.insert_if_absent(map, key, initial.call_arg());
+                self.builder.place(done);
+            }
+            Aggregation::Min | Aggregation::Max => {
+                // [value, set flag]
+                let pointer = self.call(helpers::MAP_LOOKUP_ELEM, vec![map_arg, key.call_arg()]);
+                let absent = self.builder.label();
+                let write = self.builder.label();
+                let done = self.builder.label();
+                self.builder.branch(BPF_JEQ, pointer, Operand::Imm(0), absent);
+                let set = self.builder.load(Width::B8, Base::Reg(pointer), 8);
+                self.builder.branch(BPF_JEQ, set, Operand::Imm(0), write);
+                let current = self.builder.load(Width::B8, Base::Reg(pointer), 0);
+                let keep = match (aggregation, signed) {
+                    (Aggregation::Min, true) => BPF_JSGE,
+                    (Aggregation::Min, false) => BPF_JGE,
+                    (_, true) => BPF_JSLE,
+                    (_, false) => BPF_JLE,
+                };
+                self.builder.branch(keep, amount, Operand::Reg(current), done);
+                self.builder.place(write);
+                self.builder.store(Width::B8, Base::Reg(pointer), 0, Operand::Reg(amount));
+                self.builder.store(Width::B8, Base::Reg(pointer), 8, Operand::Imm(1));
+                self.builder.jump(done);
+                self.builder.place(absent);
+                let initial = self.allocate(16);
+                self.store_place(Width::B8, initial, Operand::Reg(amount));
+                self.store_place(Width::B8, initial.at(8), Operand::Imm(1));
+                self.insert_if_absent(map, key, initial.call_arg());
+                self.builder.place(done);
+            }
+            Aggregation::Hist | Aggregation::Lhist { .. } => {
+                let (bucket, buckets) = match aggregation {
+                    Aggregation::Lhist { min, max, step } => {
+                        (self.lhist_bucket(amount, min, max, step), lhist_buckets(min, max, step))
+                    }
+                    _ => (self.hist_bucket(amount), HIST_BUCKETS),
+                };
+                let pointer = self.builder.vreg();
+                let found = self.call(helpers::MAP_LOOKUP_ELEM, vec![map_arg, key.call_arg()]);
+                self.builder.push(IrInsn::Move { dst: pointer, src: Operand::Reg(found) });
+                let present = self.builder.label();
+                let done = self.builder.label();
+                self.builder.branch(BPF_JNE, pointer, Operand::Imm(0), present);
+                // A new key starts from an all-zero bucket array, copied from `.zero`.
+                let zero = self.zero_memory();
+                self.builder.branch(BPF_JEQ, zero, Operand::Imm(0), done);
+                self.insert_if_absent(map, key, CallArg::Reg(zero));
+                let again = self.call(helpers::MAP_LOOKUP_ELEM, vec![map_arg, key.call_arg()]);
+                self.builder.push(IrInsn::Move { dst: pointer, src: Operand::Reg(again) });
+                self.builder.branch(BPF_JEQ, pointer, Operand::Imm(0), done);
+                self.builder.place(present);
+                // Clamp for the verifier: the index provably stays inside the value.
+                let last = buckets.saturating_sub(1) as i32;
+                let within = self.builder.label();
+                self.builder.branch(BPF_JLE, bucket, Operand::Imm(last), within);
+                self.builder.push(IrInsn::Move { dst: bucket, src: Operand::Imm(last) });
+                self.builder.place(within);
+                self.builder.alu(BPF_LSH, bucket, Operand::Imm(3));
+                let slot = self.builder.copy(pointer);
+                self.builder.alu(BPF_ADD, slot, Operand::Reg(bucket));
+                let count = self.builder.load(Width::B8, Base::Reg(slot), 0);
+                self.builder.alu(BPF_ADD, count, Operand::Imm(1));
+                self.builder.store(Width::B8, Base::Reg(slot), 0, Operand::Reg(count));
+                self.builder.place(done);
+            }
+        }
+    }
+
+    /// hist() bucket: 0 for negative, 1 for zero, 2 + floor(log2(v)) otherwise.
+    fn hist_bucket(&mut self, value: VReg) -> VReg {
+        let bucket = self.builder.constant(0);
+        let done = self.builder.label();
+        self.builder.branch(BPF_JSLT, value, Operand::Imm(0), done);
+        self.builder.push(IrInsn::Move { dst: bucket, src: Operand::Imm(1) });
+        self.builder.branch(BPF_JEQ, value, Operand::Imm(0), done);
+        let remaining = self.builder.copy(value);
+        let log = self.builder.constant(2);
+        for shift in [32, 16, 8, 4, 2, 1] {
+            let shifted = self.builder.copy(remaining);
+            self.builder.alu(BPF_RSH, shifted, Operand::Imm(shift));
+            let skip = self.builder.label();
+            self.builder.branch(BPF_JEQ, shifted, Operand::Imm(0), skip);
+            self.builder.push(IrInsn::Move { dst: remaining, src: Operand::Reg(shifted) });
+            self.builder.alu(BPF_ADD, log, Operand::Imm(shift));
+            self.builder.place(skip);
+        }
+        self.builder.push(IrInsn::Move { dst: bucket, src: Operand::Reg(log) });
+        self.builder.place(done);
+        bucket
+    }
+
+    /// lhist() bucket: 0 below min, 1 + (v - min) / step inside, the last one at or above max.
+    fn lhist_bucket(&mut self, value: VReg, min: i64, max: i64, step: i64) -> VReg {
+        let regular = i64::from(lhist_buckets(min, max, step).saturating_sub(2));
+        let bucket = self.builder.constant(0);
+        let done = self.builder.label();
+        let minimum = self.builder.constant(min);
+        self.builder.branch(BPF_JSLT, value, Operand::Reg(minimum), done);
+        let offset = self.builder.copy(value);
+        self.builder.alu(BPF_SUB, offset, Operand::Reg(minimum));
+        let step_register = self.builder.constant(step);
+        self.builder.alu(BPF_DIV, offset, Operand::Reg(step_register));
+        let limit = self.builder.constant(regular);
+        let inside = self.builder.label();
+        self.builder.branch(BPF_JLT, offset, Operand::Reg(limit), inside);
+        self.builder.push(IrInsn::Move { dst: offset, src: Operand::Reg(limit) });
+        self.builder.place(inside);
+        self.builder.alu(BPF_ADD, offset, Operand::Imm(1));
+        self.builder.push(IrInsn::Move { dst: bucket, src: Operand::Reg(offset) });
+        self.builder.place(done);
+        bucket
     }
 }

@@ -103,8 +103,10 @@ fn live_intervals(insns: &[IrInsn]) -> Vec<Interval> {
             }
         }
     }
-    let mut intervals: Vec<Interval> =
-        ranges.into_iter().map(|(vreg, (start, end))| Interval { vreg, start, end }).collect();
+    let mut intervals: Vec<Interval> = ranges
+        .into_iter()
+        .map(|(vreg, (start, end))| Interval { vreg, start, end })
+        .collect();
     intervals.sort_by_key(|interval| (interval.start, interval.vreg));
     intervals
 }
@@ -162,7 +164,10 @@ fn allocate(insns: &[IrInsn], frame_bytes: u32) -> (HashMap<VReg, Location>, usi
             *busy = interval.end;
         }
         let offset = -(frame_bytes as i64) - 8 * (slot_index as i64 + 1);
-        locations.insert(interval.vreg, Location::Slot(offset.max(i64::from(i16::MIN)) as i16));
+        locations.insert(
+            interval.vreg,
+            Location::Slot(offset.max(i64::from(i16::MIN)) as i16),
+        );
     }
     let stack_bytes = frame_bytes + 8 * slot_busy_until.len() as u32;
     (locations, spilled.len(), stack_bytes)
@@ -182,7 +187,9 @@ pub fn remove_unreachable(insns: &[IrInsn]) -> Vec<IrInsn> {
     let mut reached = vec![false; insns.len()];
     let mut pending = vec![0usize];
     while let Some(position) = pending.pop() {
-        let Some(insn) = insns.get(position) else { continue };
+        let Some(insn) = insns.get(position) else {
+            continue;
+        };
         if reached.get(position).copied().unwrap_or(true) {
             continue;
         }
@@ -226,7 +233,10 @@ impl Emitter<'_> {
     fn location(&self, vreg: VReg) -> Location {
         // Every vreg mentioned has a location; a missing one would be a lowering bug, and r9
         // keeps the program well-formed for the verifier to judge instead of panicking here.
-        self.locations.get(&vreg).copied().unwrap_or(Location::Register(R9))
+        self.locations
+            .get(&vreg)
+            .copied()
+            .unwrap_or(Location::Register(R9))
     }
 
     /// The register holding `vreg`'s value, loading it into `scratch` if it is spilled.
@@ -330,7 +340,12 @@ impl Emitter<'_> {
                 self.emit(alu64_imm(BPF_ADD, target, i32::from(*offset)));
                 self.finish_write(*dst, SCRATCH_A);
             }
-            IrInsn::Load { width, dst, base, offset } => {
+            IrInsn::Load {
+                width,
+                dst,
+                base,
+                offset,
+            } => {
                 let base_register = match base {
                     Base::Frame => R10,
                     Base::Reg(base) => self.read(*base, SCRATCH_B),
@@ -339,13 +354,20 @@ impl Emitter<'_> {
                 self.emit(ldx_mem(width.code(), target, base_register, *offset));
                 self.finish_write(*dst, SCRATCH_A);
             }
-            IrInsn::Store { width, base, offset, src } => {
+            IrInsn::Store {
+                width,
+                base,
+                offset,
+                src,
+            } => {
                 let base_register = match base {
                     Base::Frame => R10,
                     Base::Reg(base) => self.read(*base, SCRATCH_A),
                 };
                 match src {
-                    Operand::Imm(value) => self.emit(st_mem(width.code(), base_register, *offset, *value)),
+                    Operand::Imm(value) => {
+                        self.emit(st_mem(width.code(), base_register, *offset, *value))
+                    }
                     Operand::Reg(source) => {
                         let source = self.read(*source, SCRATCH_B);
                         self.emit(stx_mem(width.code(), base_register, source, *offset));
@@ -361,7 +383,12 @@ impl Emitter<'_> {
                 self.fixups.push((self.out.len(), *target));
                 self.emit(ja(0));
             }
-            IrInsn::Branch { op, lhs, rhs, target } => {
+            IrInsn::Branch {
+                op,
+                lhs,
+                rhs,
+                target,
+            } => {
                 let left = self.read(*lhs, SCRATCH_A);
                 let jump = match rhs {
                     Operand::Imm(value) => jmp_imm(*op, left, *value, 0),
@@ -373,18 +400,28 @@ impl Emitter<'_> {
                 self.fixups.push((self.out.len(), *target));
                 self.emit(jump);
             }
-            IrInsn::Call { helper, args, result } => {
+            IrInsn::Call {
+                helper,
+                args,
+                result,
+            } => {
                 for (index, arg) in args.iter().enumerate().take(5) {
                     let register = R1 + index as u8;
                     match arg {
                         CallArg::Reg(vreg) => match self.location(*vreg) {
                             Location::Register(source) => self.emit(mov64_reg(register, source)),
-                            Location::Slot(offset) => self.emit(ldx_mem(BPF_DW, register, R10, offset)),
+                            Location::Slot(offset) => {
+                                self.emit(ldx_mem(BPF_DW, register, R10, offset))
+                            }
                         },
                         CallArg::RegPlusOffset(vreg, offset) => {
                             match self.location(*vreg) {
-                                Location::Register(source) => self.emit(mov64_reg(register, source)),
-                                Location::Slot(slot) => self.emit(ldx_mem(BPF_DW, register, R10, slot)),
+                                Location::Register(source) => {
+                                    self.emit(mov64_reg(register, source))
+                                }
+                                Location::Slot(slot) => {
+                                    self.emit(ldx_mem(BPF_DW, register, R10, slot))
+                                }
                             }
                             if *offset != 0 {
                                 self.emit(alu64_imm(BPF_ADD, register, *offset));
@@ -396,7 +433,10 @@ impl Emitter<'_> {
                             self.emit(alu64_imm(BPF_ADD, register, i32::from(*offset)));
                         }
                         CallArg::Map(map_index) => {
-                            self.relocations.push(MapRelocation { insn_index: self.out.len(), map_index: *map_index });
+                            self.relocations.push(MapRelocation {
+                                insn_index: self.out.len(),
+                                map_index: *map_index,
+                            });
                             for half in ld_map_fd(register, *map_index as i32) {
                                 self.emit(half);
                             }
@@ -427,7 +467,9 @@ pub fn allocate_and_emit(insns: &[IrInsn], frame_bytes: u32) -> Result<Emitted, 
     let insns = reachable.as_slice();
     let (locations, spilled_vregs, stack_bytes) = allocate(insns, frame_bytes);
     if stack_bytes > MAX_STACK_BYTES {
-        return Err(AllocationError::StackTooLarge { needed: stack_bytes });
+        return Err(AllocationError::StackTooLarge {
+            needed: stack_bytes,
+        });
     }
     let mut emitter = Emitter {
         locations: &locations,
@@ -476,7 +518,11 @@ mod tests {
         }
         builder.push(IrInsn::Exit { value: 0 });
         let emitted = allocate_and_emit(&builder.insns, 0).expect("allocates");
-        assert!(emitted.spilled_vregs >= 7, "spilled {}", emitted.spilled_vregs);
+        assert!(
+            emitted.spilled_vregs >= 7,
+            "spilled {}",
+            emitted.spilled_vregs
+        );
         assert!(emitted.stack_bytes >= 56);
         // Only r0-r3 and r6-r10 appear; every spill reload goes through r10.
         for insn in &emitted.insns {

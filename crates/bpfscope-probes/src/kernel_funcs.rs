@@ -4,10 +4,9 @@
 //! Naming follows newest bpftrace: `kprobe:vfs_read` and `kprobe:MODULE:func`,
 //! `fentry:vmlinux:vfs_read` and `fentry:MODULE:func`, `rawtracepoint:vmlinux:sched_switch`.
 
-use crate::kallsyms::{parse_available_filter_functions, parse_kallsyms, KernelFunction};
+use crate::kallsyms::{parse_available_filter_functions, KernelFunction};
 use crate::{KernelFs, ProbeArg, ProbeEntry, ProbeError, Provider};
-use bpfscope_btf::{Btf, Kind, TypeId};
-use std::collections::HashMap;
+use bpfscope_btf::{Btf, FuncProto, Kind, TypeId};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -43,8 +42,14 @@ impl KernelBtf {
 
 /// Reads and parses vmlinux BTF (read once per call, owned bytes).
 pub fn load_vmlinux_btf(fs: &KernelFs) -> Result<Btf<'static>, ProbeError> {
-    let bytes = fs.read(VMLINUX_BTF).map_err(|source| ProbeError::Io { path: VMLINUX_BTF.to_string(), source })?;
-    Btf::parse(bytes).map_err(|error| ProbeError::BadFile { path: VMLINUX_BTF.to_string(), reason: error.to_string() })
+    let bytes = fs.read(VMLINUX_BTF).map_err(|source| ProbeError::Io {
+        path: VMLINUX_BTF.to_string(),
+        source,
+    })?;
+    Btf::parse(bytes).map_err(|error| ProbeError::BadFile {
+        path: VMLINUX_BTF.to_string(),
+        reason: error.to_string(),
+    })
 }
 
 /// vmlinux and module BTF, read once per process and root, then shared.
@@ -74,7 +79,11 @@ pub fn load_kernel_btf(fs: &KernelFs) -> Result<Arc<KernelBtf>, ProbeError> {
             Err(error) => broken_modules.push((name, error.to_string())),
         }
     }
-    let loaded = Arc::new(KernelBtf { vmlinux, modules, broken_modules });
+    let loaded = Arc::new(KernelBtf {
+        vmlinux,
+        modules,
+        broken_modules,
+    });
     if let Ok(mut cache) = CACHE.lock() {
         *cache = Some((root, loaded.clone()));
     }
@@ -100,15 +109,50 @@ fn function_hash(module: Option<&str>, name: &str) -> u64 {
 
 impl FunctionSet {
     fn from_functions(functions: &[KernelFunction<'_>]) -> FunctionSet {
-        let mut hashes: Vec<u64> =
-            functions.iter().map(|function| function_hash(function.module, function.name)).collect();
+        let mut hashes: Vec<u64> = functions
+            .iter()
+            .map(|function| function_hash(function.module, function.name))
+            .collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        FunctionSet { hashes }
+    }
+
+    /// Text symbols straight from `/proc/kallsyms` text, without building entries first
+    /// (same result as `parse_kallsyms`, twice as fast).
+    fn from_kallsyms_text(text: &str) -> FunctionSet {
+        let mut hashes = Vec::with_capacity(text.len() / 32);
+        for line in text.lines() {
+            // "ADDRESS TYPE NAME[\t[MODULE]]"
+            let Some((_, rest)) = line.split_once(' ') else {
+                continue;
+            };
+            let (Some(b't' | b'T'), Some(b' ')) = (rest.as_bytes().first(), rest.as_bytes().get(1))
+            else {
+                continue;
+            };
+            let Some(rest) = rest.get(2..) else { continue };
+            let (name, module) = match rest.split_once('\t') {
+                Some((name, module)) => (
+                    name,
+                    module
+                        .trim()
+                        .strip_prefix('[')
+                        .and_then(|m| m.strip_suffix(']')),
+                ),
+                None => (rest, None),
+            };
+            hashes.push(function_hash(module, name));
+        }
         hashes.sort_unstable();
         hashes.dedup();
         FunctionSet { hashes }
     }
 
     fn contains(&self, module: Option<&str>, name: &str) -> bool {
-        self.hashes.binary_search(&function_hash(module, name)).is_ok()
+        self.hashes
+            .binary_search(&function_hash(module, name))
+            .is_ok()
     }
 }
 
@@ -132,7 +176,9 @@ fn read_filter_functions(fs: &KernelFs) -> Traceable {
     if reasons.is_empty() {
         reasons.push("tracefs is not mounted (no available_filter_functions)".to_string());
     }
-    Traceable::Unavailable { reason: reasons.join("; ") }
+    Traceable::Unavailable {
+        reason: reasons.join("; "),
+    }
 }
 
 /// Text symbols of `/proc/kallsyms` as a set, read once per process and root (~45 ms to read).
@@ -146,8 +192,13 @@ fn kallsyms_text_set(fs: &KernelFs) -> Result<Arc<FunctionSet>, ProbeError> {
             }
         }
     }
-    let text = fs.read_to_string(KALLSYMS).map_err(|source| ProbeError::Io { path: KALLSYMS.to_string(), source })?;
-    let set = Arc::new(FunctionSet::from_functions(&parse_kallsyms(&text)));
+    let text = fs
+        .read_to_string(KALLSYMS)
+        .map_err(|source| ProbeError::Io {
+            path: KALLSYMS.to_string(),
+            source,
+        })?;
+    let set = Arc::new(FunctionSet::from_kallsyms_text(&text));
     if let Ok(mut cache) = CACHE.lock() {
         *cache = Some((root, set.clone()));
     }
@@ -157,33 +208,59 @@ fn kallsyms_text_set(fs: &KernelFs) -> Result<Arc<FunctionSet>, ProbeError> {
 /// Renders parameter types once per distinct type (prototypes share most of them).
 struct ArgRenderer<'b> {
     btf: &'b Btf<'static>,
-    rendered: HashMap<TypeId, (String, Option<u32>)>,
+    /// Rendered type and size, indexed by type id.
+    rendered: Vec<Option<(String, Option<u32>)>>,
 }
 
 impl<'b> ArgRenderer<'b> {
     fn new(btf: &'b Btf<'static>) -> ArgRenderer<'b> {
-        ArgRenderer { btf, rendered: HashMap::new() }
+        ArgRenderer {
+            btf,
+            rendered: Vec::new(),
+        }
     }
 
     fn arg(&mut self, ty: TypeId, name: String) -> ProbeArg {
+        let index = ty.0 as usize;
+        // Only valid ids are cached, so the table never exceeds the BTF's type count.
+        if index >= self.rendered.len() && ty.0 < self.btf.next_id() {
+            self.rendered.resize(self.btf.next_id() as usize, None);
+        }
         let btf = self.btf;
-        let (text, size) = self.rendered.entry(ty).or_insert_with(|| {
-            let text = if ty == TypeId::VOID {
-                "void".to_string()
-            } else {
-                btf.type_name(ty).unwrap_or_else(|_| "?".to_string())
-            };
-            let size = btf.size_of(ty).ok().and_then(|size| u32::try_from(size).ok());
-            (text, size)
-        });
-        ProbeArg { ty: text.clone(), name, offset: None, size: *size, signed: None }
+        let slot = self.rendered.get_mut(index);
+        let (text, size) = match slot {
+            Some(Some(rendered)) => (rendered.0.clone(), rendered.1),
+            Some(slot) => {
+                let text = if ty == TypeId::VOID {
+                    "void".to_string()
+                } else {
+                    btf.type_name(ty).unwrap_or_else(|_| "?".to_string())
+                };
+                let size = btf
+                    .size_of(ty)
+                    .ok()
+                    .and_then(|size| u32::try_from(size).ok());
+                *slot = Some((text.clone(), size));
+                (text, size)
+            }
+            None => ("?".to_string(), None),
+        };
+        ProbeArg {
+            ty: text,
+            name,
+            offset: None,
+            size,
+            signed: None,
+        }
     }
 
     /// fentry: `TYPE NAME` per parameter; fexit adds `TYPE retval` (none for void).
-    fn fentry_args(&mut self, function: TypeId, with_retval: bool) -> Vec<ProbeArg> {
-        let Ok(proto) = self.btf.func_proto(function) else { return Vec::new() };
-        let mut args: Vec<ProbeArg> =
-            proto.params.iter().map(|param| self.arg(param.ty, param.name.to_string())).collect();
+    fn fentry_args(&mut self, proto: &FuncProto<'_>, with_retval: bool) -> Vec<ProbeArg> {
+        let mut args: Vec<ProbeArg> = proto
+            .params
+            .iter()
+            .map(|param| self.arg(param.ty, param.name.to_string()))
+            .collect();
         if with_retval && proto.return_type != TypeId::VOID {
             args.push(self.arg(proto.return_type, "retval".to_string()));
         }
@@ -192,10 +269,16 @@ impl<'b> ArgRenderer<'b> {
 
     /// kprobe: `TYPE argN`, floats skipped (they are not in the argument registers).
     fn kprobe_args(&mut self, function: TypeId) -> Vec<ProbeArg> {
-        let Ok(proto) = self.btf.func_proto(function) else { return Vec::new() };
+        let Ok(proto) = self.btf.func_proto(function) else {
+            return Vec::new();
+        };
         let mut args = Vec::with_capacity(proto.params.len());
         for param in &proto.params {
-            if self.btf.kind(param.ty).is_ok_and(|kind| kind == Kind::Float) {
+            if self
+                .btf
+                .kind(param.ty)
+                .is_ok_and(|kind| kind == Kind::Float)
+            {
                 continue;
             }
             let name = format!("arg{}", args.len());
@@ -206,17 +289,32 @@ impl<'b> ArgRenderer<'b> {
 
     /// kretprobe: `TYPE retval`, or a lone `void` for functions returning nothing.
     fn kretprobe_args(&mut self, function: TypeId) -> Vec<ProbeArg> {
-        let Ok(proto) = self.btf.func_proto(function) else { return Vec::new() };
+        let Ok(proto) = self.btf.func_proto(function) else {
+            return Vec::new();
+        };
         if proto.return_type == TypeId::VOID {
-            return vec![ProbeArg { ty: "void".to_string(), name: String::new(), offset: None, size: None, signed: None }];
+            return vec![ProbeArg {
+                ty: "void".to_string(),
+                name: String::new(),
+                offset: None,
+                size: None,
+                signed: None,
+            }];
         }
         vec![self.arg(proto.return_type, "retval".to_string())]
     }
 
     /// rawtracepoint: the stub's parameters after the leading `void *__data`.
     fn raw_tracepoint_args(&mut self, function: TypeId) -> Vec<ProbeArg> {
-        let Ok(proto) = self.btf.func_proto(function) else { return Vec::new() };
-        proto.params.iter().skip(1).map(|param| self.arg(param.ty, param.name.to_string())).collect()
+        let Ok(proto) = self.btf.func_proto(function) else {
+            return Vec::new();
+        };
+        proto
+            .params
+            .iter()
+            .skip(1)
+            .map(|param| self.arg(param.ty, param.name.to_string()))
+            .collect()
     }
 }
 
@@ -231,7 +329,9 @@ pub fn list_kernel_functions(
     notes: &mut Vec<String>,
 ) -> Result<Vec<ProbeEntry>, ProbeError> {
     let mut entries = match provider {
-        Provider::Kprobe | Provider::Kretprobe => list_kprobes(fs, provider, matches, verbose, notes)?,
+        Provider::Kprobe | Provider::Kretprobe => {
+            list_kprobes(fs, provider, matches, verbose, notes)?
+        }
         Provider::Fentry | Provider::Fexit => list_fentry(fs, provider, matches, verbose, notes)?,
         Provider::Rawtracepoint => list_raw_tracepoints(fs, matches, verbose, notes)?,
         _ => Vec::new(),
@@ -242,7 +342,11 @@ pub fn list_kernel_functions(
 }
 
 /// BTF for listing, or None with a note saying what is missing.
-fn kernel_btf_or_note(fs: &KernelFs, what: &str, notes: &mut Vec<String>) -> Option<Arc<KernelBtf>> {
+fn kernel_btf_or_note(
+    fs: &KernelFs,
+    what: &str,
+    notes: &mut Vec<String>,
+) -> Option<Arc<KernelBtf>> {
     match load_kernel_btf(fs) {
         Ok(btf) => {
             for (module, reason) in &btf.broken_modules {
@@ -251,7 +355,9 @@ fn kernel_btf_or_note(fs: &KernelFs, what: &str, notes: &mut Vec<String>) -> Opt
             Some(btf)
         }
         Err(error) => {
-            notes.push(format!("{what} need kernel BTF, which is unavailable: {error}"));
+            notes.push(format!(
+                "{what} need kernel BTF, which is unavailable: {error}"
+            ));
             None
         }
     }
@@ -281,9 +387,16 @@ fn list_kprobes(
     };
     match read_filter_functions(fs) {
         Traceable::FilterFunctions { text } => {
-            let btf = if verbose { load_kernel_btf(fs).ok() } else { None };
+            let btf = if verbose {
+                load_kernel_btf(fs).ok()
+            } else {
+                None
+            };
             let mut renderers: Vec<(&str, ArgRenderer<'_>)> = match &btf {
-                Some(btf) => btf.objects().map(|(name, object)| (name, ArgRenderer::new(object))).collect(),
+                Some(btf) => btf
+                    .objects()
+                    .map(|(name, object)| (name, ArgRenderer::new(object)))
+                    .collect(),
                 None => Vec::new(),
             };
             for function in parse_available_filter_functions(&text) {
@@ -297,7 +410,8 @@ fn list_kprobes(
                 }
                 let mut entry = ProbeEntry::new(provider, target);
                 let object = function.module.unwrap_or("vmlinux");
-                if let Some((_, renderer)) = renderers.iter_mut().find(|(name, _)| *name == object) {
+                if let Some((_, renderer)) = renderers.iter_mut().find(|(name, _)| *name == object)
+                {
                     if let Some(id) = renderer.btf.find(Kind::Func, function.name) {
                         entry.args = args_of(renderer, id);
                     }
@@ -305,38 +419,52 @@ fn list_kprobes(
                 entries.push(entry);
             }
         }
-        Traceable::Unavailable { reason } => {
-            let Some(btf) = kernel_btf_or_note(fs, "kprobe listings", notes) else { return Ok(entries) };
-            let text_symbols = match kallsyms_text_set(fs) {
-                Ok(set) => Some(set),
-                Err(error) => {
-                    notes.push(format!("kprobe: {error}; listing every BTF function unchecked"));
-                    None
-                }
+        Traceable::Unavailable { .. } => {
+            let Some(btf) = kernel_btf_or_note(fs, "kprobe listings", notes) else {
+                return Ok(entries);
             };
-            notes.push(format!(
-                "kprobe functions: available_filter_functions is unreadable ({reason}); listed BTF \
-                 functions that are text symbols in /proc/kallsyms instead"
-            ));
-            for (object, object_btf) in btf.objects() {
-                let module = (object != "vmlinux").then_some(object);
-                let mut renderer = ArgRenderer::new(object_btf);
-                for function in object_btf.functions() {
-                    let Ok(function) = function else { continue };
-                    if text_symbols.as_ref().is_some_and(|set| !set.contains(module, function.name)) {
-                        continue;
+            let traceable_job_result = std::thread::scope(|scope| {
+                let traceable_job = scope.spawn(|| traceable_functions(fs, "kprobe"));
+                let mut candidates = Vec::new();
+                for (object, object_btf) in btf.objects() {
+                    let module = (object != "vmlinux").then_some(object);
+                    let mut renderer = ArgRenderer::new(object_btf);
+                    for function in object_btf.functions() {
+                        let Ok(function) = function else { continue };
+                        let target = kprobe_target(module, function.name);
+                        if !matches(&target) {
+                            continue;
+                        }
+                        let mut entry = ProbeEntry::new(provider, target);
+                        if verbose {
+                            entry.args = args_of(&mut renderer, function.id);
+                        }
+                        candidates.push((module, function.name, entry));
                     }
-                    let target = kprobe_target(module, function.name);
-                    if !matches(&target) {
-                        continue;
-                    }
-                    let mut entry = ProbeEntry::new(provider, target);
-                    if verbose {
-                        entry.args = args_of(&mut renderer, function.id);
-                    }
-                    entries.push(entry);
                 }
-            }
+                let traceable = traceable_job.join().unwrap_or_else(|_| {
+                    (
+                        None,
+                        Some(
+                            "kprobe functions: checking which functions are traceable failed"
+                                .to_string(),
+                        ),
+                    )
+                });
+                (candidates, traceable)
+            });
+            let (candidates, (traceable, note)) = traceable_job_result;
+            notes.extend(note);
+            entries.extend(
+                candidates
+                    .into_iter()
+                    .filter(|(module, name, _)| {
+                        traceable
+                            .as_ref()
+                            .is_none_or(|set| set.contains(*module, name))
+                    })
+                    .map(|(_, _, entry)| entry),
+            );
         }
     }
     Ok(entries)
@@ -349,60 +477,85 @@ fn list_fentry(
     verbose: bool,
     notes: &mut Vec<String>,
 ) -> Result<Vec<ProbeEntry>, ProbeError> {
-    let mut entries = Vec::new();
-    let Some(btf) = kernel_btf_or_note(fs, "fentry/fexit probes", notes) else { return Ok(entries) };
-    // Attachable functions: those ftrace can trace; failing that, those with a kernel symbol.
-    let traceable = match read_filter_functions(fs) {
+    let Some(btf) = kernel_btf_or_note(fs, "fentry/fexit probes", notes) else {
+        return Ok(Vec::new());
+    };
+    std::thread::scope(|scope| {
+        // Reading /proc/kallsyms costs the kernel tens of ms: overlap it with the BTF work.
+        let traceable_job = scope.spawn(|| traceable_functions(fs, "fentry/fexit"));
+        let mut candidates = Vec::new();
+        let mut target = String::new();
+        for (object, object_btf) in btf.objects() {
+            let module = (object != "vmlinux").then_some(object);
+            let mut renderer = ArgRenderer::new(object_btf);
+            for function in object_btf.functions() {
+                let Ok(function) = function else { continue };
+                target.clear();
+                target.push_str(object);
+                target.push(':');
+                target.push_str(function.name);
+                if !matches(&target) {
+                    continue;
+                }
+                let Ok(proto) = object_btf.func_proto(function.proto) else {
+                    continue;
+                };
+                if proto.params.len() + usize::from(proto.variadic) > REGISTER_ARGUMENTS {
+                    continue;
+                }
+                let mut entry = ProbeEntry::new(provider, target.clone());
+                if verbose {
+                    entry.args = renderer.fentry_args(&proto, provider == Provider::Fexit);
+                }
+                candidates.push((module, function.name, entry));
+            }
+        }
+        let (traceable, note) = traceable_job.join().unwrap_or_else(|_| {
+            (
+                None,
+                Some(
+                    "fentry/fexit functions: checking which functions are traceable failed"
+                        .to_string(),
+                ),
+            )
+        });
+        notes.extend(note);
+        Ok(candidates
+            .into_iter()
+            .filter(|(module, name, _)| {
+                traceable
+                    .as_ref()
+                    .is_none_or(|set| set.contains(*module, name))
+            })
+            .map(|(_, _, entry)| entry)
+            .collect())
+    })
+}
+
+/// The functions that can be attached to, and the note explaining the source when it is not
+/// `available_filter_functions`.
+fn traceable_functions(fs: &KernelFs, what: &str) -> (Option<Arc<FunctionSet>>, Option<String>) {
+    match read_filter_functions(fs) {
         Traceable::FilterFunctions { text } => {
-            Some(Arc::new(FunctionSet::from_functions(&parse_available_filter_functions(&text))))
+            (Some(Arc::new(FunctionSet::from_functions(&parse_available_filter_functions(&text)))), None)
         }
         Traceable::Unavailable { reason } => match kallsyms_text_set(fs) {
-            Ok(set) => {
-                notes.push(format!(
-                    "fentry/fexit functions: available_filter_functions is unreadable ({reason}); \
-                     listed BTF functions that are text symbols in /proc/kallsyms instead"
-                ));
-                Some(set)
-            }
-            Err(error) => {
-                notes.push(format!(
-                    "fentry/fexit functions: neither available_filter_functions ({reason}) nor \
-                     {error} is readable; listed every BTF function, some may not attach"
-                ));
-                None
-            }
+            Ok(set) => (
+                Some(set),
+                Some(format!(
+                    "{what} functions: available_filter_functions is unreadable ({reason}); listed \
+                     BTF functions that are text symbols in /proc/kallsyms instead"
+                )),
+            ),
+            Err(error) => (
+                None,
+                Some(format!(
+                    "{what} functions: neither available_filter_functions ({reason}) nor \
+                     /proc/kallsyms ({error}) is readable; listed every BTF function, some may not attach"
+                )),
+            ),
         },
-    };
-    let mut target = String::new();
-    for (object, object_btf) in btf.objects() {
-        let module = (object != "vmlinux").then_some(object);
-        let mut renderer = ArgRenderer::new(object_btf);
-        for function in object_btf.functions() {
-            let Ok(function) = function else { continue };
-            target.clear();
-            target.push_str(object);
-            target.push(':');
-            target.push_str(function.name);
-            if !matches(&target) {
-                continue;
-            }
-            if traceable.as_ref().is_some_and(|set| !set.contains(module, function.name)) {
-                continue;
-            }
-            let too_many_args = object_btf
-                .func_proto(function.proto)
-                .map_or(true, |proto| proto.params.len() + usize::from(proto.variadic) > REGISTER_ARGUMENTS);
-            if too_many_args {
-                continue;
-            }
-            let mut entry = ProbeEntry::new(provider, target.clone());
-            if verbose {
-                entry.args = renderer.fentry_args(function.id, provider == Provider::Fexit);
-            }
-            entries.push(entry);
-        }
     }
-    Ok(entries)
 }
 
 fn list_raw_tracepoints(
@@ -412,14 +565,17 @@ fn list_raw_tracepoints(
     notes: &mut Vec<String>,
 ) -> Result<Vec<ProbeEntry>, ProbeError> {
     let mut entries = Vec::new();
-    let Some(btf) = kernel_btf_or_note(fs, "rawtracepoint probes", notes) else { return Ok(entries) };
+    let Some(btf) = kernel_btf_or_note(fs, "rawtracepoint probes", notes) else {
+        return Ok(entries);
+    };
     for (object, object_btf) in btf.objects() {
         let mut renderer = ArgRenderer::new(object_btf);
         let mut seen = std::collections::HashSet::new();
         for function in object_btf.functions() {
             let Ok(function) = function else { continue };
-            let Some(event) =
-                RAW_TRACEPOINT_PREFIXES.iter().find_map(|prefix| function.name.strip_prefix(prefix))
+            let Some(event) = RAW_TRACEPOINT_PREFIXES
+                .iter()
+                .find_map(|prefix| function.name.strip_prefix(prefix))
             else {
                 continue;
             };
@@ -445,14 +601,19 @@ fn list_raw_tracepoints(
 pub fn describe_type(fs: &KernelFs, query: &str) -> Result<Option<String>, ProbeError> {
     let btf = load_kernel_btf(fs)?;
     for (object, object_btf) in btf.objects() {
-        let Some(id) = object_btf.find_c_type(query) else { continue };
+        let Some(id) = object_btf.find_c_type(query) else {
+            continue;
+        };
         // Split BTF finds base types too: only report a module when the type is its own.
         if object != "vmlinux" && id < object_btf.first_own_id() {
             continue;
         }
         let definition = object_btf
             .definition(id)
-            .map_err(|error| ProbeError::BadFile { path: format!("{BTF_DIRECTORY}/{object}"), reason: error.to_string() })?;
+            .map_err(|error| ProbeError::BadFile {
+                path: format!("{BTF_DIRECTORY}/{object}"),
+                reason: error.to_string(),
+            })?;
         return Ok(Some(definition));
     }
     Ok(None)
@@ -481,22 +642,51 @@ mod tests {
         let char_ptr = b.reference(Kind::Ptr, "", char_type);
         let loff_ptr = b.reference(Kind::Ptr, "", loff_t);
         let void_ptr = b.reference(Kind::Ptr, "", 0);
-        let proto =
-            b.func_proto(ssize_t, &[("file", file_ptr), ("buf", char_ptr), ("count", size_t), ("pos", loff_ptr)]);
+        let proto = b.func_proto(
+            ssize_t,
+            &[
+                ("file", file_ptr),
+                ("buf", char_ptr),
+                ("count", size_t),
+                ("pos", loff_ptr),
+            ],
+        );
         b.func("vfs_read", proto, 1);
         let void_proto = b.func_proto(0, &[("file", file_ptr)]);
         b.func("fput", void_proto, 1);
-        let many = b.func_proto(int, &[("a", int), ("b", int), ("c", int), ("d", int), ("e", int), ("f", int), ("g", int)]);
+        let many = b.func_proto(
+            int,
+            &[
+                ("a", int),
+                ("b", int),
+                ("c", int),
+                ("d", int),
+                ("e", int),
+                ("f", int),
+                ("g", int),
+            ],
+        );
         b.func("seven_args", many, 1);
         b.func("not_in_kallsyms", void_proto, 0);
         let fwd = b.reference(Kind::Fwd, "task_struct", 0);
         let task_ptr = b.reference(Kind::Ptr, "", fwd);
-        let switch_proto = b.func_proto(0, &[("__data", void_ptr), ("preempt", int), ("prev", task_ptr)]);
+        let switch_proto = b.func_proto(
+            0,
+            &[("__data", void_ptr), ("preempt", int), ("prev", task_ptr)],
+        );
         b.func("__probestub_sched_switch", switch_proto, 0);
-        let iter_proto = b.func_proto(int, &[("__data", void_ptr), ("preempt", int), ("prev", task_ptr)]);
+        let iter_proto = b.func_proto(
+            int,
+            &[("__data", void_ptr), ("preempt", int), ("prev", task_ptr)],
+        );
         b.func("__traceiter_sched_switch", iter_proto, 1);
         let pid_t = b.reference(Kind::Typedef, "pid_t", int);
-        b.composite(false, "task_struct", 16, &[("parent", task_ptr, 0, 0), ("tgid", pid_t, 64, 0)]);
+        b.composite(
+            false,
+            "task_struct",
+            16,
+            &[("parent", task_ptr, 0, 0), ("tgid", pid_t, 64, 0)],
+        );
         let vmlinux = b.build();
         let base = Btf::parse(vmlinux.clone()).unwrap();
         let mut module = BtfBuilder::split_on(&base).unwrap();
@@ -514,20 +704,33 @@ mod tests {
             std::fs::write(directory.join("vmlinux"), &vmlinux).unwrap();
             std::fs::write(directory.join("ext4"), &ext4).unwrap();
         }
-        assert_eq!(std::fs::read(directory.join("vmlinux")).unwrap(), vmlinux, "stale fixture vmlinux");
-        assert_eq!(std::fs::read(directory.join("ext4")).unwrap(), ext4, "stale fixture ext4");
+        assert_eq!(
+            std::fs::read(directory.join("vmlinux")).unwrap(),
+            vmlinux,
+            "stale fixture vmlinux"
+        );
+        assert_eq!(
+            std::fs::read(directory.join("ext4")).unwrap(),
+            ext4,
+            "stale fixture ext4"
+        );
         KernelFs::rooted(FIXTURE)
     }
 
     fn listing(provider: Provider, verbose: bool) -> (Vec<String>, Vec<ProbeEntry>, Vec<String>) {
         let mut notes = Vec::new();
-        let entries = list_kernel_functions(&fixture(), provider, &|_| true, verbose, &mut notes).unwrap();
+        let entries =
+            list_kernel_functions(&fixture(), provider, &|_| true, verbose, &mut notes).unwrap();
         let names = entries.iter().map(|entry| entry.full_name()).collect();
         (names, entries, notes)
     }
 
     fn arg_lines(entry: &ProbeEntry) -> Vec<String> {
-        entry.args.iter().map(|arg| format!("{} {}", arg.ty, arg.name)).collect()
+        entry
+            .args
+            .iter()
+            .map(|arg| format!("{} {}", arg.ty, arg.name))
+            .collect()
     }
 
     #[test]
@@ -543,8 +746,19 @@ mod tests {
                 "fentry:vmlinux:vfs_read",
             ]
         );
-        let vfs_read = entries.iter().find(|entry| entry.target == "vmlinux:vfs_read").unwrap();
-        assert_eq!(arg_lines(vfs_read), ["struct file * file", "char * buf", "size_t count", "loff_t * pos"]);
+        let vfs_read = entries
+            .iter()
+            .find(|entry| entry.target == "vmlinux:vfs_read")
+            .unwrap();
+        assert_eq!(
+            arg_lines(vfs_read),
+            [
+                "struct file * file",
+                "char * buf",
+                "size_t count",
+                "loff_t * pos"
+            ]
+        );
         assert_eq!(vfs_read.args[2].size, Some(8));
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(notes[0].contains("/proc/kallsyms"), "{notes:?}");
@@ -553,9 +767,15 @@ mod tests {
     #[test]
     fn fexit_adds_retval_except_for_void() {
         let (_, entries, _) = listing(Provider::Fexit, true);
-        let vfs_read = entries.iter().find(|entry| entry.target == "vmlinux:vfs_read").unwrap();
+        let vfs_read = entries
+            .iter()
+            .find(|entry| entry.target == "vmlinux:vfs_read")
+            .unwrap();
         assert_eq!(arg_lines(vfs_read).last().unwrap(), "ssize_t retval");
-        let fput = entries.iter().find(|entry| entry.target == "vmlinux:fput").unwrap();
+        let fput = entries
+            .iter()
+            .find(|entry| entry.target == "vmlinux:fput")
+            .unwrap();
         assert_eq!(arg_lines(fput), ["struct file * file"]);
     }
 
@@ -564,14 +784,37 @@ mod tests {
         // The fixture has no tracefs: the fallback is used and said once.
         let (names, entries, notes) = listing(Provider::Kprobe, true);
         assert!(names.contains(&"kprobe:vfs_read".to_string()), "{names:?}");
-        assert!(names.contains(&"kprobe:ext4:ext4_file_open".to_string()), "{names:?}");
+        assert!(
+            names.contains(&"kprobe:ext4:ext4_file_open".to_string()),
+            "{names:?}"
+        );
         assert!(names.contains(&"kprobe:seven_args".to_string()));
         assert!(!names.iter().any(|name| name.contains("not_in_kallsyms")));
-        assert_eq!(notes.iter().filter(|note| note.contains("available_filter_functions")).count(), 1);
-        let vfs_read = entries.iter().find(|entry| entry.target == "vfs_read").unwrap();
-        assert_eq!(arg_lines(vfs_read), ["struct file * arg0", "char * arg1", "size_t arg2", "loff_t * arg3"]);
+        assert_eq!(
+            notes
+                .iter()
+                .filter(|note| note.contains("available_filter_functions"))
+                .count(),
+            1
+        );
+        let vfs_read = entries
+            .iter()
+            .find(|entry| entry.target == "vfs_read")
+            .unwrap();
+        assert_eq!(
+            arg_lines(vfs_read),
+            [
+                "struct file * arg0",
+                "char * arg1",
+                "size_t arg2",
+                "loff_t * arg3"
+            ]
+        );
         let (_, entries, _) = listing(Provider::Kretprobe, true);
-        let vfs_read = entries.iter().find(|entry| entry.target == "vfs_read").unwrap();
+        let vfs_read = entries
+            .iter()
+            .find(|entry| entry.target == "vfs_read")
+            .unwrap();
         assert_eq!(arg_lines(vfs_read), ["ssize_t retval"]);
     }
 
@@ -579,15 +822,34 @@ mod tests {
     fn raw_tracepoints_from_stubs() {
         let (names, entries, _) = listing(Provider::Rawtracepoint, true);
         assert_eq!(names, ["rawtracepoint:vmlinux:sched_switch"]);
-        assert_eq!(arg_lines(&entries[0]), ["int preempt", "struct task_struct * prev"]);
+        assert_eq!(
+            arg_lines(&entries[0]),
+            ["int preempt", "struct task_struct * prev"]
+        );
+    }
+
+    #[test]
+    fn fast_kallsyms_set_equals_the_parser() {
+        let text = std::fs::read_to_string(format!("{FIXTURE}/proc/kallsyms")).unwrap();
+        let fast = FunctionSet::from_kallsyms_text(&text);
+        let parsed = FunctionSet::from_functions(&crate::kallsyms::parse_kallsyms(&text));
+        assert_eq!(fast.hashes, parsed.hashes);
+        assert!(fast.contains(Some("ext4"), "ext4_file_open"));
+        assert!(!fast.contains(None, "ext4_file_open"));
+        assert!(!fast.contains(None, "jiffies"));
     }
 
     #[test]
     fn matcher_filters_before_work() {
         let mut notes = Vec::new();
-        let entries =
-            list_kernel_functions(&fixture(), Provider::Fentry, &|target| target.ends_with(":vfs_read"), false, &mut notes)
-                .unwrap();
+        let entries = list_kernel_functions(
+            &fixture(),
+            Provider::Fentry,
+            &|target| target.ends_with(":vfs_read"),
+            false,
+            &mut notes,
+        )
+        .unwrap();
         assert_eq!(entries.len(), 1);
         assert!(entries[0].args.is_empty());
     }
@@ -596,7 +858,10 @@ mod tests {
     fn describes_types() {
         let fs = fixture();
         let text = describe_type(&fs, "struct task_struct").unwrap().unwrap();
-        assert_eq!(text, "struct task_struct {\n\tstruct task_struct *parent;\n\tpid_t tgid;\n};");
+        assert_eq!(
+            text,
+            "struct task_struct {\n\tstruct task_struct *parent;\n\tpid_t tgid;\n};"
+        );
         assert!(describe_type(&fs, "struct nope").unwrap().is_none());
         assert!(describe_type(&fs, "task_struct").unwrap().is_none());
     }
@@ -604,8 +869,12 @@ mod tests {
     #[test]
     fn missing_btf_is_a_note_not_an_error() {
         let mut notes = Vec::new();
-        let fs = KernelFs::rooted(concat!(env!("CARGO_MANIFEST_DIR"), "/test_data/btf/does-not-exist"));
-        let entries = list_kernel_functions(&fs, Provider::Fentry, &|_| true, false, &mut notes).unwrap();
+        let fs = KernelFs::rooted(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/test_data/btf/does-not-exist"
+        ));
+        let entries =
+            list_kernel_functions(&fs, Provider::Fentry, &|_| true, false, &mut notes).unwrap();
         assert!(entries.is_empty());
         assert_eq!(notes.len(), 1);
         assert!(load_vmlinux_btf(&fs).is_err());
@@ -625,16 +894,41 @@ mod tests {
         let Some(fs) = live() else { return };
         let mut notes = Vec::new();
         let is_vfs_read = |target: &str| target == "vfs_read" || target == "vmlinux:vfs_read";
-        let fentry = list_kernel_functions(&fs, Provider::Fentry, &is_vfs_read, true, &mut notes).unwrap();
+        let fentry =
+            list_kernel_functions(&fs, Provider::Fentry, &is_vfs_read, true, &mut notes).unwrap();
         assert_eq!(fentry.len(), 1);
-        assert_eq!(arg_lines(&fentry[0]), ["struct file * file", "char * buf", "size_t count", "loff_t * pos"]);
-        let fexit = list_kernel_functions(&fs, Provider::Fexit, &is_vfs_read, true, &mut notes).unwrap();
+        assert_eq!(
+            arg_lines(&fentry[0]),
+            [
+                "struct file * file",
+                "char * buf",
+                "size_t count",
+                "loff_t * pos"
+            ]
+        );
+        let fexit =
+            list_kernel_functions(&fs, Provider::Fexit, &is_vfs_read, true, &mut notes).unwrap();
         assert_eq!(arg_lines(&fexit[0]).last().unwrap(), "ssize_t retval");
-        let kprobe = list_kernel_functions(&fs, Provider::Kprobe, &is_vfs_read, true, &mut notes).unwrap();
+        let kprobe =
+            list_kernel_functions(&fs, Provider::Kprobe, &is_vfs_read, true, &mut notes).unwrap();
         assert_eq!(kprobe[0].full_name(), "kprobe:vfs_read");
-        assert_eq!(arg_lines(&kprobe[0]), ["struct file * arg0", "char * arg1", "size_t arg2", "loff_t * arg3"]);
-        let raw = list_kernel_functions(&fs, Provider::Rawtracepoint, &|target| target == "vmlinux:sched_switch", true, &mut notes)
-            .unwrap();
+        assert_eq!(
+            arg_lines(&kprobe[0]),
+            [
+                "struct file * arg0",
+                "char * arg1",
+                "size_t arg2",
+                "loff_t * arg3"
+            ]
+        );
+        let raw = list_kernel_functions(
+            &fs,
+            Provider::Rawtracepoint,
+            &|target| target == "vmlinux:sched_switch",
+            true,
+            &mut notes,
+        )
+        .unwrap();
         assert_eq!(raw.len(), 1);
         assert_eq!(raw[0].args[0].name, "preempt");
         let definition = describe_type(&fs, "struct task_struct").unwrap().unwrap();
@@ -648,7 +942,8 @@ mod tests {
         let Some(fs) = live() else { return };
         let start = std::time::Instant::now();
         let mut notes = Vec::new();
-        let entries = list_kernel_functions(&fs, Provider::Fentry, &|_| true, true, &mut notes).unwrap();
+        let entries =
+            list_kernel_functions(&fs, Provider::Fentry, &|_| true, true, &mut notes).unwrap();
         let listed = start.elapsed();
         let mut out = String::new();
         for entry in &entries {
@@ -668,29 +963,5 @@ mod tests {
             out.len(),
             start.elapsed() - listed
         );
-    }
-}
-#[cfg(test)]
-mod scratch_timing {
-    use super::*;
-    #[test]
-    #[ignore = "scratch"]
-    fn pieces() {
-        let fs = KernelFs::live();
-        let t = std::time::Instant::now();
-        let text = fs.read_to_string(KALLSYMS).unwrap();
-        let a = t.elapsed();
-        let set = FunctionSet::from_functions(&parse_kallsyms(&text));
-        let b = t.elapsed();
-        let btf = load_kernel_btf(&fs).unwrap();
-        let c = t.elapsed();
-        let mut n = 0;
-        let mut r = ArgRenderer::new(&btf.vmlinux);
-        for f in btf.vmlinux.functions() { let f = f.unwrap(); if set.contains(None, f.name) { n += r.fentry_args(f.id, false).len(); } }
-        let d = t.elapsed();
-        eprintln!("read {a:?} parse {:?} btf {:?} render {:?} {n} {}", b - a, c - b, d - c, set.hashes.len());
-        let t = std::time::Instant::now();
-        let _ = read_filter_functions(&fs);
-        eprintln!("aff {:?}", t.elapsed());
     }
 }
