@@ -8,8 +8,8 @@ use bpfscope_bpf::{Action, AttachTarget, Field};
 use bpfscope_probes::tracefs::TracepointFormat;
 use bpfscope_probes::Provider;
 use bpfscope_syntax::{
-    did_you_mean, AssignOperator, BinaryOperator, Diagnostic, Expr, ExprKind, MapAccess, Program, Span,
-    Statement, StatementKind, TypeSpecKind, UnaryOperator,
+    did_you_mean, AssignOperator, BinaryOperator, Diagnostic, Expr, ExprKind, MapAccess, Program,
+    Span, Statement, StatementKind, TypeSpecKind, UnaryOperator,
 };
 
 /// Limits the checker applies; the defaults follow bpftrace where it has one.
@@ -88,7 +88,12 @@ pub fn check(
         .map(|probe| {
             let mut attaches = Vec::new();
             for attach_point in &probe.attach_points {
-                resolve_attach_point(attach_point, probe_info, &mut attaches, &mut attach_diagnostics);
+                resolve_attach_point(
+                    attach_point,
+                    probe_info,
+                    &mut attaches,
+                    &mut attach_diagnostics,
+                );
             }
             attaches
         })
@@ -97,7 +102,10 @@ pub fn check(
     let mut output = None;
     for pass in 0..2 {
         let mut state = GlobalState {
-            resources: Resources { actions: Vec::new(), maps: std::mem::take(&mut maps) },
+            resources: Resources {
+                actions: Vec::new(),
+                maps: std::mem::take(&mut maps),
+            },
             diagnostics: Vec::new(),
             options: options.clone(),
             learning_maps: pass == 0,
@@ -108,7 +116,12 @@ pub fn check(
             continue;
         }
         let line_starts = std::iter::once(0)
-            .chain(source.char_indices().filter(|(_, character)| *character == '\n').map(|(index, _)| index + 1))
+            .chain(
+                source
+                    .char_indices()
+                    .filter(|(_, character)| *character == '\n')
+                    .map(|(index, _)| index + 1),
+            )
             .collect();
         // The same block checked for several attach points reports the same problem several times.
         let mut unique: Vec<Diagnostic> = Vec::new();
@@ -118,18 +131,34 @@ pub fn check(
             }
         }
         output = Some(CheckOutput {
-            program: TypedProgram { probes, resources: state.resources, line_starts },
+            program: TypedProgram {
+                probes,
+                resources: state.resources,
+                line_starts,
+            },
             diagnostics: unique,
         });
     }
-    output.unwrap_or(CheckOutput { program: TypedProgram::default(), diagnostics: Vec::new() })
+    output.unwrap_or(CheckOutput {
+        program: TypedProgram::default(),
+        diagnostics: Vec::new(),
+    })
 }
 
-fn check_probes(program: &Program, resolved: &[Vec<ResolvedAttach>], state: &mut GlobalState) -> Vec<TypedProbe> {
+fn check_probes(
+    program: &Program,
+    resolved: &[Vec<ResolvedAttach>],
+    state: &mut GlobalState,
+) -> Vec<TypedProbe> {
     let mut probes = Vec::new();
     for (probe, attaches) in program.probes.iter().zip(resolved) {
         for attach in attaches {
-            let mut checker = ProbeChecker { state, attach, variables: Vec::new(), loop_depth: 0 };
+            let mut checker = ProbeChecker {
+                state,
+                attach,
+                variables: Vec::new(),
+                loop_depth: 0,
+            };
             let predicate = probe.predicate.as_ref().and_then(|predicate| {
                 let typed = checker.expr(predicate)?;
                 checker.require_scalar(&typed, "predicate")?;
@@ -398,7 +427,11 @@ impl ProbeChecker<'_> {
                     push(kind, out);
                 }
             }
-            StatementKind::AssignMap { map, operator, value } => {
+            StatementKind::AssignMap {
+                map,
+                operator,
+                value,
+            } => {
                 let kind = match operator {
                     AssignOperator::Assign => self.assign_map(map, value),
                     AssignOperator::Compound(operator) => {
@@ -496,7 +529,11 @@ impl ProbeChecker<'_> {
 
     fn find_map(&self, access: &MapAccess) -> Option<usize> {
         let name = format!("@{}", access.name);
-        self.state.resources.maps.iter().position(|map| map.name == name)
+        self.state
+            .resources
+            .maps
+            .iter()
+            .position(|map| map.name == name)
     }
 
     /// A map that must already have a type (from an assignment anywhere in the script).
@@ -507,11 +544,17 @@ impl ProbeChecker<'_> {
         if !self.state.learning_maps {
             let mut diagnostic =
                 Diagnostic::error(access.name_span, format!("Undefined map: @{}", access.name));
-            let names: Vec<String> =
-                self.state.resources.maps.iter().map(|map| map.name.clone()).collect();
-            if let Some(suggestion) =
-                did_you_mean(&format!("@{}", access.name), names.iter().map(String::as_str))
-            {
+            let names: Vec<String> = self
+                .state
+                .resources
+                .maps
+                .iter()
+                .map(|map| map.name.clone())
+                .collect();
+            if let Some(suggestion) = did_you_mean(
+                &format!("@{}", access.name),
+                names.iter().map(String::as_str),
+            ) {
                 diagnostic = diagnostic.with_note(format!("Did you mean '{suggestion}'?"));
             }
             self.state.diagnostics.push(diagnostic);
@@ -529,9 +572,14 @@ impl ProbeChecker<'_> {
         let mut types = Vec::new();
         for key in keys {
             types.push(match &key.ty {
-                Type::Int { signed, .. } => Type::Int { bytes: 8, signed: *signed },
+                Type::Int { signed, .. } => Type::Int {
+                    bytes: 8,
+                    signed: *signed,
+                },
                 Type::Bool | Type::Pointer { .. } => Type::UINT64,
-                Type::Str { capacity } => Type::Str { capacity: capacity.div_ceil(8) * 8 },
+                Type::Str { capacity } => Type::Str {
+                    capacity: capacity.div_ceil(8) * 8,
+                },
                 other => {
                     self.error(key.span, format!("Invalid map key type: {other}"));
                     return None;
@@ -604,8 +652,10 @@ impl ProbeChecker<'_> {
             }
             // Strings widen to the longest ever stored (the first pass sees every assignment).
             if let Some(map) = self.state.resources.maps.get_mut(index) {
-                if let (MapValueKind::Plain(Type::Str { capacity: old }), MapValueKind::Plain(Type::Str { capacity: new })) =
-                    (&mut map.value, &value)
+                if let (
+                    MapValueKind::Plain(Type::Str { capacity: old }),
+                    MapValueKind::Plain(Type::Str { capacity: new }),
+                ) = (&mut map.value, &value)
                 {
                     *old = (*old).max(*new);
                 }
@@ -629,10 +679,17 @@ impl ProbeChecker<'_> {
     fn assign_map(&mut self, access: &MapAccess, value: &Expr) -> Option<TypedStatementKind> {
         let keys = self.map_keys(access)?;
         let key_types = self.key_types(&keys)?;
-        if let ExprKind::Call { function, arguments, .. } = &value.kind {
+        if let ExprKind::Call {
+            function,
+            arguments,
+            ..
+        } = &value.kind
+        {
             if let Some(kind) = self.aggregation(function, arguments, value.span) {
                 let (aggregation, argument) = kind?;
-                let signed = argument.as_ref().is_some_and(|argument| argument.ty.is_signed());
+                let signed = argument
+                    .as_ref()
+                    .is_some_and(|argument| argument.ty.is_signed());
                 let value_kind = match aggregation {
                     Aggregation::Count => MapValueKind::Count,
                     Aggregation::Sum => MapValueKind::Sum { signed },
@@ -655,18 +712,30 @@ impl ProbeChecker<'_> {
         }
         let value = self.expr(value)?;
         let stored = match &value.ty {
-            Type::Int { signed, .. } => Type::Int { bytes: 8, signed: *signed },
+            Type::Int { signed, .. } => Type::Int {
+                bytes: 8,
+                signed: *signed,
+            },
             Type::Bool | Type::Pointer { .. } => Type::UINT64,
-            Type::Str { capacity } => Type::Str { capacity: (*capacity).max(self.state.options.max_strlen) },
+            Type::Str { capacity } => Type::Str {
+                capacity: (*capacity).max(self.state.options.max_strlen),
+            },
             Type::Tuple(_) => value.ty.clone(),
             other => {
-                self.error(value.span, format!("Value '{other}' cannot be assigned to a map."));
+                self.error(
+                    value.span,
+                    format!("Value '{other}' cannot be assigned to a map."),
+                );
                 return None;
             }
         };
         let index = self.define_map(access, key_types, MapValueKind::Plain(stored))?;
         self.check_key_shape(index, &keys, access.span)?;
-        Some(TypedStatementKind::MapUpdate { map: index, keys, value })
+        Some(TypedStatementKind::MapUpdate {
+            map: index,
+            keys,
+            value,
+        })
     }
 
     /// `count()`, `sum(v)`, ... when `function` is one: `Some(None)` if it is one but wrong.
@@ -685,7 +754,11 @@ impl ProbeChecker<'_> {
             "avg" => Aggregation::Avg,
             "stats" => Aggregation::Stats,
             "hist" => Aggregation::Hist,
-            "lhist" => Aggregation::Lhist { min: 0, max: 0, step: 0 },
+            "lhist" => Aggregation::Lhist {
+                min: 0,
+                max: 0,
+                step: 0,
+            },
             _ => return None,
         };
         let expected = match aggregation {
@@ -695,16 +768,24 @@ impl ProbeChecker<'_> {
         };
         if arguments.len() != expected {
             let plural = if expected == 1 { "" } else { "s" };
-            self.error(span, format!("{function}() requires {expected} argument{plural}"));
+            self.error(
+                span,
+                format!("{function}() requires {expected} argument{plural}"),
+            );
             return Some(None);
         }
         let argument = match arguments.first() {
             Some(argument) => {
-                let Some(typed) = self.expr(argument) else { return Some(None) };
+                let Some(typed) = self.expr(argument) else {
+                    return Some(None);
+                };
                 if !typed.ty.is_integer() {
                     self.error(
                         typed.span,
-                        format!("{function}() expects an integer argument ({} provided)", typed.ty),
+                        format!(
+                            "{function}() expects an integer argument ({} provided)",
+                            typed.ty
+                        ),
                     );
                     return Some(None);
                 }
@@ -716,19 +797,30 @@ impl ProbeChecker<'_> {
             let mut literals = Vec::new();
             for argument in arguments.iter().skip(1) {
                 match argument.kind {
-                    ExprKind::Integer(value) if value <= i64::MAX as u64 => literals.push(value as i64),
+                    ExprKind::Integer(value) if value <= i64::MAX as u64 => {
+                        literals.push(value as i64)
+                    }
                     _ => {
-                        self.error(argument.span, "lhist() min, max and step must be integer literals");
+                        self.error(
+                            argument.span,
+                            "lhist() min, max and step must be integer literals",
+                        );
                         return Some(None);
                     }
                 }
             }
-            let [min, max, step] = literals.as_slice() else { return Some(None) };
+            let [min, max, step] = literals.as_slice() else {
+                return Some(None);
+            };
             if *step <= 0 || max <= min {
                 self.error(span, "lhist() needs min < max and a positive step");
                 return Some(None);
             }
-            let lhist = Aggregation::Lhist { min: *min, max: *max, step: *step };
+            let lhist = Aggregation::Lhist {
+                min: *min,
+                max: *max,
+                step: *step,
+            };
             return Some(Some((lhist, argument)));
         }
         Some(Some((aggregation, argument)))
@@ -750,7 +842,11 @@ impl ProbeChecker<'_> {
                 return None;
             }
         };
-        Some(expr_node(TypedExprKind::MapRead { map: index, keys }, ty, access.span))
+        Some(expr_node(
+            TypedExprKind::MapRead { map: index, keys },
+            ty,
+            access.span,
+        ))
     }
 
     fn variable_index(&self, name: &str) -> Option<usize> {
@@ -799,7 +895,9 @@ impl ProbeChecker<'_> {
                     return None;
                 }
                 // A longer string widens the variable (its storage is laid out from the final type).
-                if let (Type::Str { capacity: old }, Type::Str { capacity: new }) = (&existing, &value.ty) {
+                if let (Type::Str { capacity: old }, Type::Str { capacity: new }) =
+                    (&existing, &value.ty)
+                {
                     if new > old {
                         if let Some(variable) = self.variables.get_mut(index) {
                             variable.ty = Type::Str { capacity: *new };
@@ -817,7 +915,9 @@ impl ProbeChecker<'_> {
                     Type::Bool => Type::UINT64,
                     // Stored strings hold at least max_strlen bytes, as bpftrace's do, so that
                     // `$s = ""; $s = comm;` keeps the whole name.
-                    Type::Str { capacity } => Type::Str { capacity: (*capacity).max(self.state.options.max_strlen) },
+                    Type::Str { capacity } => Type::Str {
+                        capacity: (*capacity).max(self.state.options.max_strlen),
+                    },
                     other => other.clone(),
                 };
                 self.variables.push(Variable {
@@ -840,7 +940,11 @@ impl ProbeChecker<'_> {
         let one = Expr::new(ExprKind::Integer(1), span);
         let right = value.unwrap_or(&one).clone();
         let combined = Expr::new(
-            ExprKind::Binary { operator, left: Box::new(target.clone()), right: Box::new(right) },
+            ExprKind::Binary {
+                operator,
+                left: Box::new(target.clone()),
+                right: Box::new(right),
+            },
             span,
         );
         match &target.kind {
@@ -955,8 +1059,18 @@ impl ProbeChecker<'_> {
             }
             "delete" => {
                 let (map, key) = match arguments {
-                    [Expr { kind: ExprKind::Map(map), .. }] => (map, None),
-                    [Expr { kind: ExprKind::Map(map), .. }, key] if map.keys.is_empty() => (map, Some(key)),
+                    [Expr {
+                        kind: ExprKind::Map(map),
+                        ..
+                    }] => (map, None),
+                    [Expr {
+                        kind: ExprKind::Map(map),
+                        ..
+                    }, key]
+                        if map.keys.is_empty() =>
+                    {
+                        (map, Some(key))
+                    }
                     _ => {
                         self.error(span, "delete() expects a map element: delete(@map[key]) or delete(@map, key)");
                         return None;
@@ -975,7 +1089,11 @@ impl ProbeChecker<'_> {
                 Some(TypedStatementKind::MapDelete { map: index, keys })
             }
             "clear" | "zero" => {
-                let [Expr { kind: ExprKind::Map(map), .. }] = arguments else {
+                let [Expr {
+                    kind: ExprKind::Map(map),
+                    ..
+                }] = arguments
+                else {
                     self.error(span, format!("{function}() expects a map argument"));
                     return None;
                 };
@@ -992,18 +1110,24 @@ impl ProbeChecker<'_> {
                     Some(ExprKind::Map(map)) if map.keys.is_empty()
                 ) =>
             {
-                let Some(Expr { kind: ExprKind::Map(map), .. }) = arguments.first() else {
+                let Some(Expr {
+                    kind: ExprKind::Map(map),
+                    ..
+                }) = arguments.first()
+                else {
                     return None;
                 };
                 if arguments.len() > 1 {
-                    self.error(span, "print(@map, top, div) is not supported yet by this compiler");
+                    self.error(
+                        span,
+                        "print(@map, top, div) is not supported yet by this compiler",
+                    );
                     return None;
                 }
                 let index = self.existing_map(map)?;
-                let action_id = self
-                    .state
-                    .resources
-                    .add_action(Action::PrintMap { map_index: FIRST_SCRIPT_MAP_INDEX + index });
+                let action_id = self.state.resources.add_action(Action::PrintMap {
+                    map_index: FIRST_SCRIPT_MAP_INDEX + index,
+                });
                 Some(TypedStatementKind::EmitBare { action_id })
             }
             "print" => {
@@ -1494,8 +1618,8 @@ impl ProbeChecker<'_> {
         let operand = self.expr(operand)?;
         match operator {
             UnaryOperator::Negate | UnaryOperator::BitwiseNot | UnaryOperator::LogicalNot => {
-                if !operand.ty.is_integer()
-                    && !(operator == UnaryOperator::LogicalNot && operand.ty.is_pointer())
+                if !(operand.ty.is_integer()
+                    || (operator == UnaryOperator::LogicalNot && operand.ty.is_pointer()))
                 {
                     self.error(
                         span,
@@ -1781,11 +1905,17 @@ const PERF_COUNT_SW_CPU_CLOCK: u64 = 0;
 
 /// The sampling of `interval:UNIT:N` / `profile:UNIT:N` (`s`, `ms`, `us`, `hz`).
 fn timer_sample(provider: Provider, rest: &str) -> Result<bpfscope_bpf::Sample, String> {
-    let usage = format!("{} probes are written {0}:s:N, {0}:ms:N, {0}:us:N or {0}:hz:N", provider.name());
+    let usage = format!(
+        "{} probes are written {0}:s:N, {0}:ms:N, {0}:us:N or {0}:hz:N",
+        provider.name()
+    );
     let (unit, count) = rest.split_once(':').ok_or_else(|| usage.clone())?;
     let count: u64 = count.parse().map_err(|_| usage.clone())?;
     if count == 0 {
-        return Err(format!("{}: the rate must be greater than zero", provider.name()));
+        return Err(format!(
+            "{}: the rate must be greater than zero",
+            provider.name()
+        ));
     }
     let nanoseconds_per_unit: u64 = match unit {
         "s" => 1_000_000_000,

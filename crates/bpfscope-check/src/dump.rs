@@ -7,7 +7,12 @@ pub fn dump_types(program: &TypedProgram) -> String {
     let mut out = String::new();
     for (index, map) in program.resources.maps.iter().enumerate() {
         let keys: Vec<String> = map.keys.iter().map(ToString::to_string).collect();
-        out.push_str(&format!("map #{index} {}[{}] :: {:?}\n", map.name, keys.join(", "), map.value));
+        out.push_str(&format!(
+            "map #{index} {}[{}] :: {:?}\n",
+            map.name,
+            keys.join(", "),
+            map.value
+        ));
     }
     for probe in &program.probes {
         out.push_str(&format!("{}\n", probe.probe_name));
@@ -85,7 +90,12 @@ fn dump_statements(statements: &[TypedStatement], depth: usize, out: &mut String
                 }
                 dump_expr(value, depth + 1, out);
             }
-            TypedStatementKind::MapAggregate { map, keys, aggregation, value } => {
+            TypedStatementKind::MapAggregate {
+                map,
+                keys,
+                aggregation,
+                value,
+            } => {
                 out.push_str(&format!("{pad}map #{map} {aggregation:?}\n"));
                 for key in keys.iter().chain(value) {
                     dump_expr(key, depth + 1, out);

@@ -59,9 +59,9 @@ pub fn parse_conversions(format: &str) -> Result<Vec<Conversion>, String> {
             index += 1;
         }
         let Some(&conversion) = characters.get(index) else {
+            let rest: String = characters.get(start..).unwrap_or(&[]).iter().collect();
             return Err(format!(
-                "printf: Invalid format string: incomplete specifier '{}'",
-                characters[start..].iter().collect::<String>()
+                "printf: Invalid format string: incomplete specifier '{rest}'"
             ));
         };
         index += 1;

@@ -45,13 +45,27 @@ pub enum MapValueKind {
     /// An ordinary value assigned with `=`.
     Plain(Type),
     Count,
-    Sum { signed: bool },
-    Min { signed: bool },
-    Max { signed: bool },
-    Avg { signed: bool },
-    Stats { signed: bool },
+    Sum {
+        signed: bool,
+    },
+    Min {
+        signed: bool,
+    },
+    Max {
+        signed: bool,
+    },
+    Avg {
+        signed: bool,
+    },
+    Stats {
+        signed: bool,
+    },
     Hist,
-    Lhist { min: i64, max: i64, step: i64 },
+    Lhist {
+        min: i64,
+        max: i64,
+        step: i64,
+    },
 }
 
 /// Buckets of a `hist()` value (negative, zero, then one per power of two).
@@ -115,7 +129,10 @@ impl ScriptMap {
     /// The kernel map to create, with the layout user space prints it by.
     pub fn spec(&self) -> MapSpec {
         let value = match &self.value {
-            MapValueKind::Plain(ty) => MapValue::Plain(ty.value_type().unwrap_or(ValueType::Int { bytes: 8, signed: true })),
+            MapValueKind::Plain(ty) => MapValue::Plain(ty.value_type().unwrap_or(ValueType::Int {
+                bytes: 8,
+                signed: true,
+            })),
             MapValueKind::Count => MapValue::Count,
             MapValueKind::Sum { signed } => MapValue::Sum { signed: *signed },
             MapValueKind::Min { signed } => MapValue::Min { signed: *signed },
@@ -123,11 +140,19 @@ impl ScriptMap {
             MapValueKind::Avg { signed } => MapValue::Avg { signed: *signed },
             MapValueKind::Stats { signed } => MapValue::Stats { signed: *signed },
             MapValueKind::Hist => MapValue::Hist,
-            MapValueKind::Lhist { min, max, step } => MapValue::Lhist { min: *min, max: *max, step: *step },
+            MapValueKind::Lhist { min, max, step } => MapValue::Lhist {
+                min: *min,
+                max: *max,
+                step: *step,
+            },
         };
         MapSpec {
             name: self.name.clone(),
-            kind: if self.is_per_cpu() { MapKind::PercpuHash } else { MapKind::Hash },
+            kind: if self.is_per_cpu() {
+                MapKind::PercpuHash
+            } else {
+                MapKind::Hash
+            },
             key_size: self.key_size(),
             value_size: self.value_size(),
             max_entries: self.max_entries,
@@ -298,7 +323,10 @@ pub enum TypedExprKind {
         index: usize,
     },
     /// `@map[keys]`: the value, or zero/empty when the key is absent.
-    MapRead { map: usize, keys: Vec<TypedExpr> },
+    MapRead {
+        map: usize,
+        keys: Vec<TypedExpr>,
+    },
     /// `array[index]` of an inline array held in memory.
     ArrayIndex {
         array: Box<TypedExpr>,
@@ -351,11 +379,23 @@ pub enum TypedStatementKind {
         body: Vec<TypedStatement>,
     },
     /// `@map[keys] = value`.
-    MapUpdate { map: usize, keys: Vec<TypedExpr>, value: TypedExpr },
+    MapUpdate {
+        map: usize,
+        keys: Vec<TypedExpr>,
+        value: TypedExpr,
+    },
     /// `@map[keys] = count()` and the other aggregations; `value` is their argument.
-    MapAggregate { map: usize, keys: Vec<TypedExpr>, aggregation: Aggregation, value: Option<TypedExpr> },
+    MapAggregate {
+        map: usize,
+        keys: Vec<TypedExpr>,
+        aggregation: Aggregation,
+        value: Option<TypedExpr>,
+    },
     /// `delete(@map[keys])`.
-    MapDelete { map: usize, keys: Vec<TypedExpr> },
+    MapDelete {
+        map: usize,
+        keys: Vec<TypedExpr>,
+    },
     Break,
     Continue,
     Return,

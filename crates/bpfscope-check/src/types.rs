@@ -230,7 +230,7 @@ pub fn tracepoint_field_type(
                 capacity: length.max(1),
             };
         }
-        let element_size = if length == 0 { size } else { size / length };
+        let element_size = size.checked_div(length).unwrap_or(size);
         let bytes = match element_size {
             1 | 2 | 4 | 8 => element_size as u8,
             _ => 1,

@@ -216,7 +216,8 @@ fn field_types_follow_the_format() {
     let output = run("tracepoint:sched:sched_switch { $c = args.prev_comm; $p = args->prev_pid; }");
     assert!(!output.has_errors(), "{:?}", output.diagnostics);
     let variables = &output.program.probes[0].variables;
-    assert_eq!(variables[0].ty, Type::Str { capacity: 16 });
+    // Stored strings hold at least max_strlen (64) bytes, like bpftrace's.
+    assert_eq!(variables[0].ty, Type::Str { capacity: 64 });
     assert_eq!(
         variables[1].ty,
         Type::Int {

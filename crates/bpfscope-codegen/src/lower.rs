@@ -8,7 +8,9 @@ use bpfscope_bpf::helpers::{self, Helper};
 use bpfscope_bpf::insn::*;
 use bpfscope_bpf::Action;
 use bpfscope_check::typed::*;
-use bpfscope_check::{lhist_buckets, AddressSpace, Aggregation, ScriptMap, Type, FIRST_SCRIPT_MAP_INDEX, HIST_BUCKETS};
+use bpfscope_check::{
+    lhist_buckets, AddressSpace, Aggregation, ScriptMap, Type, FIRST_SCRIPT_MAP_INDEX, HIST_BUCKETS,
+};
 use bpfscope_syntax::{BinaryOperator, Span};
 
 /// Stack bytes the lowering may use for its own slots; the rest is left for spills.
@@ -293,10 +295,15 @@ impl<'a> Lowering<'a> {
                     self.statements(body);
                 }
             }
-            TypedStatementKind::MapUpdate { map, keys, value } => self.map_update(*map, keys, value),
-            TypedStatementKind::MapAggregate { map, keys, aggregation, value } => {
-                self.map_aggregate(*map, keys, *aggregation, value.as_ref())
+            TypedStatementKind::MapUpdate { map, keys, value } => {
+                self.map_update(*map, keys, value)
             }
+            TypedStatementKind::MapAggregate {
+                map,
+                keys,
+                aggregation,
+                value,
+            } => self.map_aggregate(*map, keys, *aggregation, value.as_ref()),
             TypedStatementKind::MapDelete { map, keys } => {
                 let key = self.map_key(*map, keys);
                 self.builder.call_discarding(
@@ -747,7 +754,10 @@ impl<'a> Lowering<'a> {
                 let done = self.builder.label();
                 self.builder.branch(BPF_JEQ, pointer, Operand::Imm(0), done);
                 let value = self.builder.load(Width::B8, Base::Reg(pointer), 0);
-                self.builder.push(IrInsn::Move { dst: result, src: Operand::Reg(value) });
+                self.builder.push(IrInsn::Move {
+                    dst: result,
+                    src: Operand::Reg(value),
+                });
                 self.builder.place(done);
                 result
             }
@@ -1129,8 +1139,18 @@ impl<'a> Lowering<'a> {
                 self.zero_fill(destination, capacity);
                 let done = self.builder.label();
                 self.builder.branch(BPF_JEQ, pointer, Operand::Imm(0), done);
-                let stored = self.script_map(*map).map(ScriptMap::value_size).unwrap_or(0);
-                self.copy(Place { base: Base::Reg(pointer), offset: 0 }, destination, capacity.min(stored));
+                let stored = self
+                    .script_map(*map)
+                    .map(ScriptMap::value_size)
+                    .unwrap_or(0);
+                self.copy(
+                    Place {
+                        base: Base::Reg(pointer),
+                        offset: 0,
+                    },
+                    destination,
+                    capacity.min(stored),
+                );
                 self.builder.place(done);
             }
             TypedExprKind::TupleIndex { .. } => {
@@ -1307,7 +1327,11 @@ impl<'a> Lowering<'a> {
         if size <= 256 {
             let mut offset = 0;
             while offset < size {
-                let (width, step) = if size - offset >= 8 { (Width::B8, 8) } else { (Width::B1, 1) };
+                let (width, step) = if size - offset >= 8 {
+                    (Width::B8, 8)
+                } else {
+                    (Width::B1, 1)
+                };
                 self.store_place(width, destination.at(offset), Operand::Imm(0));
                 offset += step;
             }
@@ -1318,7 +1342,11 @@ impl<'a> Lowering<'a> {
         self.builder.branch(BPF_JEQ, zero, Operand::Imm(0), done);
         self.builder.call_discarding(
             helpers::PROBE_READ_KERNEL,
-            vec![destination.call_arg(), CallArg::Imm(i64::from(size)), CallArg::Reg(zero)],
+            vec![
+                destination.call_arg(),
+                CallArg::Imm(i64::from(size)),
+                CallArg::Reg(zero),
+            ],
         );
         self.builder.place(done);
     }
@@ -1326,13 +1354,18 @@ impl<'a> Lowering<'a> {
     /// A pointer to the never-written `.zero` map value (or null, which callers check).
     fn zero_memory(&mut self) -> VReg {
         let key = self.zero_key();
-        self.call(helpers::MAP_LOOKUP_ELEM, vec![CallArg::Map(ZERO_MAP_INDEX), key.call_arg()])
+        self.call(
+            helpers::MAP_LOOKUP_ELEM,
+            vec![CallArg::Map(ZERO_MAP_INDEX), key.call_arg()],
+        )
     }
 
     /// Builds a map's key in memory, zeroed first so that bytes after a string's NUL never
     /// make equal keys differ.
     fn map_key(&mut self, map: usize, keys: &[TypedExpr]) -> Place {
-        let Some(script_map) = self.script_map(map) else { return self.zero_key() };
+        let Some(script_map) = self.script_map(map) else {
+            return self.zero_key();
+        };
         let size = script_map.key_size();
         let offsets = script_map.key_offsets();
         let types = script_map.keys.clone();
@@ -1352,11 +1385,16 @@ impl<'a> Lowering<'a> {
 
     fn map_lookup(&mut self, map: usize, keys: &[TypedExpr]) -> VReg {
         let key = self.map_key(map, keys);
-        self.call(helpers::MAP_LOOKUP_ELEM, vec![CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map), key.call_arg()])
+        self.call(
+            helpers::MAP_LOOKUP_ELEM,
+            vec![CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map), key.call_arg()],
+        )
     }
 
     fn map_update(&mut self, map: usize, keys: &[TypedExpr], value: &TypedExpr) {
-        let Some(size) = self.script_map(map).map(ScriptMap::value_size) else { return };
+        let Some(size) = self.script_map(map).map(ScriptMap::value_size) else {
+            return;
+        };
         let key = self.map_key(map, keys);
         let place = self.allocate(size);
         if value.ty.is_scalar() {
@@ -1370,7 +1408,12 @@ impl<'a> Lowering<'a> {
         }
         self.builder.call_discarding(
             helpers::MAP_UPDATE_ELEM,
-            vec![CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map), key.call_arg(), place.call_arg(), CallArg::Imm(0)],
+            vec![
+                CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map),
+                key.call_arg(),
+                place.call_arg(),
+                CallArg::Imm(0),
+            ],
         );
     }
 
@@ -1379,11 +1422,22 @@ impl<'a> Lowering<'a> {
         const BPF_NOEXIST: i64 = 1;
         self.builder.call_discarding(
             helpers::MAP_UPDATE_ELEM,
-            vec![CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map), key.call_arg(), initial, CallArg::Imm(BPF_NOEXIST)],
+            vec![
+                CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map),
+                key.call_arg(),
+                initial,
+                CallArg::Imm(BPF_NOEXIST),
+            ],
         );
     }
 
-    fn map_aggregate(&mut self, map: usize, keys: &[TypedExpr], aggregation: Aggregation, value: Option<&TypedExpr>) {
+    fn map_aggregate(
+        &mut self,
+        map: usize,
+        keys: &[TypedExpr],
+        aggregation: Aggregation,
+        value: Option<&TypedExpr>,
+    ) {
         let signed = value.is_some_and(|value| value.ty.is_signed());
         let amount = match value {
             Some(value) => self.scalar(value),
@@ -1399,14 +1453,23 @@ impl<'a> Lowering<'a> {
                 let pointer = self.call(helpers::MAP_LOOKUP_ELEM, vec![map_arg, key.call_arg()]);
                 let absent = self.builder.label();
                 let done = self.builder.label();
-                self.builder.branch(BPF_JEQ, pointer, Operand::Imm(0), absent);
-                let total = self.builder.load(Width::B8, Base::Reg(pointer), total_offset);
+                self.builder
+                    .branch(BPF_JEQ, pointer, Operand::Imm(0), absent);
+                let total = self
+                    .builder
+                    .load(Width::B8, Base::Reg(pointer), total_offset);
                 self.builder.alu(BPF_ADD, total, Operand::Reg(amount));
-                self.builder.store(Width::B8, Base::Reg(pointer), total_offset, Operand::Reg(total));
+                self.builder.store(
+                    Width::B8,
+                    Base::Reg(pointer),
+                    total_offset,
+                    Operand::Reg(total),
+                );
                 if with_count {
                     let count = self.builder.load(Width::B8, Base::Reg(pointer), 0);
                     self.builder.alu(BPF_ADD, count, Operand::Imm(1));
-                    self.builder.store(Width::B8, Base::Reg(pointer), 0, Operand::Reg(count));
+                    self.builder
+                        .store(Width::B8, Base::Reg(pointer), 0, Operand::Reg(count));
                 }
                 self.builder.jump(done);
                 self.builder.place(absent);
@@ -1414,7 +1477,11 @@ impl<'a> Lowering<'a> {
                 if with_count {
                     self.store_place(Width::B8, initial, Operand::Imm(1));
                 }
-                self.store_place(Width::B8, initial.at(total_offset as u32), Operand::Reg(amount));
+                self.store_place(
+                    Width::B8,
+                    initial.at(total_offset as u32),
+                    Operand::Reg(amount),
+                );
                 self.insert_if_absent(map, key, initial.call_arg());
                 self.builder.place(done);
             }
@@ -1424,7 +1491,8 @@ impl<'a> Lowering<'a> {
                 let absent = self.builder.label();
                 let write = self.builder.label();
                 let done = self.builder.label();
-                self.builder.branch(BPF_JEQ, pointer, Operand::Imm(0), absent);
+                self.builder
+                    .branch(BPF_JEQ, pointer, Operand::Imm(0), absent);
                 let set = self.builder.load(Width::B8, Base::Reg(pointer), 8);
                 self.builder.branch(BPF_JEQ, set, Operand::Imm(0), write);
                 let current = self.builder.load(Width::B8, Base::Reg(pointer), 0);
@@ -1434,10 +1502,13 @@ impl<'a> Lowering<'a> {
                     (_, true) => BPF_JSLE,
                     (_, false) => BPF_JLE,
                 };
-                self.builder.branch(keep, amount, Operand::Reg(current), done);
+                self.builder
+                    .branch(keep, amount, Operand::Reg(current), done);
                 self.builder.place(write);
-                self.builder.store(Width::B8, Base::Reg(pointer), 0, Operand::Reg(amount));
-                self.builder.store(Width::B8, Base::Reg(pointer), 8, Operand::Imm(1));
+                self.builder
+                    .store(Width::B8, Base::Reg(pointer), 0, Operand::Reg(amount));
+                self.builder
+                    .store(Width::B8, Base::Reg(pointer), 8, Operand::Imm(1));
                 self.builder.jump(done);
                 self.builder.place(absent);
                 let initial = self.allocate(16);
@@ -1448,37 +1519,50 @@ impl<'a> Lowering<'a> {
             }
             Aggregation::Hist | Aggregation::Lhist { .. } => {
                 let (bucket, buckets) = match aggregation {
-                    Aggregation::Lhist { min, max, step } => {
-                        (self.lhist_bucket(amount, min, max, step), lhist_buckets(min, max, step))
-                    }
+                    Aggregation::Lhist { min, max, step } => (
+                        self.lhist_bucket(amount, min, max, step),
+                        lhist_buckets(min, max, step),
+                    ),
                     _ => (self.hist_bucket(amount), HIST_BUCKETS),
                 };
                 let pointer = self.builder.vreg();
                 let found = self.call(helpers::MAP_LOOKUP_ELEM, vec![map_arg, key.call_arg()]);
-                self.builder.push(IrInsn::Move { dst: pointer, src: Operand::Reg(found) });
+                self.builder.push(IrInsn::Move {
+                    dst: pointer,
+                    src: Operand::Reg(found),
+                });
                 let present = self.builder.label();
                 let done = self.builder.label();
-                self.builder.branch(BPF_JNE, pointer, Operand::Imm(0), present);
+                self.builder
+                    .branch(BPF_JNE, pointer, Operand::Imm(0), present);
                 // A new key starts from an all-zero bucket array, copied from `.zero`.
                 let zero = self.zero_memory();
                 self.builder.branch(BPF_JEQ, zero, Operand::Imm(0), done);
                 self.insert_if_absent(map, key, CallArg::Reg(zero));
                 let again = self.call(helpers::MAP_LOOKUP_ELEM, vec![map_arg, key.call_arg()]);
-                self.builder.push(IrInsn::Move { dst: pointer, src: Operand::Reg(again) });
+                self.builder.push(IrInsn::Move {
+                    dst: pointer,
+                    src: Operand::Reg(again),
+                });
                 self.builder.branch(BPF_JEQ, pointer, Operand::Imm(0), done);
                 self.builder.place(present);
                 // Clamp for the verifier: the index provably stays inside the value.
                 let last = buckets.saturating_sub(1) as i32;
                 let within = self.builder.label();
-                self.builder.branch(BPF_JLE, bucket, Operand::Imm(last), within);
-                self.builder.push(IrInsn::Move { dst: bucket, src: Operand::Imm(last) });
+                self.builder
+                    .branch(BPF_JLE, bucket, Operand::Imm(last), within);
+                self.builder.push(IrInsn::Move {
+                    dst: bucket,
+                    src: Operand::Imm(last),
+                });
                 self.builder.place(within);
                 self.builder.alu(BPF_LSH, bucket, Operand::Imm(3));
                 let slot = self.builder.copy(pointer);
                 self.builder.alu(BPF_ADD, slot, Operand::Reg(bucket));
                 let count = self.builder.load(Width::B8, Base::Reg(slot), 0);
                 self.builder.alu(BPF_ADD, count, Operand::Imm(1));
-                self.builder.store(Width::B8, Base::Reg(slot), 0, Operand::Reg(count));
+                self.builder
+                    .store(Width::B8, Base::Reg(slot), 0, Operand::Reg(count));
                 self.builder.place(done);
             }
         }
@@ -1489,7 +1573,10 @@ impl<'a> Lowering<'a> {
         let bucket = self.builder.constant(0);
         let done = self.builder.label();
         self.builder.branch(BPF_JSLT, value, Operand::Imm(0), done);
-        self.builder.push(IrInsn::Move { dst: bucket, src: Operand::Imm(1) });
+        self.builder.push(IrInsn::Move {
+            dst: bucket,
+            src: Operand::Imm(1),
+        });
         self.builder.branch(BPF_JEQ, value, Operand::Imm(0), done);
         let remaining = self.builder.copy(value);
         let log = self.builder.constant(2);
@@ -1498,11 +1585,17 @@ impl<'a> Lowering<'a> {
             self.builder.alu(BPF_RSH, shifted, Operand::Imm(shift));
             let skip = self.builder.label();
             self.builder.branch(BPF_JEQ, shifted, Operand::Imm(0), skip);
-            self.builder.push(IrInsn::Move { dst: remaining, src: Operand::Reg(shifted) });
+            self.builder.push(IrInsn::Move {
+                dst: remaining,
+                src: Operand::Reg(shifted),
+            });
             self.builder.alu(BPF_ADD, log, Operand::Imm(shift));
             self.builder.place(skip);
         }
-        self.builder.push(IrInsn::Move { dst: bucket, src: Operand::Reg(log) });
+        self.builder.push(IrInsn::Move {
+            dst: bucket,
+            src: Operand::Reg(log),
+        });
         self.builder.place(done);
         bucket
     }
@@ -1513,18 +1606,27 @@ impl<'a> Lowering<'a> {
         let bucket = self.builder.constant(0);
         let done = self.builder.label();
         let minimum = self.builder.constant(min);
-        self.builder.branch(BPF_JSLT, value, Operand::Reg(minimum), done);
+        self.builder
+            .branch(BPF_JSLT, value, Operand::Reg(minimum), done);
         let offset = self.builder.copy(value);
         self.builder.alu(BPF_SUB, offset, Operand::Reg(minimum));
         let step_register = self.builder.constant(step);
-        self.builder.alu(BPF_DIV, offset, Operand::Reg(step_register));
+        self.builder
+            .alu(BPF_DIV, offset, Operand::Reg(step_register));
         let limit = self.builder.constant(regular);
         let inside = self.builder.label();
-        self.builder.branch(BPF_JLT, offset, Operand::Reg(limit), inside);
-        self.builder.push(IrInsn::Move { dst: offset, src: Operand::Reg(limit) });
+        self.builder
+            .branch(BPF_JLT, offset, Operand::Reg(limit), inside);
+        self.builder.push(IrInsn::Move {
+            dst: offset,
+            src: Operand::Reg(limit),
+        });
         self.builder.place(inside);
         self.builder.alu(BPF_ADD, offset, Operand::Imm(1));
-        self.builder.push(IrInsn::Move { dst: bucket, src: Operand::Reg(offset) });
+        self.builder.push(IrInsn::Move {
+            dst: bucket,
+            src: Operand::Reg(offset),
+        });
         self.builder.place(done);
         bucket
     }

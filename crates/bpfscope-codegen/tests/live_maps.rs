@@ -28,30 +28,55 @@ fn can_run_bpf() -> bool {
 fn compile_and_load(source: &str) -> (CompiledProgram, Session) {
     let (ast, diagnostics) = bpfscope_syntax::parse(source);
     assert!(diagnostics.is_empty(), "parse: {diagnostics:?}");
-    let info = KernelProbeInfo { fs: KernelFs::live() };
+    let info = KernelProbeInfo {
+        fs: KernelFs::live(),
+    };
     let checked = check(&ast, source, &info, &CheckOptions::default());
     assert!(!checked.has_errors(), "check: {:?}", checked.diagnostics);
-    let options = CodegenOptions { ringbuf_bytes: 1 << 20, ..CodegenOptions::default() };
+    let options = CodegenOptions {
+        ringbuf_bytes: 1 << 20,
+        ..CodegenOptions::default()
+    };
     let compiled = compile(&checked.program, &options).expect("compiles");
     match Session::load(&compiled, SessionOptions::default()) {
         Ok(session) => (compiled, session),
         Err(error) => {
             let log = match &error {
-                bpfscope_runtime::RuntimeError::VerifierRejected(rejection) => rejection.log.clone(),
+                bpfscope_runtime::RuntimeError::VerifierRejected(rejection) => {
+                    rejection.log.clone()
+                }
                 _ => String::new(),
             };
-            let tail: Vec<&str> = log.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
-            panic!("{error}\n{}\n{}", tail.join("\n"), disassemble_program(&compiled, source));
+            let tail: Vec<&str> = log
+                .lines()
+                .rev()
+                .take(30)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            panic!(
+                "{error}\n{}\n{}",
+                tail.join("\n"),
+                disassemble_program(&compiled, source)
+            );
         }
     }
 }
 
 fn map_index(compiled: &CompiledProgram, name: &str) -> usize {
-    compiled.maps.iter().position(|map| map.name == name).unwrap_or_else(|| panic!("no map {name}"))
+    compiled
+        .maps
+        .iter()
+        .position(|map| map.name == name)
+        .unwrap_or_else(|| panic!("no map {name}"))
 }
 
 fn c_string(bytes: &[u8]) -> String {
-    let end = bytes.iter().position(|byte| *byte == 0).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .position(|byte| *byte == 0)
+        .unwrap_or(bytes.len());
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
@@ -67,12 +92,18 @@ fn join_result_is_stored_in_a_map_keyed_by_tid() {
     let source = "tracepoint:syscalls:sys_enter_execve,tracepoint:syscalls:sys_enter_execveat {@execs[tid] = join(args->argv);}";
     let (compiled, mut session) = compile_and_load(source);
     session.attach_all().expect("attaches");
-    let mut child = std::process::Command::new("/bin/true").args(["one", "two three"]).spawn().expect("spawns");
+    let mut child = std::process::Command::new("/bin/true")
+        .args(["one", "two three"])
+        .spawn()
+        .expect("spawns");
     let tid = u64::from(child.id());
     let _ = child.wait();
     session.detach_all();
     let map = &session.maps()[map_index(&compiled, "@execs")];
-    let values = map.lookup(&tid.to_le_bytes()).expect("reads").expect("the child's tid is a key");
+    let values = map
+        .lookup(&tid.to_le_bytes())
+        .expect("reads")
+        .expect("the child's tid is a key");
     assert_eq!(c_string(&values[0]), "/bin/true one two three");
 }
 
@@ -83,13 +114,20 @@ struct Line {
 }
 
 fn decode_printf(actions: &[Action], record: &[u8]) -> Option<Line> {
-    let Some(Action::Printf { args, .. }) = actions.get(u64_at(record, 0) as usize) else { return None };
-    let mut line = Line { ints: Vec::new(), strings: Vec::new() };
+    let Some(Action::Printf { args, .. }) = actions.get(u64_at(record, 0) as usize) else {
+        return None;
+    };
+    let mut line = Line {
+        ints: Vec::new(),
+        strings: Vec::new(),
+    };
     for field in args {
         let offset = field.offset as usize;
         match field.ty {
             ValueType::Int { .. } => line.ints.push(u64_at(record, offset) as i64),
-            ValueType::Str { capacity } => line.strings.push(c_string(&record[offset..offset + capacity as usize])),
+            ValueType::Str { capacity } => line
+                .strings
+                .push(c_string(&record[offset..offset + capacity as usize])),
             _ => {}
         }
     }
@@ -111,8 +149,13 @@ tracepoint:syscalls:sys_exit_execve* /@execs[tid] != ""/ {
     let (compiled, mut session) = compile_and_load(source);
     session.attach_all().expect("attaches");
     let missing = "/nonexistent/bpfscope-missing-binary";
-    let _ = std::process::Command::new(missing).arg("never-runs").spawn();
-    let mut child = std::process::Command::new("/bin/true").arg("ok-run").spawn().expect("spawns");
+    let _ = std::process::Command::new(missing)
+        .arg("never-runs")
+        .spawn();
+    let mut child = std::process::Command::new("/bin/true")
+        .arg("ok-run")
+        .spawn()
+        .expect("spawns");
     let _ = child.wait();
     let mut lines = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -123,13 +166,23 @@ tracepoint:syscalls:sys_exit_execve* /@execs[tid] != ""/ {
             }
             Control::Continue
         });
-        let found = |argv: &str| lines.iter().any(|line: &Line| line.strings.get(1).map(String::as_str) == Some(argv));
+        let found = |argv: &str| {
+            lines
+                .iter()
+                .any(|line: &Line| line.strings.get(1).map(String::as_str) == Some(argv))
+        };
         if found("/bin/true ok-run") && found(&format!("{missing} never-runs")) {
             break;
         }
     }
-    let success = lines.iter().find(|line| line.strings.get(1).map(String::as_str) == Some("/bin/true ok-run"));
-    let failure = lines.iter().find(|line| line.strings.get(1).is_some_and(|argv| argv.starts_with(missing)));
+    let success = lines
+        .iter()
+        .find(|line| line.strings.get(1).map(String::as_str) == Some("/bin/true ok-run"));
+    let failure = lines.iter().find(|line| {
+        line.strings
+            .get(1)
+            .is_some_and(|argv| argv.starts_with(missing))
+    });
     let success = success.unwrap_or_else(|| panic!("no successful exec line: {lines:?}"));
     let failure = failure.unwrap_or_else(|| panic!("no failed exec line: {lines:?}"));
     assert_eq!(success.ints.get(1), Some(&0), "{success:?}");
@@ -139,7 +192,10 @@ tracepoint:syscalls:sys_exit_execve* /@execs[tid] != ""/ {
     assert_eq!(failure.ints.get(1), Some(&-2), "{failure:?}");
     // Entries were deleted at exit.
     let map = &session.maps()[map_index(&compiled, "@execs")];
-    assert!(map.lookup(&u64::from(child.id()).to_le_bytes()).expect("reads").is_none());
+    assert!(map
+        .lookup(&u64::from(child.id()).to_le_bytes())
+        .expect("reads")
+        .is_none());
 }
 
 #[test]
@@ -161,8 +217,14 @@ fn aggregations_count_in_the_kernel() {
     let pid = u64::from(std::process::id());
     let per_cpu_sum = |name: &str, key: &[u8], offset: usize| -> i64 {
         let map = &session.maps()[map_index(&compiled, name)];
-        let values = map.lookup(key).expect("reads").unwrap_or_else(|| panic!("{name}: key missing"));
-        values.iter().map(|value| u64_at(value, offset) as i64).sum()
+        let values = map
+            .lookup(key)
+            .expect("reads")
+            .unwrap_or_else(|| panic!("{name}: key missing"));
+        values
+            .iter()
+            .map(|value| u64_at(value, offset) as i64)
+            .sum()
     };
     let scalar_key = 0u64.to_le_bytes();
     assert_eq!(per_cpu_sum("@", &pid.to_le_bytes(), 0), 3);
@@ -178,10 +240,20 @@ fn aggregations_count_in_the_kernel() {
     assert_eq!(per_cpu_sum("@a", &scalar_key, 0), 3);
     assert_eq!(per_cpu_sum("@a", &scalar_key, 8), 12);
     assert_eq!(per_cpu_sum("@st", &scalar_key, 8), 30);
-    let min_values = session.maps()[map_index(&compiled, "@mn")].lookup(&scalar_key).expect("reads").expect("set");
-    assert!(min_values.iter().any(|value| u64_at(value, 8) == 1 && u64_at(value, 0) as i64 == -3));
-    let max_values = session.maps()[map_index(&compiled, "@mx")].lookup(&scalar_key).expect("reads").expect("set");
-    assert!(max_values.iter().any(|value| u64_at(value, 8) == 1 && u64_at(value, 0) == 7));
+    let min_values = session.maps()[map_index(&compiled, "@mn")]
+        .lookup(&scalar_key)
+        .expect("reads")
+        .expect("set");
+    assert!(min_values
+        .iter()
+        .any(|value| u64_at(value, 8) == 1 && u64_at(value, 0) as i64 == -3));
+    let max_values = session.maps()[map_index(&compiled, "@mx")]
+        .lookup(&scalar_key)
+        .expect("reads")
+        .expect("set");
+    assert!(max_values
+        .iter()
+        .any(|value| u64_at(value, 8) == 1 && u64_at(value, 0) == 7));
     assert_eq!(per_cpu_sum("@x", &scalar_key, 0), 3);
     let mut tuple_key = pid.to_le_bytes().to_vec();
     tuple_key.extend_from_slice(&comm_key);
@@ -204,11 +276,20 @@ fn interval_probe_prints_and_clears_a_map() {
             Control::Continue
         });
     }
-    let print = compiled.actions.iter().position(|action| matches!(action, Action::PrintMap { .. }));
+    let print = compiled
+        .actions
+        .iter()
+        .position(|action| matches!(action, Action::PrintMap { .. }));
     assert!(print.is_some());
     assert!(
-        actions_seen.iter().filter(|action| matches!(action, Some(Action::PrintMap { .. }))).count() >= 2,
+        actions_seen
+            .iter()
+            .filter(|action| matches!(action, Some(Action::PrintMap { .. })))
+            .count()
+            >= 2,
         "{actions_seen:?}"
     );
-    assert!(actions_seen.iter().any(|action| matches!(action, Some(Action::ClearMap { zero: false, .. }))));
+    assert!(actions_seen
+        .iter()
+        .any(|action| matches!(action, Some(Action::ClearMap { zero: false, .. }))));
 }

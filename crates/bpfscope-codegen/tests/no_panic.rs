@@ -17,32 +17,108 @@ print fmt: \"\"
 ";
 
 const TOKENS: &[&str] = &[
-    "pid", "tid", "comm", "nsecs", "args", "->", ".", "argv", "filename", "comm", "arg0", "$x", "$y", "@m", "@",
-    "[", "]", "(", ")", "{", "}", ";", ",", "+", "-", "*", "/", "%", "<<", ">>", "==", "!=", "<", ">=", "&&",
-    "||", "!", "~", "?", ":", "=", "+=", "++", "1", "0", "-1", "18446744073709551615", "\"s\"", "\"%d %s\\n\"",
-    "printf", "join", "str", "print", "exit", "time", "count()", "sum", "hist", "lhist", "delete", "clear",
-    "if", "else", "while", "unroll", "(uint8)", "(int32)", "(bool)", "return", "break", "0.1",
+    "pid",
+    "tid",
+    "comm",
+    "nsecs",
+    "args",
+    "->",
+    ".",
+    "argv",
+    "filename",
+    "comm",
+    "arg0",
+    "$x",
+    "$y",
+    "@m",
+    "@",
+    "[",
+    "]",
+    "(",
+    ")",
+    "{",
+    "}",
+    ";",
+    ",",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "<<",
+    ">>",
+    "==",
+    "!=",
+    "<",
+    ">=",
+    "&&",
+    "||",
+    "!",
+    "~",
+    "?",
+    ":",
+    "=",
+    "+=",
+    "++",
+    "1",
+    "0",
+    "-1",
+    "18446744073709551615",
+    "\"s\"",
+    "\"%d %s\\n\"",
+    "printf",
+    "join",
+    "str",
+    "print",
+    "exit",
+    "time",
+    "count()",
+    "sum",
+    "hist",
+    "lhist",
+    "delete",
+    "clear",
+    "if",
+    "else",
+    "while",
+    "unroll",
+    "(uint8)",
+    "(int32)",
+    "(bool)",
+    "return",
+    "break",
+    "0.1",
 ];
 
 struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) as usize
     }
 }
 
 #[test]
 fn random_bodies_never_panic() {
-    let info = FixtureProbeInfo::default().with_tracepoint("syscalls", "sys_enter_execve", EXECVE_FORMAT);
+    let info =
+        FixtureProbeInfo::default().with_tracepoint("syscalls", "sys_enter_execve", EXECVE_FORMAT);
     let mut random = Lcg(0x5eed);
     let mut compiled_count = 0;
     for _ in 0..3000 {
         let length = random.next() % 24;
-        let body: Vec<&str> = (0..length).map(|_| TOKENS[random.next() % TOKENS.len()]).collect();
-        let head = ["tracepoint:syscalls:sys_enter_execve", "BEGIN", "interval:ms:5", "rawtracepoint:x"]
-            [random.next() % 4];
+        let body: Vec<&str> = (0..length)
+            .map(|_| TOKENS[random.next() % TOKENS.len()])
+            .collect();
+        let head = [
+            "tracepoint:syscalls:sys_enter_execve",
+            "BEGIN",
+            "interval:ms:5",
+            "rawtracepoint:x",
+        ][random.next() % 4];
         let source = format!("{head} {{ {} }}", body.join(" "));
         let (ast, _) = bpfscope_syntax::parse(&source);
         let checked = check(&ast, &source, &info, &CheckOptions::default());
@@ -71,20 +147,44 @@ impl Generator {
     }
 
     fn int(&mut self, depth: u32) -> String {
-        let choice = if depth == 0 { self.random.next() % 4 } else { self.random.next() % 11 };
+        let choice = if depth == 0 {
+            self.random.next() % 4
+        } else {
+            self.random.next() % 11
+        };
         match choice {
             0 => format!("{}", self.random.next() % 1000),
-            1 => self.pick(&["pid", "tid", "uid", "gid", "nsecs", "cpu", "rand"]).to_string(),
+            1 => self
+                .pick(&["pid", "tid", "uid", "gid", "nsecs", "cpu", "rand"])
+                .to_string(),
             2 => "$x".to_string(),
             3 => "@m[1]".to_string(),
             4 | 5 => {
-                let op = self.pick(&["+", "-", "*", "/", "%", "&", "|", "^", "<<", ">>", "==", "!=", "<", ">=", "&&", "||"]);
+                let op = self.pick(&[
+                    "+", "-", "*", "/", "%", "&", "|", "^", "<<", ">>", "==", "!=", "<", ">=",
+                    "&&", "||",
+                ]);
                 format!("({} {op} {})", self.int(depth - 1), self.int(depth - 1))
             }
-            6 => format!("{}{}", self.pick(&["-", "!", "~"]), self.int(depth - 1)),
-            7 => format!("({} ? {} : {})", self.int(depth - 1), self.int(depth - 1), self.int(depth - 1)),
-            8 => format!("({}){}", self.pick(&["uint8", "int16", "uint32", "int64", "bool"]), self.int(depth - 1)),
-            9 if self.tracepoint => self.pick(&["(args->argv != 0)", "args->__syscall_nr", "(*args->argv != 0)"]).to_string(),
+            6 => format!("{}({})", self.pick(&["-", "!", "~"]), self.int(depth - 1)),
+            7 => format!(
+                "({} ? {} : {})",
+                self.int(depth - 1),
+                self.int(depth - 1),
+                self.int(depth - 1)
+            ),
+            8 => format!(
+                "({}){}",
+                self.pick(&["uint8", "int16", "uint32", "int64", "bool"]),
+                self.int(depth - 1)
+            ),
+            9 if self.tracepoint => self
+                .pick(&[
+                    "(args->argv != 0)",
+                    "args->__syscall_nr",
+                    "(*args->argv != 0)",
+                ])
+                .to_string(),
             _ => format!("({} == {})", self.string(depth - 1), self.string(depth - 1)),
         }
     }
@@ -95,7 +195,12 @@ impl Generator {
             0 => "comm".to_string(),
             1 => format!("\"lit{}\"", self.random.next() % 10),
             2 => "$s".to_string(),
-            3 if depth > 0 => format!("({} ? {} : {})", self.int(0), self.string(depth - 1), self.string(depth - 1)),
+            3 if depth > 0 => format!(
+                "({} ? {} : {})",
+                self.int(0),
+                self.string(depth - 1),
+                self.string(depth - 1)
+            ),
             4 => "str(args->filename)".to_string(),
             5 => "join(args->argv)".to_string(),
             _ => "@t[tid]".to_string(),
@@ -103,7 +208,11 @@ impl Generator {
     }
 
     fn statement(&mut self, depth: u32) -> String {
-        let choice = if depth == 0 { self.random.next() % 9 } else { self.random.next() % 12 };
+        let choice = if depth == 0 {
+            self.random.next() % 9
+        } else {
+            self.random.next() % 12
+        };
         match choice {
             0 => format!("$x = {};", self.int(3)),
             1 => format!("$s = {};", self.string(2)),
@@ -113,16 +222,32 @@ impl Generator {
             5 => format!("@h = hist({});", self.int(2)),
             6 => format!("@t[tid] = {};", self.string(1)),
             7 => format!("delete(@m[{}]);", self.int(1)),
-            8 => format!("@mx = max({}); @l = lhist({}, 0, 100, 10);", self.int(2), self.int(1)),
-            9 => format!("if ({}) {{ {} }} else {{ {} }}", self.int(2), self.statement(depth - 1), self.statement(depth - 1)),
+            8 => format!(
+                "@mx = max({}); @l = lhist({}, 0, 100, 10);",
+                self.int(2),
+                self.int(1)
+            ),
+            9 => format!(
+                "if ({}) {{ {} }} else {{ {} }}",
+                self.int(2),
+                self.statement(depth - 1),
+                self.statement(depth - 1)
+            ),
             10 => format!("unroll(2) {{ {} }}", self.statement(depth - 1)),
-            _ => format!("$i = 0; while ($i < 3) {{ {} $i++; }}", self.statement(depth - 1)),
+            _ => format!(
+                "$i = 0; while ($i < 3) {{ {} $i++; }}",
+                self.statement(depth - 1)
+            ),
         }
     }
 
     fn program(&mut self) -> String {
-        self.tracepoint = self.random.next() % 2 == 0;
-        let head = if self.tracepoint { "tracepoint:syscalls:sys_enter_execve" } else { "BEGIN" };
+        self.tracepoint = self.random.next().is_multiple_of(2);
+        let head = if self.tracepoint {
+            "tracepoint:syscalls:sys_enter_execve"
+        } else {
+            "BEGIN"
+        };
         let count = 1 + self.random.next() % 5;
         let statements: Vec<String> = (0..count).map(|_| self.statement(2)).collect();
         // Every map used anywhere gets its type from these first assignments.
@@ -137,23 +262,39 @@ impl Generator {
 #[test]
 fn random_programs_that_compile_pass_the_verifier() {
     let is_root = std::fs::read_to_string("/proc/self/status")
-        .map(|status| status.lines().any(|line| line.starts_with("Uid:") && line.split_whitespace().nth(1) == Some("0")))
+        .map(|status| {
+            status
+                .lines()
+                .any(|line| line.starts_with("Uid:") && line.split_whitespace().nth(1) == Some("0"))
+        })
         .unwrap_or(false);
-    if !is_root || !std::path::Path::new("/sys/kernel/tracing/events/syscalls/sys_enter_execve").exists() {
+    if !is_root
+        || !std::path::Path::new("/sys/kernel/tracing/events/syscalls/sys_enter_execve").exists()
+    {
         eprintln!("skipping: needs root and tracefs");
         return;
     }
-    let live_format = std::fs::read_to_string("/sys/kernel/tracing/events/syscalls/sys_enter_execve/format")
-        .unwrap_or_default();
-    let info = FixtureProbeInfo::default().with_tracepoint("syscalls", "sys_enter_execve", &live_format);
-    let mut generator = Generator { random: Lcg(0xbeef), tracepoint: false };
+    let live_format =
+        std::fs::read_to_string("/sys/kernel/tracing/events/syscalls/sys_enter_execve/format")
+            .unwrap_or_default();
+    let info =
+        FixtureProbeInfo::default().with_tracepoint("syscalls", "sys_enter_execve", &live_format);
+    let mut generator = Generator {
+        random: Lcg(std::env::var("BPFSCOPE_FUZZ_SEED")
+            .ok()
+            .and_then(|text| text.parse().ok())
+            .unwrap_or(0xbeef)),
+        tracepoint: false,
+    };
     let mut loaded = 0;
     let mut failures = Vec::new();
-    for _ in 0..60 {
+    // BPFSCOPE_FUZZ_PROGRAMS raises the count for a longer hunt.
+    let count: usize = std::env::var("BPFSCOPE_FUZZ_PROGRAMS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(60);
+    for _ in 0..count {
         let source = generator.program();
-        if loaded < 3 {
-            eprintln!("sample: {source}");
-        }
         let (ast, parse_errors) = bpfscope_syntax::parse(&source);
         assert!(parse_errors.is_empty(), "{source}: {parse_errors:?}");
         let checked = check(&ast, &source, &info, &CheckOptions::default());
@@ -161,7 +302,10 @@ fn random_programs_that_compile_pass_the_verifier() {
             failures.push(format!("{source}\n  -> check: {:?}", checked.diagnostics));
             continue;
         }
-        let options = CodegenOptions { ringbuf_bytes: 1 << 16, ..CodegenOptions::default() };
+        let options = CodegenOptions {
+            ringbuf_bytes: 1 << 16,
+            ..CodegenOptions::default()
+        };
         let program = match compile(&checked.program, &options) {
             Ok(program) => program,
             Err(errors) => {
@@ -170,16 +314,27 @@ fn random_programs_that_compile_pass_the_verifier() {
             }
         };
         loaded += 1;
-        if let Err(error) = bpfscope_runtime::Session::load(&program, bpfscope_runtime::SessionOptions::default()) {
+        if let Err(error) =
+            bpfscope_runtime::Session::load(&program, bpfscope_runtime::SessionOptions::default())
+        {
             let detail = match &error {
-                bpfscope_runtime::RuntimeError::VerifierRejected(rejection) => {
-                    rejection.log.lines().rev().take(3).collect::<Vec<_>>().join(" | ")
-                }
+                bpfscope_runtime::RuntimeError::VerifierRejected(rejection) => rejection
+                    .log
+                    .lines()
+                    .rev()
+                    .take(3)
+                    .collect::<Vec<_>>()
+                    .join(" | "),
                 other => other.to_string(),
             };
             failures.push(format!("{source}\n  -> {detail}"));
         }
     }
     assert!(loaded >= 40, "only {loaded} programs compiled");
-    assert!(failures.is_empty(), "{} of {loaded} rejected:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {loaded} rejected:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
