@@ -507,6 +507,10 @@ run_in_guest() {
     result=$status_guest_failed
   fi
   if [[ $verbose != yes ]]; then
+    # The panic reason sits above the stack dump; pick the telling lines out first.
+    log "---- key guest console lines ----"
+    grep -E 'Kernel panic|BUG:|Oops|general protection|vmtest-init' -- "$work_dir/console.log" |
+      head -n 20 >&2 || true
     if [[ -s $work_dir/qemu.log ]]; then
       log "---- qemu messages ----"
       tail -n 20 -- "$work_dir/qemu.log" >&2

@@ -731,6 +731,19 @@ mod tests {
     }
 
     #[test]
+    fn format_completeness_is_recognised_only_at_the_print_fmt_line() {
+        let whole = fixture("sched_switch.format");
+        assert!(format_text_is_complete(whole.as_bytes()));
+        let cut = whole.get(..whole.len() - 1).unwrap_or_default();
+        assert!(!format_text_is_complete(cut.as_bytes()));
+        let before_print_fmt = whole.split("print fmt").next().unwrap_or_default();
+        assert!(!format_text_is_complete(before_print_fmt.as_bytes()));
+        assert!(!format_text_is_complete(b"\tfield:print fmt: x;\n"));
+        assert!(format_text_is_complete(b"print fmt: \"\"\n"));
+        assert!(!format_text_is_complete(b""));
+    }
+
+    #[test]
     fn available_events_lines() {
         let parsed = parse_available_events(
             "syscalls:sys_enter_execve\nbad line\n:x\ny:\nsched:sched_switch\n\n",
