@@ -9,8 +9,12 @@ import argparse
 import os
 import statistics
 import subprocess
+import shutil
 import sys
+import tempfile
 import time
+
+GNU_TIME = "/usr/bin/time"
 
 # name: (bpfscope args, bpftrace args or None, goal description, goal check(ratio_wall, ratio_rss, bpfscope_wall_s))
 CASES = {
@@ -33,12 +37,18 @@ CASES = {
 
 
 def run_once(argv):
-    """Runs argv with output discarded; returns (wall seconds, peak RSS KiB, exit status)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    return wall, usage.ru_maxrss, os.waitstatus_to_exitcode(status)
+    """Runs argv with output discarded; returns (wall seconds, peak RSS KiB, exit status).
+
+    Peak RSS comes from GNU time: a child forked from Python reports Python's own pages in
+    ru_maxrss (about 15 MB), which would swamp a small tool's figure.
+    """
+    with tempfile.NamedTemporaryFile("r") as rss_file:
+        start = time.perf_counter()
+        status = subprocess.run([GNU_TIME, "-f", "%M", "-o", rss_file.name] + argv, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL).returncode
+        wall = time.perf_counter() - start
+        rss = int(rss_file.read().strip().splitlines()[-1])
+    return wall, rss, status
 
 
 def measure(argv, runs):
@@ -61,6 +71,10 @@ def main():
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench: run as root (both tools need it)")
+    if not os.path.exists(GNU_TIME):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "time"], check=True)
+    if not shutil.which(args.bpftrace):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "bpftrace"], check=True)
     failed = False
     print(f"{'case':28} {'bpfscope':>12} {'bpftrace':>12} {'wall ratio':>10} {'rss KiB':>17} {'rss ratio':>9}  goal")
     for name in args.cases:
