@@ -78,6 +78,33 @@ fn parse_kallsyms_line(line: &str) -> Option<KallsymsEntry<'_>> {
     })
 }
 
+/// The `(name, module)` of one `/proc/kallsyms` line when it is a text symbol (`t`/`T`), as
+/// bytes, so a streaming reader can feed lines straight from a fixed buffer.
+pub fn text_symbol_of_line(line: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
+    // "ADDRESS TYPE NAME[\t[MODULE]]"
+    let space = line.iter().position(|&byte| byte == b' ')?;
+    let address = line.get(..space)?;
+    if address.is_empty() || address.len() > 16 || !address.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    let rest = line.get(space + 1..)?;
+    let (Some(b't' | b'T'), Some(b' ')) = (rest.first(), rest.get(1)) else {
+        return None;
+    };
+    let rest = rest.get(2..)?;
+    let (name, module) = match rest.iter().position(|&byte| byte == b'\t') {
+        Some(tab) => {
+            let module_text = rest.get(tab + 1..).unwrap_or(&[]).trim_ascii();
+            let module = module_text
+                .strip_prefix(b"[")
+                .and_then(|inner| inner.strip_suffix(b"]"));
+            (rest.get(..tab)?, module)
+        }
+        None => (rest, None),
+    };
+    (!name.is_empty()).then_some((name, module))
+}
+
 /// `[name]` → `name`.
 fn bracketed(text: &str) -> Option<&str> {
     text.strip_prefix('[')?
@@ -157,6 +184,31 @@ mod tests {
     }
 
     #[test]
+    fn byte_line_parser_agrees_with_the_text_parser() {
+        let from_bytes: Vec<(String, Option<String>)> = KALLSYMS
+            .lines()
+            .filter_map(|line| text_symbol_of_line(line.as_bytes()))
+            .map(|(name, module)| {
+                (
+                    String::from_utf8_lossy(name).into_owned(),
+                    module.map(|module| String::from_utf8_lossy(module).into_owned()),
+                )
+            })
+            .collect();
+        let from_text: Vec<(String, Option<String>)> = parse_kallsyms(KALLSYMS)
+            .into_iter()
+            .map(|function| {
+                (
+                    function.name.to_string(),
+                    function.module.map(str::to_string),
+                )
+            })
+            .collect();
+        assert!(!from_text.is_empty());
+        assert_eq!(from_bytes, from_text);
+    }
+
+    #[test]
     fn garbage_does_not_panic() {
         for text in [
             "",
@@ -171,6 +223,7 @@ mod tests {
         ] {
             let _ = parse_kallsyms_entries(text);
             let _ = parse_available_filter_functions(text);
+            let _ = text_symbol_of_line(text.as_bytes());
         }
     }
 

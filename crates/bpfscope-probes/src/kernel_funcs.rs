@@ -19,6 +19,8 @@ const FILTER_FUNCTIONS_PATHS: [&str; 2] = [
 ];
 /// BTF FUNC prefixes of the stubs the kernel generates per raw tracepoint (bpftrace's order).
 const RAW_TRACEPOINT_PREFIXES: [&str; 2] = ["__probestub_", "__traceiter_"];
+/// The providers whose traceable functions come from the same source (one shared note).
+const KERNEL_FUNCTION_PROVIDERS: &str = "kprobe/kretprobe/fentry/fexit";
 /// Arguments passed in registers: fentry/fexit cannot see more (bpftrace skips such functions).
 const REGISTER_ARGUMENTS: usize = if cfg!(target_arch = "aarch64") { 8 } else { 6 };
 
@@ -98,9 +100,14 @@ struct FunctionSet {
 }
 
 fn function_hash(module: Option<&str>, name: &str) -> u64 {
+    function_hash_of_bytes(module.map(str::as_bytes), name.as_bytes())
+}
+
+fn function_hash_of_bytes(module: Option<&[u8]>, name: &[u8]) -> u64 {
     // FNV-1a over "module\0name".
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in module.unwrap_or("").bytes().chain([0]).chain(name.bytes()) {
+    let module = module.unwrap_or(&[]);
+    for &byte in module.iter().chain(&[0]).chain(name) {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
@@ -118,35 +125,69 @@ impl FunctionSet {
         FunctionSet { hashes }
     }
 
-    /// Text symbols straight from `/proc/kallsyms` text, without building entries first
-    /// (same result as `parse_kallsyms`, twice as fast).
+    /// Text symbols straight from `/proc/kallsyms` text (same result as `parse_kallsyms`).
+    #[cfg(test)]
     fn from_kallsyms_text(text: &str) -> FunctionSet {
-        let mut hashes = Vec::with_capacity(text.len() / 32);
-        for line in text.lines() {
-            // "ADDRESS TYPE NAME[\t[MODULE]]"
-            let Some((_, rest)) = line.split_once(' ') else {
-                continue;
-            };
-            let (Some(b't' | b'T'), Some(b' ')) = (rest.as_bytes().first(), rest.as_bytes().get(1))
-            else {
-                continue;
-            };
-            let Some(rest) = rest.get(2..) else { continue };
-            let (name, module) = match rest.split_once('\t') {
-                Some((name, module)) => (
-                    name,
-                    module
-                        .trim()
-                        .strip_prefix('[')
-                        .and_then(|m| m.strip_suffix(']')),
-                ),
-                None => (rest, None),
-            };
-            hashes.push(function_hash(module, name));
-        }
+        let mut hashes: Vec<u64> = text
+            .lines()
+            .filter_map(|line| crate::kallsyms::text_symbol_of_line(line.as_bytes()))
+            .map(|(name, module)| function_hash_of_bytes(module, name))
+            .collect();
         hashes.sort_unstable();
         hashes.dedup();
         FunctionSet { hashes }
+    }
+
+    /// Text symbols of a `/proc/kallsyms` stream, read through one fixed buffer: the file is
+    /// ~10 MB and only the hashes are kept.
+    fn from_kallsyms_reader(mut reader: impl std::io::Read) -> std::io::Result<FunctionSet> {
+        let mut hashes = Vec::with_capacity(1 << 18);
+        let mut buffer = vec![0u8; 1 << 16];
+        // Bytes of an unfinished line are moved to the front before the next read.
+        let mut filled = 0;
+        loop {
+            let Some(free) = buffer.get_mut(filled..) else {
+                break;
+            };
+            if free.is_empty() {
+                // A line longer than the buffer cannot be a symbol: drop it.
+                filled = 0;
+                continue;
+            }
+            let read = match reader.read(free) {
+                Ok(read) => read,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            };
+            let end_of_file = read == 0;
+            filled += read;
+            let valid = buffer.get(..filled).unwrap_or(&[]);
+            let complete = if end_of_file {
+                filled
+            } else {
+                valid
+                    .iter()
+                    .rposition(|&byte| byte == b'\n')
+                    .map_or(0, |newline| newline + 1)
+            };
+            for line in valid
+                .get(..complete)
+                .unwrap_or(&[])
+                .split(|&byte| byte == b'\n')
+            {
+                if let Some((name, module)) = crate::kallsyms::text_symbol_of_line(line) {
+                    hashes.push(function_hash_of_bytes(module, name));
+                }
+            }
+            if end_of_file {
+                break;
+            }
+            buffer.copy_within(complete..filled, 0);
+            filled -= complete;
+        }
+        hashes.sort_unstable();
+        hashes.dedup();
+        Ok(FunctionSet { hashes })
     }
 
     fn contains(&self, module: Option<&str>, name: &str) -> bool {
@@ -192,13 +233,13 @@ fn kallsyms_text_set(fs: &KernelFs) -> Result<Arc<FunctionSet>, ProbeError> {
             }
         }
     }
-    let text = fs
-        .read_to_string(KALLSYMS)
+    let set = std::fs::File::open(fs.path(KALLSYMS))
+        .and_then(FunctionSet::from_kallsyms_reader)
         .map_err(|source| ProbeError::Io {
             path: KALLSYMS.to_string(),
             source,
         })?;
-    let set = Arc::new(FunctionSet::from_kallsyms_text(&text));
+    let set = Arc::new(set);
     if let Ok(mut cache) = CACHE.lock() {
         *cache = Some((root, set.clone()));
     }
@@ -328,17 +369,277 @@ pub fn list_kernel_functions(
     verbose: bool,
     notes: &mut Vec<String>,
 ) -> Result<Vec<ProbeEntry>, ProbeError> {
-    let mut entries = match provider {
-        Provider::Kprobe | Provider::Kretprobe => {
-            list_kprobes(fs, provider, matches, verbose, notes)?
+    let mut entries = Vec::new();
+    for_each_kernel_function(fs, provider, matches, verbose, notes, &mut |entry| {
+        entries.push(entry.clone());
+        Ok(())
+    })?;
+    Ok(entries)
+}
+
+/// Like `list_kernel_functions`, but hands each entry to `emit` in order instead of collecting
+/// them: a full listing has ~50k entries per provider. An `emit` error stops the listing and is
+/// returned as `ProbeError::Io` on `<output>`.
+pub fn for_each_kernel_function(
+    fs: &KernelFs,
+    provider: Provider,
+    matches: &dyn Fn(&str) -> bool,
+    verbose: bool,
+    notes: &mut Vec<String>,
+    emit: &mut dyn FnMut(&ProbeEntry) -> std::io::Result<()>,
+) -> Result<(), ProbeError> {
+    let kprobe_like = matches!(provider, Provider::Kprobe | Provider::Kretprobe);
+    let fentry_like = matches!(provider, Provider::Fentry | Provider::Fexit);
+    let mut entries = if kprobe_like {
+        match read_filter_functions(fs) {
+            Traceable::FilterFunctions { text } => {
+                list_kprobes_from_filter_functions(fs, provider, &text, matches, verbose)
+            }
+            Traceable::Unavailable { .. } => {
+                return emit_from_table(fs, provider, matches, verbose, notes, emit);
+            }
         }
-        Provider::Fentry | Provider::Fexit => list_fentry(fs, provider, matches, verbose, notes)?,
-        Provider::Rawtracepoint => list_raw_tracepoints(fs, matches, verbose, notes)?,
-        _ => Vec::new(),
+    } else if fentry_like {
+        return emit_from_table(fs, provider, matches, verbose, notes, emit);
+    } else if provider == Provider::Rawtracepoint {
+        list_raw_tracepoints(fs, matches, verbose, notes)?
+    } else {
+        Vec::new()
     };
     entries.sort_by(|left, right| left.target.cmp(&right.target));
     entries.dedup_by(|later, earlier| later.target == earlier.target);
-    Ok(entries)
+    for entry in &entries {
+        emit(entry).map_err(output_error)?;
+    }
+    Ok(())
+}
+
+fn output_error(source: std::io::Error) -> ProbeError {
+    ProbeError::Io {
+        path: "<output>".to_string(),
+        source,
+    }
+}
+
+/// One BTF function that the kernel lets us trace.
+#[derive(Clone, Copy, Debug)]
+struct TraceableFunction {
+    /// Index into `KernelBtf::objects()` (0 is vmlinux).
+    object: u32,
+    id: TypeId,
+    /// Its prototype parses and its arguments fit in registers (fentry/fexit can attach).
+    fentry_ok: bool,
+}
+
+/// The traceable BTF functions (BTF ∩ traceable set), computed once per process and root and
+/// shared by kprobe, kretprobe, fentry and fexit, with their two sort orders built on demand.
+#[derive(Debug)]
+struct TraceableTable {
+    btf: Arc<KernelBtf>,
+    functions: Vec<TraceableFunction>,
+    note: Option<String>,
+    /// Indices of `functions` sorted by kprobe target (`name`, `module:name`).
+    kprobe_order: std::sync::OnceLock<Vec<u32>>,
+    /// Indices of `functions` sorted by fentry target (`object:name`).
+    fentry_order: std::sync::OnceLock<Vec<u32>>,
+}
+
+impl TraceableTable {
+    fn object(&self, index: u32) -> Option<(&str, &Btf<'static>)> {
+        self.btf.objects().nth(index as usize)
+    }
+
+    /// The target prefix and name of a function (`("", name)` for vmlinux kprobes).
+    fn target_parts(&self, function: &TraceableFunction, kprobe_like: bool) -> (&str, &str) {
+        let Some((object, object_btf)) = self.object(function.object) else {
+            return ("", "");
+        };
+        let name = object_btf.name_of(function.id).unwrap_or("");
+        let prefix = if kprobe_like && function.object == 0 {
+            ""
+        } else {
+            object
+        };
+        (prefix, name)
+    }
+
+    fn order(&self, kprobe_like: bool) -> &[u32] {
+        let cell = if kprobe_like {
+            &self.kprobe_order
+        } else {
+            &self.fentry_order
+        };
+        cell.get_or_init(|| {
+            // Resolve names once; objects are few, so look them up by index.
+            let objects: Vec<(&str, &Btf<'static>)> = self.btf.objects().collect();
+            let parts: Vec<(&str, &str)> = self
+                .functions
+                .iter()
+                .map(|function| {
+                    let Some((object, object_btf)) = objects.get(function.object as usize) else {
+                        return ("", "");
+                    };
+                    let name = object_btf.name_of(function.id).unwrap_or("");
+                    let prefix = if kprobe_like && function.object == 0 {
+                        ""
+                    } else {
+                        object
+                    };
+                    (prefix, name)
+                })
+                .collect();
+            let mut order: Vec<u32> = (0..self.functions.len() as u32).collect();
+            // Stable: among equal targets the first in BTF order wins, as before.
+            order.sort_by(|left, right| {
+                let left = parts.get(*left as usize).copied().unwrap_or(("", ""));
+                let right = parts.get(*right as usize).copied().unwrap_or(("", ""));
+                target_bytes(left).cmp(target_bytes(right))
+            });
+            order
+        })
+    }
+}
+
+/// The bytes of target `prefix:name` (or `name` without a prefix), without building it.
+fn target_bytes<'a>((prefix, name): (&'a str, &'a str)) -> impl Iterator<Item = u8> + 'a {
+    let separator: &'static [u8] = if prefix.is_empty() { b"" } else { b":" };
+    prefix
+        .as_bytes()
+        .iter()
+        .chain(separator)
+        .chain(name.as_bytes())
+        .copied()
+}
+
+/// The shared table, or None (with a note) when kernel BTF is unavailable.
+fn traceable_table(fs: &KernelFs, notes: &mut Vec<String>) -> Option<Arc<TraceableTable>> {
+    static CACHE: Mutex<Option<(PathBuf, Arc<TraceableTable>)>> = Mutex::new(None);
+    let btf = kernel_btf_or_note(fs, "kernel function probes", notes)?;
+    let root = fs.path("/");
+    if let Ok(cache) = CACHE.lock() {
+        if let Some((cached_root, table)) = cache.as_ref() {
+            if *cached_root == root {
+                notes.extend(table.note.clone());
+                return Some(table.clone());
+            }
+        }
+    }
+    let (candidates, (traceable, note)) = std::thread::scope(|scope| {
+        // Reading /proc/kallsyms costs the kernel tens of ms: overlap it with the BTF work.
+        let traceable_job = scope.spawn(|| traceable_functions(fs));
+        let mut candidates = Vec::new();
+        for (object_index, (object, object_btf)) in btf.objects().enumerate() {
+            let module = (object != "vmlinux").then_some(object);
+            for function in object_btf.functions() {
+                let Ok(function) = function else { continue };
+                let fentry_ok = object_btf.func_proto(function.proto).is_ok_and(|proto| {
+                    proto.params.len() + usize::from(proto.variadic) <= REGISTER_ARGUMENTS
+                });
+                candidates.push((
+                    function_hash(module, function.name),
+                    TraceableFunction {
+                        object: object_index as u32,
+                        id: function.id,
+                        fentry_ok,
+                    },
+                ));
+            }
+        }
+        let traceable = traceable_job.join().unwrap_or_else(|_| {
+            (
+                None,
+                Some(format!(
+                    "{KERNEL_FUNCTION_PROVIDERS} functions: checking which functions are \
+                     traceable failed"
+                )),
+            )
+        });
+        (candidates, traceable)
+    });
+    let functions = candidates
+        .into_iter()
+        .filter(|(hash, _)| {
+            traceable
+                .as_ref()
+                .is_none_or(|set| set.hashes.binary_search(hash).is_ok())
+        })
+        .map(|(_, function)| function)
+        .collect();
+    notes.extend(note.clone());
+    let table = Arc::new(TraceableTable {
+        btf: btf.clone(),
+        functions,
+        note,
+        kprobe_order: std::sync::OnceLock::new(),
+        fentry_order: std::sync::OnceLock::new(),
+    });
+    if let Ok(mut cache) = CACHE.lock() {
+        *cache = Some((root, table.clone()));
+    }
+    Some(table)
+}
+
+/// kprobe/kretprobe (fallback) and fentry/fexit entries from the shared table, in target order,
+/// reusing one entry so nothing is allocated per function unless arguments are asked for.
+fn emit_from_table(
+    fs: &KernelFs,
+    provider: Provider,
+    matches: &dyn Fn(&str) -> bool,
+    verbose: bool,
+    notes: &mut Vec<String>,
+    emit: &mut dyn FnMut(&ProbeEntry) -> std::io::Result<()>,
+) -> Result<(), ProbeError> {
+    let Some(table) = traceable_table(fs, notes) else {
+        return Ok(());
+    };
+    let kprobe_like = matches!(provider, Provider::Kprobe | Provider::Kretprobe);
+    let mut renderers: Vec<ArgRenderer<'_>> = if verbose {
+        table
+            .btf
+            .objects()
+            .map(|(_, object_btf)| ArgRenderer::new(object_btf))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut entry = ProbeEntry::new(provider, String::new());
+    let mut previous_target = String::new();
+    let mut emitted_any = false;
+    for index in table.order(kprobe_like) {
+        let Some(function) = table.functions.get(*index as usize) else {
+            continue;
+        };
+        if !kprobe_like && !function.fentry_ok {
+            continue;
+        }
+        let (prefix, name) = table.target_parts(function, kprobe_like);
+        entry.target.clear();
+        if !prefix.is_empty() {
+            entry.target.push_str(prefix);
+            entry.target.push(':');
+        }
+        entry.target.push_str(name);
+        if !matches(&entry.target) {
+            continue;
+        }
+        if emitted_any && entry.target == previous_target {
+            continue;
+        }
+        if let Some(renderer) = renderers.get_mut(function.object as usize) {
+            entry.args = match provider {
+                Provider::Kprobe => renderer.kprobe_args(function.id),
+                Provider::Kretprobe => renderer.kretprobe_args(function.id),
+                _ => match renderer.btf.func_proto(function.id) {
+                    Ok(proto) => renderer.fentry_args(&proto, provider == Provider::Fexit),
+                    Err(_) => Vec::new(),
+                },
+            };
+        }
+        emit(&entry).map_err(output_error)?;
+        previous_target.clone_from(&entry.target);
+        emitted_any = true;
+    }
+    Ok(())
 }
 
 /// BTF for listing, or None with a note saying what is missing.
@@ -370,171 +671,56 @@ fn kprobe_target(module: Option<&str>, name: &str) -> String {
     }
 }
 
-fn list_kprobes(
+/// kprobe/kretprobe entries from a readable `available_filter_functions`, unsorted.
+fn list_kprobes_from_filter_functions(
     fs: &KernelFs,
     provider: Provider,
+    text: &str,
     matches: &dyn Fn(&str) -> bool,
     verbose: bool,
-    notes: &mut Vec<String>,
-) -> Result<Vec<ProbeEntry>, ProbeError> {
+) -> Vec<ProbeEntry> {
     let mut entries = Vec::new();
-    let args_of = |renderer: &mut ArgRenderer<'_>, function: TypeId| {
-        if provider == Provider::Kprobe {
-            renderer.kprobe_args(function)
-        } else {
-            renderer.kretprobe_args(function)
-        }
+    let btf = if verbose {
+        load_kernel_btf(fs).ok()
+    } else {
+        None
     };
-    match read_filter_functions(fs) {
-        Traceable::FilterFunctions { text } => {
-            let btf = if verbose {
-                load_kernel_btf(fs).ok()
-            } else {
-                None
-            };
-            let mut renderers: Vec<(&str, ArgRenderer<'_>)> = match &btf {
-                Some(btf) => btf
-                    .objects()
-                    .map(|(name, object)| (name, ArgRenderer::new(object)))
-                    .collect(),
-                None => Vec::new(),
-            };
-            for function in parse_available_filter_functions(&text) {
-                // `.part.N` clones cannot be probed by name.
-                if function.name.contains(".part.") {
-                    continue;
-                }
-                let target = kprobe_target(function.module, function.name);
-                if !matches(&target) {
-                    continue;
-                }
-                let mut entry = ProbeEntry::new(provider, target);
-                let object = function.module.unwrap_or("vmlinux");
-                if let Some((_, renderer)) = renderers.iter_mut().find(|(name, _)| *name == object)
-                {
-                    if let Some(id) = renderer.btf.find(Kind::Func, function.name) {
-                        entry.args = args_of(renderer, id);
-                    }
-                }
-                entries.push(entry);
-            }
-        }
-        Traceable::Unavailable { .. } => {
-            let Some(btf) = kernel_btf_or_note(fs, "kprobe listings", notes) else {
-                return Ok(entries);
-            };
-            let traceable_job_result = std::thread::scope(|scope| {
-                let traceable_job = scope.spawn(|| traceable_functions(fs, "kprobe"));
-                let mut candidates = Vec::new();
-                for (object, object_btf) in btf.objects() {
-                    let module = (object != "vmlinux").then_some(object);
-                    let mut renderer = ArgRenderer::new(object_btf);
-                    for function in object_btf.functions() {
-                        let Ok(function) = function else { continue };
-                        let target = kprobe_target(module, function.name);
-                        if !matches(&target) {
-                            continue;
-                        }
-                        let mut entry = ProbeEntry::new(provider, target);
-                        if verbose {
-                            entry.args = args_of(&mut renderer, function.id);
-                        }
-                        candidates.push((module, function.name, entry));
-                    }
-                }
-                let traceable = traceable_job.join().unwrap_or_else(|_| {
-                    (
-                        None,
-                        Some(
-                            "kprobe functions: checking which functions are traceable failed"
-                                .to_string(),
-                        ),
-                    )
-                });
-                (candidates, traceable)
-            });
-            let (candidates, (traceable, note)) = traceable_job_result;
-            notes.extend(note);
-            entries.extend(
-                candidates
-                    .into_iter()
-                    .filter(|(module, name, _)| {
-                        traceable
-                            .as_ref()
-                            .is_none_or(|set| set.contains(*module, name))
-                    })
-                    .map(|(_, _, entry)| entry),
-            );
-        }
-    }
-    Ok(entries)
-}
-
-fn list_fentry(
-    fs: &KernelFs,
-    provider: Provider,
-    matches: &dyn Fn(&str) -> bool,
-    verbose: bool,
-    notes: &mut Vec<String>,
-) -> Result<Vec<ProbeEntry>, ProbeError> {
-    let Some(btf) = kernel_btf_or_note(fs, "fentry/fexit probes", notes) else {
-        return Ok(Vec::new());
+    let mut renderers: Vec<(&str, ArgRenderer<'_>)> = match &btf {
+        Some(btf) => btf
+            .objects()
+            .map(|(name, object)| (name, ArgRenderer::new(object)))
+            .collect(),
+        None => Vec::new(),
     };
-    std::thread::scope(|scope| {
-        // Reading /proc/kallsyms costs the kernel tens of ms: overlap it with the BTF work.
-        let traceable_job = scope.spawn(|| traceable_functions(fs, "fentry/fexit"));
-        let mut candidates = Vec::new();
-        let mut target = String::new();
-        for (object, object_btf) in btf.objects() {
-            let module = (object != "vmlinux").then_some(object);
-            let mut renderer = ArgRenderer::new(object_btf);
-            for function in object_btf.functions() {
-                let Ok(function) = function else { continue };
-                target.clear();
-                target.push_str(object);
-                target.push(':');
-                target.push_str(function.name);
-                if !matches(&target) {
-                    continue;
-                }
-                let Ok(proto) = object_btf.func_proto(function.proto) else {
-                    continue;
+    for function in parse_available_filter_functions(text) {
+        // `.part.N` clones cannot be probed by name.
+        if function.name.contains(".part.") {
+            continue;
+        }
+        let target = kprobe_target(function.module, function.name);
+        if !matches(&target) {
+            continue;
+        }
+        let mut entry = ProbeEntry::new(provider, target);
+        let object = function.module.unwrap_or("vmlinux");
+        if let Some((_, renderer)) = renderers.iter_mut().find(|(name, _)| *name == object) {
+            if let Some(id) = renderer.btf.find(Kind::Func, function.name) {
+                entry.args = if provider == Provider::Kprobe {
+                    renderer.kprobe_args(id)
+                } else {
+                    renderer.kretprobe_args(id)
                 };
-                if proto.params.len() + usize::from(proto.variadic) > REGISTER_ARGUMENTS {
-                    continue;
-                }
-                let mut entry = ProbeEntry::new(provider, target.clone());
-                if verbose {
-                    entry.args = renderer.fentry_args(&proto, provider == Provider::Fexit);
-                }
-                candidates.push((module, function.name, entry));
             }
         }
-        let (traceable, note) = traceable_job.join().unwrap_or_else(|_| {
-            (
-                None,
-                Some(
-                    "fentry/fexit functions: checking which functions are traceable failed"
-                        .to_string(),
-                ),
-            )
-        });
-        notes.extend(note);
-        Ok(candidates
-            .into_iter()
-            .filter(|(module, name, _)| {
-                traceable
-                    .as_ref()
-                    .is_none_or(|set| set.contains(*module, name))
-            })
-            .map(|(_, _, entry)| entry)
-            .collect())
-    })
+        entries.push(entry);
+    }
+    entries
 }
 
 /// The functions that can be attached to, and the note explaining the source when it is not
-/// `available_filter_functions`.
-fn traceable_functions(fs: &KernelFs, what: &str) -> (Option<Arc<FunctionSet>>, Option<String>) {
+/// `available_filter_functions`. The note is the same for every kernel-function provider, so a
+/// listing of several of them says it once.
+fn traceable_functions(fs: &KernelFs) -> (Option<Arc<FunctionSet>>, Option<String>) {
     match read_filter_functions(fs) {
         Traceable::FilterFunctions { text } => {
             (Some(Arc::new(FunctionSet::from_functions(&parse_available_filter_functions(&text)))), None)
@@ -543,14 +729,14 @@ fn traceable_functions(fs: &KernelFs, what: &str) -> (Option<Arc<FunctionSet>>, 
             Ok(set) => (
                 Some(set),
                 Some(format!(
-                    "{what} functions: available_filter_functions is unreadable ({reason}); listed \
+                    "{KERNEL_FUNCTION_PROVIDERS} functions: available_filter_functions is unreadable ({reason}); listed \
                      BTF functions that are text symbols in /proc/kallsyms instead"
                 )),
             ),
             Err(error) => (
                 None,
                 Some(format!(
-                    "{what} functions: neither available_filter_functions ({reason}) nor \
+                    "{KERNEL_FUNCTION_PROVIDERS} functions: neither available_filter_functions ({reason}) nor \
                      /proc/kallsyms ({error}) is readable; listed every BTF function, some may not attach"
                 )),
             ),
