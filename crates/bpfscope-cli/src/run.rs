@@ -60,6 +60,14 @@ fn compile(cli: &Cli, source: &Source, fs: &KernelFs) -> anyhow::Result<Option<C
     if report(&diagnostics, source) {
         return Ok(None);
     }
+    if program.probes.is_empty() {
+        // Without probes nothing could ever end the run but Ctrl-C.
+        eprintln!(
+            "{}: ERROR: the program has no probes; write one like: BEGIN {{ printf(\"hello\\n\"); exit(); }}",
+            source.file_name
+        );
+        return Ok(None);
+    }
     if wants_stage(cli, "ast") {
         print!("{}", bpfscope_syntax::printer::print_program(&program));
     }

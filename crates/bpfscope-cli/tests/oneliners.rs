@@ -28,7 +28,7 @@ fn exec_oneliner_prints_pid_comm_and_argv() {
         return;
     }
     let directory = temp_dir("exec-oneliner");
-    let tracer = Tracer::start(bpfscope(), EXEC_ONELINER, &directory, "bpfscope");
+    let mut tracer = Tracer::start(bpfscope(), EXEC_ONELINER, &directory, "bpfscope");
     let marker = format!("marker-{}", std::process::id());
     let pid = exec_marker(&marker);
     std::thread::sleep(std::time::Duration::from_millis(300));
@@ -52,8 +52,8 @@ fn exec_oneliners_print_what_bpftrace_prints() {
     }
     for (index, script) in [EXEC_ONELINER, NSECS_ONELINER].iter().enumerate() {
         let directory = temp_dir(&format!("compare-{index}"));
-        let ours = Tracer::start(bpfscope(), script, &directory, "bpfscope");
-        let theirs = Tracer::start("bpftrace", script, &directory, "bpftrace");
+        let mut ours = Tracer::start(bpfscope(), script, &directory, "bpfscope");
+        let mut theirs = Tracer::start("bpftrace", script, &directory, "bpftrace");
         let marker = format!("cmp{index}-{}", std::process::id());
         // bpftrace 0.17 stops join() at the first empty argument, so compare without one.
         let mut child = Command::new("/bin/echo").args([marker.as_str(), "x y"]).stdout(std::process::Stdio::null()).spawn().unwrap();

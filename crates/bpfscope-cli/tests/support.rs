@@ -88,7 +88,7 @@ impl Tracer {
     }
 
     /// Sends SIGINT, waits for the exit, returns (exit success, output file, stderr).
-    pub fn stop(mut self) -> (bool, String, String) {
+    pub fn stop(&mut self) -> (bool, String, String) {
         // SAFETY: kill(2) on our own child's pid has no memory effects.
         unsafe {
             libc_kill(self.child.id() as i32, 2);
@@ -96,6 +96,14 @@ impl Tracer {
         let status = self.child.wait().expect("tracer exits");
         let (stdout, stderr) = self.contents();
         (status.success(), stdout, stderr)
+    }
+}
+
+impl Drop for Tracer {
+    /// A test that fails midway must not leave its tracer running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -32,36 +32,216 @@ pub const STABLE_MARKER: &str = "  (stable: prefer over kprobe/fentry)";
 /// `provider:target` of every provider in `Provider::in_kernel_list`, as bpftrace does.
 pub fn list(fs: &KernelFs, patterns: &str, verbose: bool) -> Result<Listing, ProbeError> {
     let mut listing = Listing::default();
-    let mut seen_full_names = HashSet::new();
+    let mut entries = Vec::new();
+    let mut sink = |entry: &ProbeEntry| {
+        entries.push(entry.clone());
+        Ok(())
+    };
+    list_into(
+        fs,
+        &split_patterns(patterns),
+        verbose,
+        &|_| true,
+        &|_, _| true,
+        &mut listing.notes,
+        &mut listing.type_definitions,
+        &mut sink,
+    )?;
+    listing.entries = entries;
+    dedup_notes(&mut listing.notes);
+    Ok(listing)
+}
+
+/// What a streamed listing leaves once every entry has been handed out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListingSummary {
+    /// How many entries were emitted.
+    pub entry_count: usize,
+    /// One-line notes for stderr, each distinct note once.
+    pub notes: Vec<String>,
+    /// BTF definitions as C, to print after the entries.
+    pub type_definitions: Vec<String>,
+}
+
+/// Like `list`, but hands each entry to `emit` as soon as its provider produced it, with whether
+/// it gets the `STABLE_MARKER` (same rule as `render_text`), so a full listing (~220k entries)
+/// is never held in memory. Entries, order and dedup are exactly those of `list`.
+pub fn list_each(
+    fs: &KernelFs,
+    patterns: &str,
+    verbose: bool,
+    emit: &mut dyn FnMut(&ProbeEntry, bool) -> std::io::Result<()>,
+) -> Result<ListingSummary, ProbeError> {
+    let patterns = split_patterns(patterns);
+    let marked_event_keys = stable_event_keys(fs, &patterns);
+    let mut summary = ListingSummary::default();
+    let mut key_buffer = String::new();
+    let mut entry_count = 0;
+    let mut sink = |entry: &ProbeEntry| {
+        let marked = entry.provider == Provider::Tracepoint
+            && !marked_event_keys.is_empty()
+            && marked_event_keys.contains(event_key_text(
+                &mut key_buffer,
+                event_key_of_tracepoint(&entry.target),
+            ));
+        entry_count += 1;
+        emit(entry, marked)
+    };
+    list_into(
+        fs,
+        &patterns,
+        verbose,
+        &|_| true,
+        &|_, _| true,
+        &mut summary.notes,
+        &mut summary.type_definitions,
+        &mut sink,
+    )?;
+    summary.entry_count = entry_count;
+    dedup_notes(&mut summary.notes);
+    Ok(summary)
+}
+
+fn dedup_notes(notes: &mut Vec<String>) {
+    let mut seen_notes = HashSet::new();
+    notes.retain(|note| seen_notes.insert(note.clone()));
+}
+
+fn split_patterns(patterns: &str) -> Vec<&str> {
     let patterns: Vec<&str> = patterns
         .split(',')
         .map(str::trim)
         .filter(|pattern| !pattern.is_empty())
         .collect();
-    let patterns = if patterns.is_empty() {
+    if patterns.is_empty() {
         vec!["*"]
     } else {
         patterns
+    }
+}
+
+/// An event key as one string (`1execve` for syscalls, `0name` otherwise), so a set of them can
+/// be probed with a reused buffer.
+fn event_key_text<'b>(buffer: &'b mut String, (is_syscall, event): (bool, &str)) -> &'b str {
+    buffer.clear();
+    buffer.push(if is_syscall { '1' } else { '0' });
+    buffer.push_str(event);
+    buffer
+}
+
+/// The event keys of the tracepoints that get the stable marker: those that some kprobe,
+/// kretprobe, fentry or fexit entry of the same listing also observes. Computed before
+/// streaming, in two cheap passes: the tracepoints' keys, then only the kernel functions whose
+/// key is among them.
+fn stable_event_keys(fs: &KernelFs, patterns: &[&str]) -> HashSet<String> {
+    let is_kernel_function = |provider: Provider| {
+        matches!(
+            provider,
+            Provider::Kprobe | Provider::Kretprobe | Provider::Fentry | Provider::Fexit
+        )
     };
+    let mut ignored_notes = Vec::new();
+    let mut ignored_types = Vec::new();
+    let mut tracepoint_keys = HashSet::new();
+    let mut key_buffer = String::new();
+    let _ = list_into(
+        fs,
+        patterns,
+        false,
+        &|provider| provider == Provider::Tracepoint,
+        &|_, _| true,
+        &mut ignored_notes,
+        &mut ignored_types,
+        &mut |entry| {
+            let key = event_key_of_tracepoint(&entry.target);
+            if !tracepoint_keys.contains(event_key_text(&mut key_buffer, key)) {
+                tracepoint_keys.insert(key_buffer.clone());
+            }
+            Ok(())
+        },
+    );
+    if tracepoint_keys.is_empty() {
+        return tracepoint_keys;
+    }
+    let filter_buffer = RefCell::new(String::new());
+    let mut function_keys = HashSet::new();
+    let _ = list_into(
+        fs,
+        patterns,
+        false,
+        &is_kernel_function,
+        &|_, target| {
+            let mut buffer = filter_buffer.borrow_mut();
+            tracepoint_keys.contains(event_key_text(
+                &mut buffer,
+                event_key_of_kernel_function(target),
+            ))
+        },
+        &mut ignored_notes,
+        &mut ignored_types,
+        &mut |entry| {
+            let key = event_key_of_kernel_function(&entry.target);
+            if !function_keys.contains(event_key_text(&mut key_buffer, key)) {
+                function_keys.insert(key_buffer.clone());
+            }
+            Ok(())
+        },
+    );
+    function_keys
+}
+
+/// The streaming core of `list` and `list_each`: only providers accepted by `wanted`, only
+/// targets accepted by `also` (on top of the pattern), each entry handed to `sink`.
+#[allow(clippy::too_many_arguments)]
+fn list_into(
+    fs: &KernelFs,
+    patterns: &[&str],
+    verbose: bool,
+    wanted: &dyn Fn(Provider) -> bool,
+    also: &dyn Fn(Provider, &str) -> bool,
+    notes: &mut Vec<String>,
+    type_definitions: &mut Vec<String>,
+    sink: &mut dyn FnMut(&ProbeEntry) -> std::io::Result<()>,
+) -> Result<(), ProbeError> {
+    let mut seen_full_names = HashSet::new();
     // Each source lists a provider's probes once, so only several patterns can repeat a probe.
     let several_patterns = patterns.len() > 1;
+    let mut deduplicating_sink = |entry: &ProbeEntry| {
+        if several_patterns && !seen_full_names.insert(entry.full_name()) {
+            return Ok(());
+        }
+        sink(entry)
+    };
     for pattern in patterns {
-        let mut entries = Vec::new();
         if let Some(query) = type_query(pattern) {
-            match kernel_funcs::describe_type(fs, query)? {
-                Some(definition) => listing.type_definitions.push(definition),
-                None => listing.notes.push(format!("no BTF type matches '{query}'")),
+            // Only the real listing (which wants every provider) describes types; the marker
+            // passes want either tracepoints or kernel functions.
+            if wanted(Provider::Tracepoint) && wanted(Provider::Kprobe) {
+                match kernel_funcs::describe_type(fs, query)? {
+                    Some(definition) => type_definitions.push(definition),
+                    None => notes.push(format!("no BTF type matches '{query}'")),
+                }
             }
             continue;
         }
         match split_pattern(pattern)? {
             PatternKind::Provider(provider, target) => {
-                entries = list_provider(fs, provider, target, verbose, &mut listing.notes)?;
+                if wanted(provider) {
+                    list_provider(
+                        fs,
+                        provider,
+                        target,
+                        verbose,
+                        &|target| also(provider, target),
+                        notes,
+                        &mut deduplicating_sink,
+                    )?;
+                }
             }
             PatternKind::FullName(glob) => {
                 for provider in Provider::ALL
                     .into_iter()
-                    .filter(|provider| provider.in_kernel_list())
+                    .filter(|provider| provider.in_kernel_list() && wanted(*provider))
                 {
                     if !provider_can_match(&glob, provider) {
                         continue;
@@ -71,24 +251,44 @@ pub fn list(fs: &KernelFs, patterns: &str, verbose: bool) -> Result<Listing, Pro
                         provider,
                         &glob,
                         verbose,
-                        &mut listing.notes,
+                        &|target| also(provider, target),
+                        notes,
+                        &mut deduplicating_sink,
                     ) {
-                        Ok(found) => entries.extend(found),
+                        Ok(()) => {}
                         Err(ProbeError::TracefsMissing) => return Err(ProbeError::TracefsMissing),
+                        Err(error @ ProbeError::Io { .. }) if is_output_error(&error) => {
+                            return Err(error)
+                        }
                         // One unreadable source must not hide the others in a catch-all search.
-                        Err(error) => listing.notes.push(format!("{}: {error}", provider.name())),
+                        Err(error) => notes.push(format!("{}: {error}", provider.name())),
                     }
                 }
             }
         }
-        if several_patterns {
-            entries.retain(|entry| seen_full_names.insert(entry.full_name()));
-        }
-        listing.entries.extend(entries);
     }
-    let mut seen_notes = HashSet::new();
-    listing.notes.retain(|note| seen_notes.insert(note.clone()));
-    Ok(listing)
+    Ok(())
+}
+
+fn is_output_error(error: &ProbeError) -> bool {
+    matches!(error, ProbeError::Io { path, .. } if path == OUTPUT_PATH)
+}
+
+/// The `path` of `ProbeError::Io` when writing the listing failed.
+const OUTPUT_PATH: &str = "<output>";
+
+fn emit_all(
+    entries: Result<Vec<ProbeEntry>, ProbeError>,
+    also: &dyn Fn(&str) -> bool,
+    sink: &mut dyn FnMut(&ProbeEntry) -> std::io::Result<()>,
+) -> Result<(), ProbeError> {
+    for entry in entries?.iter().filter(|entry| also(&entry.target)) {
+        sink(entry).map_err(|source| ProbeError::Io {
+            path: OUTPUT_PATH.to_string(),
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 /// `struct X`, `union X`, `enum X`: a BTF type query rather than a probe pattern.
@@ -147,8 +347,10 @@ fn list_provider(
     provider: Provider,
     target_pattern: &str,
     verbose: bool,
+    also: &dyn Fn(&str) -> bool,
     notes: &mut Vec<String>,
-) -> Result<Vec<ProbeEntry>, ProbeError> {
+    sink: &mut dyn FnMut(&ProbeEntry) -> std::io::Result<()>,
+) -> Result<(), ProbeError> {
     let target_pattern = if target_pattern.is_empty() {
         "*"
     } else {
@@ -157,7 +359,12 @@ fn list_provider(
     match provider {
         Provider::Tracepoint => {
             let glob = Glob::new(target_pattern)?;
-            tracefs::list_tracepoints(fs, &|target| glob.matches(target), verbose, notes)
+            let matches = |target: &str| glob.matches(target) && also(target);
+            emit_all(
+                tracefs::list_tracepoints(fs, &matches, verbose, notes),
+                &|_| true,
+                sink,
+            )
         }
         Provider::Rawtracepoint
         | Provider::Kprobe
@@ -168,18 +375,21 @@ fn list_provider(
             // `fentry:vfs_read` means the function in any module (targets are `vmlinux:vfs_read`).
             let pattern_has_module = target_pattern.contains(':');
             let matches = |target: &str| {
-                glob.matches(target)
+                (glob.matches(target)
                     || (!pattern_has_module
                         && target
                             .rsplit_once(':')
-                            .is_some_and(|(_, function)| glob.matches(function)))
+                            .is_some_and(|(_, function)| glob.matches(function))))
+                    && also(target)
             };
-            kernel_funcs::list_kernel_functions(fs, provider, &matches, verbose, notes)
+            kernel_funcs::for_each_kernel_function(fs, provider, &matches, verbose, notes, sink)
         }
-        Provider::Uprobe | Provider::Uretprobe => {
-            elf::list_uprobes(fs, provider, target_pattern, verbose)
-        }
-        Provider::Usdt => usdt::list_usdt(fs, target_pattern, verbose),
+        Provider::Uprobe | Provider::Uretprobe => emit_all(
+            elf::list_uprobes(fs, provider, target_pattern, verbose),
+            also,
+            sink,
+        ),
+        Provider::Usdt => emit_all(usdt::list_usdt(fs, target_pattern, verbose), also, sink),
         Provider::Software | Provider::Hardware => {
             // Targets are `EVENT:`; a count after the event (`cpu-clock:1000`) does not narrow it.
             let event = target_pattern
@@ -188,7 +398,16 @@ fn list_provider(
                 .filter(|event| !event.is_empty())
                 .unwrap_or("*");
             let glob = Glob::new(&format!("{event}:"))?;
-            perf_events::list_perf_events(fs, provider, &|target| glob.matches(target), verbose)
+            emit_all(
+                perf_events::list_perf_events(
+                    fs,
+                    provider,
+                    &|target| glob.matches(target),
+                    verbose,
+                ),
+                also,
+                sink,
+            )
         }
         Provider::Profile | Provider::Interval => {
             let unit = target_pattern
@@ -197,9 +416,13 @@ fn list_provider(
                 .filter(|unit| !unit.is_empty())
                 .unwrap_or("*");
             let glob = Glob::new(&format!("{unit}:"))?;
-            Ok(timer_unit_entries(provider, &|target| glob.matches(target)))
+            emit_all(
+                Ok(timer_unit_entries(provider, &|target| glob.matches(target))),
+                also,
+                sink,
+            )
         }
-        Provider::Watchpoint | Provider::Iter | Provider::Begin | Provider::End => Ok(Vec::new()),
+        Provider::Watchpoint | Provider::Iter | Provider::Begin | Provider::End => Ok(()),
     }
 }
 
@@ -218,8 +441,10 @@ fn list_provider_by_full_name(
     provider: Provider,
     glob: &Glob,
     verbose: bool,
+    also: &dyn Fn(&str) -> bool,
     notes: &mut Vec<String>,
-) -> Result<Vec<ProbeEntry>, ProbeError> {
+    sink: &mut dyn FnMut(&ProbeEntry) -> std::io::Result<()>,
+) -> Result<(), ProbeError> {
     // One reused buffer: kernel function sources call this for tens of thousands of names.
     let full_name = RefCell::new(String::new());
     let matches = |target: &str| {
@@ -228,23 +453,34 @@ fn list_provider_by_full_name(
         buffer.push_str(provider.name());
         buffer.push(':');
         buffer.push_str(target);
-        glob.matches(&buffer)
+        glob.matches(&buffer) && also(target)
     };
+    let everything = |_: &str| true;
     match provider {
-        Provider::Tracepoint => tracefs::list_tracepoints(fs, &matches, verbose, notes),
+        Provider::Tracepoint => emit_all(
+            tracefs::list_tracepoints(fs, &matches, verbose, notes),
+            &everything,
+            sink,
+        ),
         Provider::Rawtracepoint
         | Provider::Kprobe
         | Provider::Kretprobe
         | Provider::Fentry
         | Provider::Fexit => {
-            kernel_funcs::list_kernel_functions(fs, provider, &matches, verbose, notes)
+            kernel_funcs::for_each_kernel_function(fs, provider, &matches, verbose, notes, sink)
         }
-        Provider::Software | Provider::Hardware => {
-            perf_events::list_perf_events(fs, provider, &matches, verbose)
-        }
-        Provider::Profile | Provider::Interval => Ok(timer_unit_entries(provider, &matches)),
+        Provider::Software | Provider::Hardware => emit_all(
+            perf_events::list_perf_events(fs, provider, &matches, verbose),
+            &everything,
+            sink,
+        ),
+        Provider::Profile | Provider::Interval => emit_all(
+            Ok(timer_unit_entries(provider, &matches)),
+            &everything,
+            sink,
+        ),
         // Userspace providers need a path; the rest have nothing to list.
-        _ => Ok(Vec::new()),
+        _ => Ok(()),
     }
 }
 
@@ -317,30 +553,61 @@ pub fn render_text(listing: &Listing, verbose: bool, out: &mut dyn Write) -> std
     let marked = tracepoints_with_kernel_function_twins(listing);
     let mut buffer = String::with_capacity(listing.entries.len() * 48);
     for entry in &listing.entries {
-        buffer.push_str(entry.provider.name());
-        buffer.push(':');
-        buffer.push_str(&entry.target);
-        if !marked.is_empty() && marked.contains(&entry.full_name()) {
-            buffer.push_str(STABLE_MARKER);
-        }
-        buffer.push('\n');
-        if verbose {
-            for arg in &entry.args {
-                buffer.push_str("    ");
-                for piece in tracefs::arg_text_pieces(arg) {
-                    buffer.push_str(piece);
-                }
-                buffer.push('\n');
+        let is_marked = !marked.is_empty() && marked.contains(&entry.full_name());
+        push_text_entry(&mut buffer, entry, is_marked, verbose);
+    }
+    push_text_type_definitions(&mut buffer, &listing.type_definitions);
+    out.write_all(buffer.as_bytes())
+}
+
+/// One entry as `render_text` prints it, for streamed listings (`list_each`).
+pub fn write_text_entry(
+    entry: &ProbeEntry,
+    marked: bool,
+    verbose: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let mut buffer = String::with_capacity(64);
+    push_text_entry(&mut buffer, entry, marked, verbose);
+    out.write_all(buffer.as_bytes())
+}
+
+/// The type definitions as `render_text` prints them after the entries.
+pub fn write_text_type_definitions(
+    type_definitions: &[String],
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let mut buffer = String::new();
+    push_text_type_definitions(&mut buffer, type_definitions);
+    out.write_all(buffer.as_bytes())
+}
+
+fn push_text_entry(buffer: &mut String, entry: &ProbeEntry, marked: bool, verbose: bool) {
+    buffer.push_str(entry.provider.name());
+    buffer.push(':');
+    buffer.push_str(&entry.target);
+    if marked {
+        buffer.push_str(STABLE_MARKER);
+    }
+    buffer.push('\n');
+    if verbose {
+        for arg in &entry.args {
+            buffer.push_str("    ");
+            for piece in tracefs::arg_text_pieces(arg) {
+                buffer.push_str(piece);
             }
+            buffer.push('\n');
         }
     }
-    for definition in &listing.type_definitions {
+}
+
+fn push_text_type_definitions(buffer: &mut String, type_definitions: &[String]) {
+    for definition in type_definitions {
         buffer.push_str(definition);
         if !definition.ends_with('\n') {
             buffer.push('\n');
         }
     }
-    out.write_all(buffer.as_bytes())
 }
 
 #[derive(Serialize)]
@@ -363,26 +630,43 @@ struct JsonTypeDefinition<'a> {
 pub fn render_json(listing: &Listing, verbose: bool, out: &mut dyn Write) -> std::io::Result<()> {
     let mut buffer = Vec::with_capacity(listing.entries.len() * 96);
     for entry in &listing.entries {
-        let probe = JsonProbe {
-            provider: entry.provider.name(),
-            probe: entry.full_name(),
-            stability: entry.provider.stability(),
-            args: verbose.then_some(entry.args.as_slice()),
-        };
-        serde_json::to_writer(&mut buffer, &probe).map_err(std::io::Error::other)?;
-        buffer.push(b'\n');
+        write_json_entry(entry, verbose, &mut buffer)?;
     }
-    for definition in &listing.type_definitions {
-        serde_json::to_writer(
-            &mut buffer,
-            &JsonTypeDefinition {
-                type_definition: definition,
-            },
-        )
-        .map_err(std::io::Error::other)?;
-        buffer.push(b'\n');
-    }
+    write_json_type_definitions(&listing.type_definitions, &mut buffer)?;
     out.write_all(&buffer)
+}
+
+/// One entry as `render_json` prints it, for streamed listings (`list_each`).
+pub fn write_json_entry(
+    entry: &ProbeEntry,
+    verbose: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let probe = JsonProbe {
+        provider: entry.provider.name(),
+        probe: entry.full_name(),
+        stability: entry.provider.stability(),
+        args: verbose.then_some(entry.args.as_slice()),
+    };
+    let mut line = serde_json::to_vec(&probe).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    out.write_all(&line)
+}
+
+/// The type definitions as `render_json` prints them after the entries.
+pub fn write_json_type_definitions(
+    type_definitions: &[String],
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    for definition in type_definitions {
+        let mut line = serde_json::to_vec(&JsonTypeDefinition {
+            type_definition: definition,
+        })
+        .map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        out.write_all(&line)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -510,6 +794,61 @@ mod tests {
                 "tracepoint:syscalls:sys_enter_execve{STABLE_MARKER}\ntracepoint:syscalls:sys_enter_read\nkprobe:__x64_sys_execve\n"
             )
         );
+    }
+
+    /// `list_each` streams exactly what `list` + `render_text` print, marker included.
+    fn assert_streamed_equals_collected(fs: &KernelFs, patterns: &str, verbose: bool) {
+        let listing = list(fs, patterns, verbose).unwrap();
+        let mut collected = Vec::new();
+        render_text(&listing, verbose, &mut collected).unwrap();
+        let mut streamed = Vec::new();
+        let summary = list_each(fs, patterns, verbose, &mut |entry, marked| {
+            write_text_entry(entry, marked, verbose, &mut streamed)
+        })
+        .unwrap();
+        write_text_type_definitions(&summary.type_definitions, &mut streamed).unwrap();
+        assert_eq!(summary.entry_count, listing.entries.len(), "{patterns}");
+        assert_eq!(summary.notes, listing.notes, "{patterns}");
+        assert_eq!(
+            String::from_utf8(streamed).unwrap(),
+            String::from_utf8(collected).unwrap(),
+            "{patterns}"
+        );
+    }
+
+    #[test]
+    fn streamed_listing_equals_collected_listing() {
+        let fs = fixture_fs();
+        for patterns in [
+            "",
+            "*",
+            "*execve*",
+            "t:sched:sched_switch,tracepoint:sched:sched_s*",
+            "s:cpu*,profile:*,i:s",
+        ] {
+            assert_streamed_equals_collected(&fs, patterns, false);
+            assert_streamed_equals_collected(&fs, patterns, true);
+        }
+    }
+
+    #[test]
+    fn live_streamed_listing_equals_collected_listing() {
+        let fs = KernelFs::live();
+        if !fs.exists("/sys/kernel/btf/vmlinux") || !fs.exists("/sys/kernel/tracing/events") {
+            eprintln!("skipping: no kernel BTF or tracefs");
+            return;
+        }
+        assert_streamed_equals_collected(&fs, "*execve*", false);
+        assert_streamed_equals_collected(
+            &fs,
+            "kprobe:vfs_r*,fentry:vfs_r*,t:syscalls:*read*",
+            true,
+        );
+        let listing = list(&fs, "*execve*", false).unwrap();
+        let mut text = Vec::new();
+        render_text(&listing, false, &mut text).unwrap();
+        // The marker must really show up (the test above could pass with none at all).
+        assert!(String::from_utf8(text).unwrap().contains(STABLE_MARKER));
     }
 
     #[test]

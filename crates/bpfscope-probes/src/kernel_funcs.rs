@@ -190,6 +190,7 @@ impl FunctionSet {
         Ok(FunctionSet { hashes })
     }
 
+    #[cfg(test)]
     fn contains(&self, module: Option<&str>, name: &str) -> bool {
         self.hashes
             .binary_search(&function_hash(module, name))
