@@ -61,7 +61,12 @@ pub struct Cli {
     pub pid: Option<i32>,
 
     /// Print a compiler stage instead of (or before) running: ast, types, bpf, verifier, all.
-    #[arg(short = 'd', long = "debug", value_name = "STAGE", value_delimiter = ',')]
+    #[arg(
+        short = 'd',
+        long = "debug",
+        value_name = "STAGE",
+        value_delimiter = ','
+    )]
     pub debug_stages: Vec<String>,
 
     /// Compile and load the programs, but do not attach or run them.
@@ -85,6 +90,10 @@ pub struct Cli {
     pub script_or_pattern: Option<String>,
 
     /// Positional parameters of the script ($1, $2, ...).
-    #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub positional: Vec<String>,
 }

@@ -24,17 +24,25 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         eprintln!("bpfscope: tracefs was not mounted; mounted it at /sys/kernel/tracing");
     }
     // The lockdown mode is only visible through securityfs.
-    if !fs.exists("/sys/kernel/security/lockdown") && bpfscope_runtime::sys::mount_securityfs().is_ok() {
+    if !fs.exists("/sys/kernel/security/lockdown")
+        && bpfscope_runtime::sys::mount_securityfs().is_ok()
+    {
         eprintln!("bpfscope: securityfs was not mounted; mounted it at /sys/kernel/security to read the lockdown mode");
     }
     let vmlinux_bytes = fs.read("/sys/kernel/btf/vmlinux");
-    let vmlinux = vmlinux_bytes.as_ref().ok().and_then(|bytes| Btf::parse(bytes.as_slice()).ok());
+    let vmlinux = vmlinux_bytes
+        .as_ref()
+        .ok()
+        .and_then(|bytes| Btf::parse(bytes.as_slice()).ok());
     let inputs = FeatureProbeInputs {
         tp_btf_sched_switch_btf_id: vmlinux
             .as_ref()
             .and_then(|btf| btf.find(Kind::Typedef, "btf_trace_sched_switch"))
             .map(|id| id.0),
-        fentry_function_btf_id: vmlinux.as_ref().and_then(|btf| btf.find(Kind::Func, "vfs_read")).map(|id| id.0),
+        fentry_function_btf_id: vmlinux
+            .as_ref()
+            .and_then(|btf| btf.find(Kind::Func, "vfs_read"))
+            .map(|id| id.0),
         kprobe_function: Some("vfs_read".to_string()),
         uprobe_target: bpfscope_probes::elf::resolve_uprobe(&fs, "/proc/self/exe", "main")
             .ok()
@@ -57,7 +65,11 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     };
     let debugfs_mounted = fs
         .read_to_string("/proc/mounts")
-        .map(|mounts| mounts.lines().any(|line| line.split(' ').nth(2) == Some("debugfs")))
+        .map(|mounts| {
+            mounts
+                .lines()
+                .any(|line| line.split(' ').nth(2) == Some("debugfs"))
+        })
         .unwrap_or(false);
     let mut out = std::io::stdout().lock();
     if crate::wants_json(cli) {
@@ -108,31 +120,62 @@ fn count_text(count: &Result<usize, String>) -> String {
     }
 }
 
-fn render_text(report: &FeatureReport, counts: &Counts, debugfs_mounted: bool, out: &mut dyn Write) -> std::io::Result<()> {
+fn render_text(
+    report: &FeatureReport,
+    counts: &Counts,
+    debugfs_mounted: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     writeln!(out, "System")?;
     writeln!(out, "  kernel: {}", report.kernel_release)?;
     writeln!(
         out,
         "  BTF: {}",
-        if report.vmlinux_btf_present { "yes (/sys/kernel/btf/vmlinux)" } else { "no (kernel types unavailable)" }
+        if report.vmlinux_btf_present {
+            "yes (/sys/kernel/btf/vmlinux)"
+        } else {
+            "no (kernel types unavailable)"
+        }
     )?;
-    let lockdown = report.lockdown.clone().unwrap_or_else(|| "unknown".to_string());
+    let lockdown = report
+        .lockdown
+        .clone()
+        .unwrap_or_else(|| "unknown".to_string());
     match &report.lockdown_note {
         Some(note) => writeln!(out, "  lockdown: {lockdown} ({note})")?,
         None => writeln!(out, "  lockdown: {lockdown}")?,
     }
     match &report.tracefs_root {
         Some(root) => writeln!(out, "  tracefs: mounted at {}", root.display())?,
-        None => writeln!(out, "  tracefs: not mounted (mount -t tracefs tracefs /sys/kernel/tracing)")?,
+        None => writeln!(
+            out,
+            "  tracefs: not mounted (mount -t tracefs tracefs /sys/kernel/tracing)"
+        )?,
     }
     writeln!(
         out,
         "  debugfs: {}",
-        if debugfs_mounted { "mounted" } else { "not mounted (not needed: bpfscope uses tracefs)" }
+        if debugfs_mounted {
+            "mounted"
+        } else {
+            "not mounted (not needed: bpfscope uses tracefs)"
+        }
     )?;
-    writeln!(out, "  unprivileged_bpf_disabled: {}", optional_number(report.unprivileged_bpf_disabled))?;
-    writeln!(out, "  perf_event_paranoid: {}", optional_number(report.perf_event_paranoid))?;
-    writeln!(out, "  bpf_jit_enable: {}", optional_number(report.jit_enable))?;
+    writeln!(
+        out,
+        "  unprivileged_bpf_disabled: {}",
+        optional_number(report.unprivileged_bpf_disabled)
+    )?;
+    writeln!(
+        out,
+        "  perf_event_paranoid: {}",
+        optional_number(report.perf_event_paranoid)
+    )?;
+    writeln!(
+        out,
+        "  bpf_jit_enable: {}",
+        optional_number(report.jit_enable)
+    )?;
     writeln!(out)?;
     writeln!(out, "Probe types and features (tried on this kernel)")?;
     for (feature, status) in &report.results {
@@ -144,9 +187,21 @@ fn render_text(report: &FeatureReport, counts: &Counts, debugfs_mounted: bool, o
     }
     writeln!(out)?;
     writeln!(out, "Counts")?;
-    writeln!(out, "  kallsyms symbols: {}", count_text(&counts.kallsyms_symbols))?;
-    writeln!(out, "  traceable functions (available_filter_functions): {}", count_text(&counts.traceable_functions))?;
-    writeln!(out, "  BTF functions: {}", count_text(&counts.btf_functions))?;
+    writeln!(
+        out,
+        "  kallsyms symbols: {}",
+        count_text(&counts.kallsyms_symbols)
+    )?;
+    writeln!(
+        out,
+        "  traceable functions (available_filter_functions): {}",
+        count_text(&counts.traceable_functions)
+    )?;
+    writeln!(
+        out,
+        "  BTF functions: {}",
+        count_text(&counts.btf_functions)
+    )?;
     writeln!(out, "  tracepoints: {}", count_text(&counts.tracepoints))?;
     Ok(())
 }
@@ -158,7 +213,12 @@ fn count_json(count: &Result<usize, String>) -> serde_json::Value {
     }
 }
 
-fn render_json(report: &FeatureReport, counts: &Counts, debugfs_mounted: bool, out: &mut dyn Write) -> std::io::Result<()> {
+fn render_json(
+    report: &FeatureReport,
+    counts: &Counts,
+    debugfs_mounted: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     let features: Vec<serde_json::Value> = report
         .results
         .iter()

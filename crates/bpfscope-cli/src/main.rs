@@ -18,7 +18,11 @@ fn main() -> ExitCode {
         Err(error) => {
             // clap prints help/version to stdout with exit 0, usage errors to stderr with exit 2.
             let _ = error.print();
-            return if error.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+            return if error.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match run(&cli) {

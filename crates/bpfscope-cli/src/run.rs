@@ -23,16 +23,27 @@ struct Source {
 
 fn read_source(cli: &Cli) -> anyhow::Result<Source> {
     if let Some(program) = &cli.program {
-        return Ok(Source { file_name: "stdin".to_string(), text: program.clone() });
+        return Ok(Source {
+            file_name: "stdin".to_string(),
+            text: program.clone(),
+        });
     }
     let path = cli.script_or_pattern.as_deref().unwrap_or("-");
     if path == "-" {
-        let text = std::io::read_to_string(std::io::stdin()).context("reading the program from standard input")?;
-        return Ok(Source { file_name: "stdin".to_string(), text });
+        let text = std::io::read_to_string(std::io::stdin())
+            .context("reading the program from standard input")?;
+        return Ok(Source {
+            file_name: "stdin".to_string(),
+            text,
+        });
     }
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read script file '{path}' (give a script file, or a program with -e)"))?;
-    Ok(Source { file_name: path.to_string(), text })
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!("cannot read script file '{path}' (give a script file, or a program with -e)")
+    })?;
+    Ok(Source {
+        file_name: path.to_string(),
+        text,
+    })
 }
 
 /// Prints diagnostics to stderr; returns whether any was an error.
@@ -46,14 +57,18 @@ fn report(diagnostics: &[Diagnostic], source: &Source) -> bool {
 }
 
 fn wants_stage(cli: &Cli, stage: &str) -> bool {
-    cli.debug_stages.iter().any(|wanted| wanted == stage || wanted == "all")
+    cli.debug_stages
+        .iter()
+        .any(|wanted| wanted == stage || wanted == "all")
 }
 
 /// Parses, checks and compiles; `Ok(None)` when diagnostics were printed and the run must stop.
 fn compile(cli: &Cli, source: &Source, fs: &KernelFs) -> anyhow::Result<Option<CompiledProgram>> {
     for stage in &cli.debug_stages {
         if !["ast", "types", "bpf", "verifier", "all"].contains(&stage.as_str()) {
-            anyhow::bail!("unknown debug stage '{stage}'; valid stages: ast, types, bpf, verifier, all");
+            anyhow::bail!(
+                "unknown debug stage '{stage}'; valid stages: ast, types, bpf, verifier, all"
+            );
         }
     }
     let (program, diagnostics) = bpfscope_syntax::parse(&source.text);
@@ -77,14 +92,24 @@ fn compile(cli: &Cli, source: &Source, fs: &KernelFs) -> anyhow::Result<Option<C
             include.path
         );
     }
-    let uses_tracepoints = program.probes.iter().flat_map(|probe| &probe.attach_points).any(|point| {
-        bpfscope_probes::Provider::from_name(point.provider()) == Some(bpfscope_probes::Provider::Tracepoint)
-    });
+    let uses_tracepoints = program
+        .probes
+        .iter()
+        .flat_map(|probe| &probe.attach_points)
+        .any(|point| {
+            bpfscope_probes::Provider::from_name(point.provider())
+                == Some(bpfscope_probes::Provider::Tracepoint)
+        });
     if uses_tracepoints && tracefs::locate(fs).is_none() {
         crate::list::mount_tracefs()?;
     }
     let probe_info = KernelProbeInfo { fs: fs.clone() };
-    let checked = bpfscope_check::check(&program, &source.text, &probe_info, &CheckOptions::default());
+    let checked = bpfscope_check::check(
+        &program,
+        &source.text,
+        &probe_info,
+        &CheckOptions::default(),
+    );
     if report(&checked.diagnostics, source) {
         return Ok(None);
     }
@@ -99,7 +124,10 @@ fn compile(cli: &Cli, source: &Source, fs: &KernelFs) -> anyhow::Result<Option<C
         }
     };
     if wants_stage(cli, "bpf") {
-        print!("{}", bpfscope_codegen::disassemble_program(&compiled, &source.text));
+        print!(
+            "{}",
+            bpfscope_codegen::disassemble_program(&compiled, &source.text)
+        );
     }
     Ok(Some(compiled))
 }
@@ -109,7 +137,8 @@ fn open_output(cli: &Cli) -> anyhow::Result<Box<dyn Write>> {
     Ok(match &cli.output {
         Some(path) => Box::new(BufWriter::with_capacity(
             1 << 16,
-            File::create(path).with_context(|| format!("cannot create output file {}", path.display()))?,
+            File::create(path)
+                .with_context(|| format!("cannot create output file {}", path.display()))?,
         )),
         None => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout())),
     })
@@ -121,10 +150,20 @@ fn explain_runtime_error(error: RuntimeError, source: &Source) -> anyhow::Error 
         RuntimeError::VerifierRejected(rejection) => {
             let location = match rejection.script_line {
                 Some(line) => {
-                    let text = source.text.lines().nth(line.saturating_sub(1) as usize).unwrap_or("");
-                    format!("{}:{line}: the kernel verifier rejected the program for {}\n{text}\n", source.file_name, rejection.probe_name)
+                    let text = source
+                        .text
+                        .lines()
+                        .nth(line.saturating_sub(1) as usize)
+                        .unwrap_or("");
+                    format!(
+                        "{}:{line}: the kernel verifier rejected the program for {}\n{text}\n",
+                        source.file_name, rejection.probe_name
+                    )
                 }
-                None => format!("the kernel verifier rejected the program for {}\n", rejection.probe_name),
+                None => format!(
+                    "the kernel verifier rejected the program for {}\n",
+                    rejection.probe_name
+                ),
             };
             anyhow::anyhow!(
                 "{location}{}\nverifier log:\n{}\nThis is a bpfscope bug when the script is valid; please report it with the script and this log.",
@@ -142,9 +181,15 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let Some(compiled) = compile(cli, &source, &fs)? else {
         return Ok(ExitCode::from(1));
     };
-    let format = if crate::wants_json(cli) { OutputFormat::Json } else { OutputFormat::Text };
+    let format = if crate::wants_json(cli) {
+        OutputFormat::Json
+    } else {
+        OutputFormat::Text
+    };
     let child = match &cli.command {
-        Some(command) => Some(bpfscope_runtime::PausedChild::spawn(&split_command(command)?)?),
+        Some(command) => Some(bpfscope_runtime::PausedChild::spawn(&split_command(
+            command,
+        )?)?),
         None => None,
     };
     let options = SessionOptions {
@@ -152,9 +197,13 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         child,
         handle_stop_signals: !cli.dry_run,
     };
-    let mut session = Session::load(&compiled, options).map_err(|error| explain_runtime_error(error, &source))?;
+    let mut session =
+        Session::load(&compiled, options).map_err(|error| explain_runtime_error(error, &source))?;
     if cli.dry_run {
-        eprintln!("bpfscope: dry run: {} programs compiled and loaded, nothing attached", compiled.programs.len());
+        eprintln!(
+            "bpfscope: dry run: {} programs compiled and loaded, nothing attached",
+            compiled.programs.len()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let mut sink = EventSink {
@@ -246,12 +295,19 @@ impl EventSink<'_> {
 }
 
 /// `Attaching N probes...` (stderr in text mode; an `attached_probes` object in JSON).
-fn announce_attached(cli: &Cli, probe_count: usize, format: OutputFormat, stderr: &mut dyn Write) -> anyhow::Result<()> {
+fn announce_attached(
+    cli: &Cli,
+    probe_count: usize,
+    format: OutputFormat,
+    stderr: &mut dyn Write,
+) -> anyhow::Result<()> {
     if cli.quiet {
         return Ok(());
     }
     match format {
-        OutputFormat::Text => bpfscope_output::print_attached_probes(probe_count as u64, format, stderr)?,
+        OutputFormat::Text => {
+            bpfscope_output::print_attached_probes(probe_count as u64, format, stderr)?
+        }
         OutputFormat::Json => {
             let mut stdout = std::io::stdout().lock();
             bpfscope_output::print_attached_probes(probe_count as u64, format, &mut stdout)?;
@@ -274,14 +330,26 @@ fn print_one_map(
     Ok(())
 }
 
-fn print_maps_at_exit(compiled: &CompiledProgram, session: &Session, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<()> {
+fn print_maps_at_exit(
+    compiled: &CompiledProgram,
+    session: &Session,
+    format: OutputFormat,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     let mut snapshots = Vec::new();
     for (index, spec) in compiled.maps.iter().enumerate() {
         if spec.layout.is_some() {
             snapshots.push((spec, session.snapshot(index)?));
         }
     }
-    bpfscope_output::print_maps_at_exit(snapshots, format, TextStyle { escape_control: true }, out)?;
+    bpfscope_output::print_maps_at_exit(
+        snapshots,
+        format,
+        TextStyle {
+            escape_control: true,
+        },
+        out,
+    )?;
     Ok(())
 }
 
@@ -336,8 +404,14 @@ mod tests {
     #[test]
     fn splits_commands_like_a_shell() {
         assert_eq!(split_command("ls -l /tmp").unwrap(), ["ls", "-l", "/tmp"]);
-        assert_eq!(split_command("sh -c 'exit 3'").unwrap(), ["sh", "-c", "exit 3"]);
-        assert_eq!(split_command(r#"echo "a \"b\"" c\ d"#).unwrap(), ["echo", "a \"b\"", "c d"]);
+        assert_eq!(
+            split_command("sh -c 'exit 3'").unwrap(),
+            ["sh", "-c", "exit 3"]
+        );
+        assert_eq!(
+            split_command(r#"echo "a \"b\"" c\ d"#).unwrap(),
+            ["echo", "a \"b\"", "c d"]
+        );
         assert!(split_command("echo 'x").is_err());
         assert!(split_command("   ").is_err());
     }

@@ -8,7 +8,11 @@ use support::*;
 fn failing(program: &str) -> String {
     let output = run(&["-e", program]);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(1), "exit code for {program:?}; stderr:\n{stderr}");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "exit code for {program:?}; stderr:\n{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
     stderr
 }
@@ -16,8 +20,14 @@ fn failing(program: &str) -> String {
 #[test]
 fn syntax_error_is_located() {
     let stderr = failing("tracepoint:syscalls:sys_enter_execve { printf(\"%d\\n\", pid) ");
-    assert!(stderr.starts_with("stdin:1:60-61: ERROR: syntax error, unexpected end of file"), "{stderr}");
-    assert!(stderr.contains("\n                                                           ~\n"), "{stderr}");
+    assert!(
+        stderr.starts_with("stdin:1:60-61: ERROR: syntax error, unexpected end of file"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\n                                                           ~\n"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -26,7 +36,10 @@ fn unknown_builtin_suggests_the_close_one() {
         return;
     }
     let stderr = failing("tracepoint:syscalls:sys_enter_execve { printf(\"%d\\n\", pdi); }");
-    assert!(stderr.starts_with("stdin:1:55-58: ERROR: Unknown identifier: 'pdi'"), "{stderr}");
+    assert!(
+        stderr.starts_with("stdin:1:55-58: ERROR: Unknown identifier: 'pdi'"),
+        "{stderr}"
+    );
     assert!(stderr.contains("Did you mean 'pid'?"), "{stderr}");
 }
 
@@ -36,7 +49,12 @@ fn wrong_argument_type_is_located() {
         return;
     }
     let stderr = failing("tracepoint:syscalls:sys_enter_execve { printf(\"%d\\n\", comm); }");
-    assert!(stderr.starts_with("stdin:1:55-59: ERROR: printf: %d specifier expects a value of type integer"), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "stdin:1:55-59: ERROR: printf: %d specifier expects a value of type integer"
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -45,7 +63,10 @@ fn missing_tracepoint_names_it_and_how_to_list() {
         return;
     }
     let stderr = failing("tracepoint:syscalls:sys_enter_nothere { printf(\"%d\\n\", pid); }");
-    assert!(stderr.starts_with("stdin:1:1-38: ERROR: tracepoint not found: syscalls:sys_enter_nothere"), "{stderr}");
+    assert!(
+        stderr.starts_with("stdin:1:1-38: ERROR: tracepoint not found: syscalls:sys_enter_nothere"),
+        "{stderr}"
+    );
     assert!(stderr.contains("bpfscope -l 'tracepoint:*'"), "{stderr}");
 }
 
@@ -53,12 +74,25 @@ fn missing_tracepoint_names_it_and_how_to_list() {
 fn missing_script_file_is_explained() {
     let output = run(&["/nonexistent/script.bt"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read script file '/nonexistent/script.bt'"));
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("cannot read script file '/nonexistent/script.bt'"));
 }
 
 #[test]
 fn garbage_programs_never_panic() {
-    for program in ["", "{", "}", "BEGIN", "BEGIN {", "@", "$", "/", "BEGIN { @x[ = 1 }", "k:f { ((((( }", "\u{1}\u{7f}\u{1b}[2J"] {
+    for program in [
+        "",
+        "{",
+        "}",
+        "BEGIN",
+        "BEGIN {",
+        "@",
+        "$",
+        "/",
+        "BEGIN { @x[ = 1 }",
+        "k:f { ((((( }",
+        "\u{1}\u{7f}\u{1b}[2J",
+    ] {
         let output = run(&["-e", program]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!stderr.contains("panicked"), "{program:?}: {stderr}");

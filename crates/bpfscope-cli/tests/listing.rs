@@ -6,7 +6,11 @@ use support::*;
 
 fn stdout_of(args: &[&str]) -> String {
     let output = run(args);
-    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -16,12 +20,28 @@ fn execve_search_lists_tracepoints_and_kernel_functions() {
         return;
     }
     let listing = stdout_of(&["-l", "*execve*"]);
-    for tracepoint in ["sys_enter_execve", "sys_enter_execveat", "sys_exit_execve", "sys_exit_execveat"] {
+    for tracepoint in [
+        "sys_enter_execve",
+        "sys_enter_execveat",
+        "sys_exit_execve",
+        "sys_exit_execveat",
+    ] {
         let line = format!("tracepoint:syscalls:{tracepoint}  (stable: prefer over kprobe/fentry)");
-        assert!(listing.lines().any(|l| l == line), "missing {line}:\n{listing}");
+        assert!(
+            listing.lines().any(|l| l == line),
+            "missing {line}:\n{listing}"
+        );
     }
-    assert!(listing.lines().any(|l| l == "kprobe:__x64_sys_execve"), "{listing}");
-    assert!(listing.lines().any(|l| l == "fentry:vmlinux:__x64_sys_execve"), "{listing}");
+    assert!(
+        listing.lines().any(|l| l == "kprobe:__x64_sys_execve"),
+        "{listing}"
+    );
+    assert!(
+        listing
+            .lines()
+            .any(|l| l == "fentry:vmlinux:__x64_sys_execve"),
+        "{listing}"
+    );
 }
 
 #[test]
@@ -59,7 +79,10 @@ fn unknown_provider_lists_the_valid_ones() {
     let output = run(&["-l", "bogus:*"]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("unknown probe type 'bogus'; valid types: tracepoint,"), "{stderr}");
+    assert!(
+        stderr.contains("unknown probe type 'bogus'; valid types: tracepoint,"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -68,6 +91,11 @@ fn info_tries_probe_types_for_real() {
         return;
     }
     let info = stdout_of(&["--info"]);
-    assert!(info.lines().any(|line| line.trim_start().starts_with("tracepoint") && line.trim_end().ends_with("yes")), "{info}");
+    assert!(
+        info.lines()
+            .any(|line| line.trim_start().starts_with("tracepoint")
+                && line.trim_end().ends_with("yes")),
+        "{info}"
+    );
     assert!(info.contains("BTF functions: "), "{info}");
 }

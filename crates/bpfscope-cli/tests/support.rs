@@ -16,7 +16,10 @@ pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
-            status.lines().find(|line| line.starts_with("Uid:")).map(|line| line.split_whitespace().nth(1) == Some("0"))
+            status
+                .lines()
+                .find(|line| line.starts_with("Uid:"))
+                .map(|line| line.split_whitespace().nth(1) == Some("0"))
         })
         .unwrap_or(false)
 }
@@ -30,11 +33,17 @@ pub fn skip_unless_root(test: &str) -> bool {
 }
 
 pub fn bpftrace_available() -> bool {
-    Command::new("bpftrace").arg("--version").output().is_ok_and(|output| output.status.success())
+    Command::new("bpftrace")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success())
 }
 
 pub fn run(args: &[&str]) -> Output {
-    Command::new(bpfscope()).args(args).output().expect("bpfscope runs")
+    Command::new(bpfscope())
+        .args(args)
+        .output()
+        .expect("bpfscope runs")
 }
 
 /// A tracer running in the background with its output going to a file.
@@ -59,7 +68,11 @@ impl Tracer {
             .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
             .spawn()
             .expect("tracer starts");
-        let mut tracer = Tracer { child, output_path, stderr_path };
+        let mut tracer = Tracer {
+            child,
+            output_path,
+            stderr_path,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             let (stdout, stderr) = tracer.contents();
@@ -73,7 +86,10 @@ impl Tracer {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("{program} did not attach within 60 s: {}", tracer.contents().1);
+        panic!(
+            "{program} did not attach within 60 s: {}",
+            tracer.contents().1
+        );
     }
 
     fn contents(&self) -> (String, String) {
@@ -114,11 +130,15 @@ extern "C" {
 
 /// The kernel's name for this process (what `comm` shows before an exec).
 pub fn own_comm() -> String {
-    std::fs::read_to_string("/proc/thread-self/comm").expect("comm").trim_end().to_string()
+    std::fs::read_to_string("/proc/thread-self/comm")
+        .expect("comm")
+        .trim_end()
+        .to_string()
 }
 
 pub fn temp_dir(name: &str) -> PathBuf {
-    let directory = std::env::temp_dir().join(format!("bpfscope-test-{name}-{}", std::process::id()));
+    let directory =
+        std::env::temp_dir().join(format!("bpfscope-test-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&directory).expect("temp dir");
     directory
 }

@@ -7,7 +7,10 @@ enum Token {
     Literal(char),
     AnyChar,
     AnyString,
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
 }
 
 /// A compiled wildcard pattern, matched against a whole string.
@@ -33,10 +36,11 @@ impl Glob {
                 }
                 '?' => tokens.push(Token::AnyChar),
                 '[' => {
-                    let (token, next) = parse_class(&chars, index).ok_or_else(|| ProbeError::BadPattern {
-                        pattern: pattern.to_string(),
-                        reason: format!("unclosed '[' at column {}", index + 1),
-                    })?;
+                    let (token, next) =
+                        parse_class(&chars, index).ok_or_else(|| ProbeError::BadPattern {
+                            pattern: pattern.to_string(),
+                            reason: format!("unclosed '[' at column {}", index + 1),
+                        })?;
                     tokens.push(token);
                     index = next;
                     continue;
@@ -45,7 +49,10 @@ impl Glob {
             }
             index += 1;
         }
-        Ok(Glob { source: pattern.to_string(), tokens })
+        Ok(Glob {
+            source: pattern.to_string(),
+            tokens,
+        })
     }
 
     /// The pattern as written.
@@ -55,7 +62,9 @@ impl Glob {
 
     /// Whether the pattern has no wildcard at all (then it names exactly one thing).
     pub fn is_literal(&self) -> bool {
-        self.tokens.iter().all(|token| matches!(token, Token::Literal(_)))
+        self.tokens
+            .iter()
+            .all(|token| matches!(token, Token::Literal(_)))
     }
 
     /// The text every match starts with, useful to skip work early.
@@ -98,7 +107,9 @@ impl Glob {
                 None => return false,
             }
         }
-        self.tokens[token_idx..].iter().all(|token| *token == Token::AnyString)
+        self.tokens[token_idx..]
+            .iter()
+            .all(|token| *token == Token::AnyString)
     }
 }
 
@@ -128,7 +139,8 @@ fn parse_class(chars: &[char], start: usize) -> Option<(Token, usize)> {
             return Some((Token::Class { negated, ranges }, index + 1));
         }
         first = false;
-        if chars.get(index + 1) == Some(&'-') && chars.get(index + 2).is_some_and(|end| *end != ']') {
+        if chars.get(index + 1) == Some(&'-') && chars.get(index + 2).is_some_and(|end| *end != ']')
+        {
             ranges.push((c, chars[index + 2]));
             index += 3;
         } else {

@@ -14,7 +14,9 @@ pub struct KernelFs {
 impl KernelFs {
     /// The running system.
     pub fn live() -> KernelFs {
-        KernelFs { root: PathBuf::from("/") }
+        KernelFs {
+            root: PathBuf::from("/"),
+        }
     }
 
     /// A fixture tree laid out like `/` (e.g. `test_data/host/sys/kernel/tracing/...`).
