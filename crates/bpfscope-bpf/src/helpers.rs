@@ -45,7 +45,10 @@ helpers! {
     RINGBUF_QUERY = 134, "ringbuf_query";
     GET_CURRENT_TASK_BTF = 158, "get_current_task_btf";
     KTIME_GET_COARSE_NS = 160, "ktime_get_coarse_ns";
+    FOR_EACH_MAP_ELEM = 164, "for_each_map_elem";
     GET_FUNC_IP = 173, "get_func_ip";
+    LOOP = 181, "loop";
+    MAP_LOOKUP_PERCPU_ELEM = 195, "map_lookup_percpu_elem";
     KTIME_GET_TAI_NS = 208, "ktime_get_tai_ns";
 }
 

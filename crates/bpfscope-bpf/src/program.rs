@@ -13,6 +13,27 @@ pub struct CompiledProgram {
     pub ringbuf_map: Option<usize>,
     /// Index into `maps` of the per-CPU array whose slot 0 counts records that did not fit in the ring buffer.
     pub lost_counter_map: Option<usize>,
+    /// Index into `maps` of the array of values user space fills before attaching (one `u64`
+    /// per [`GlobalSlot`]): programs read `elapsed`'s start time and `cpid` from it.
+    pub globals_map: Option<usize>,
+    /// Index into `maps` of the per-CPU array that counts, at slot `i`, the updates of map `i`
+    /// that the kernel refused because the map was full (`E2BIG`).
+    pub dropped_updates_map: Option<usize>,
+}
+
+/// The slots of the globals map (`CompiledProgram::globals_map`), each a `u64`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum GlobalSlot {
+    /// `CLOCK_MONOTONIC` (the clock of `nsecs`) when the session started: `elapsed` subtracts it.
+    StartNanoseconds = 0,
+    /// The pid of the `-c` command (0 without one): `cpid`.
+    ChildPid = 1,
+}
+
+impl GlobalSlot {
+    /// How many slots the globals map has.
+    pub const COUNT: u32 = 2;
 }
 
 /// One BPF program and where it attaches.
@@ -148,6 +169,11 @@ pub enum ValueType {
     Buffer {
         capacity: u32,
     },
+    /// A `u64` boot-clock timestamp in nanoseconds, printed as local wall-clock time with a
+    /// strftime `format` (`strftime()`; `%f` is microseconds, as in bpftrace).
+    Timestamp {
+        format: String,
+    },
     /// Stack addresses to symbolize.
     KernelStack {
         depth: u32,
@@ -167,7 +193,10 @@ impl ValueType {
             ValueType::Int { bytes, .. } => u32::from(*bytes),
             ValueType::Bool => 1,
             ValueType::Str { capacity } | ValueType::Buffer { capacity } => *capacity,
-            ValueType::Pointer | ValueType::KernelSymbol | ValueType::UserSymbol => 8,
+            ValueType::Pointer
+            | ValueType::KernelSymbol
+            | ValueType::UserSymbol
+            | ValueType::Timestamp { .. } => 8,
             ValueType::Tuple(fields) => fields
                 .iter()
                 .map(|(offset, ty)| offset + ty.size())
@@ -207,8 +236,13 @@ pub enum Action {
     Cat { format: String, args: Vec<Field> },
     /// `print(value)` of a non-map value.
     PrintValue { value: Field },
-    /// `print(@map)`: prints one map now.
-    PrintMap { map_index: usize },
+    /// `print(@map [, top [, div]])`: prints one map now; `top` keeps the largest N entries
+    /// (0: all), `div` divides printed values (0: no division).
+    PrintMap {
+        map_index: usize,
+        top: u64,
+        div: u64,
+    },
     /// `clear(@map)` / `zero(@map)` done from user space, where the kernel side cannot iterate.
     ClearMap { map_index: usize, zero: bool },
     /// `exit()`: stop tracing, run END, print maps.

@@ -23,7 +23,13 @@ pub struct CheckOptions {
     pub join_item_capacity: u32,
     /// Capacity of the string `join()` returns when used as a value.
     pub join_value_capacity: u32,
+    /// Entries of every script map (bpftrace's `max_map_keys`, default 4096).
+    pub max_map_entries: u32,
 }
+
+/// Rounds a `for ($i : a..b)` loop may run: the kernel verifies a loop round by round, so it
+/// must be bounded (bigger literal ranges are refused with a message, runtime ends are capped).
+pub const FOR_RANGE_MAX_ITERATIONS: u32 = 1024;
 
 impl Default for CheckOptions {
     fn default() -> CheckOptions {
@@ -32,6 +38,7 @@ impl Default for CheckOptions {
             join_max_items: 16,
             join_item_capacity: 1024,
             join_value_capacity: 1024,
+            max_map_entries: DEFAULT_MAP_ENTRIES,
         }
     }
 }
@@ -58,7 +65,8 @@ const BUILTIN_NAMES: &[&str] = &[
 /// Function names, for "did you mean".
 const FUNCTION_NAMES: &[&str] = &[
     "delete", "clear", "zero", "count", "sum", "min", "max", "avg", "stats", "hist", "lhist",
-    "printf", "print", "join", "str", "time", "strftime", "exit", "cat",
+    "printf", "print", "join", "str", "time", "strftime", "exit", "cat", "has_key", "strncmp",
+    "strcontains", "len",
 ];
 
 /// One attach point after expansion, with what its context looks like.
@@ -521,8 +529,76 @@ impl ProbeChecker<'_> {
                     self.statement(statement, out);
                 }
             }
-            StatementKind::ForMap { .. } | StatementKind::ForRange { .. } => {
-                self.error(span, "for loops are not supported yet by this compiler");
+            StatementKind::ForMap { map, .. } => {
+                self.state.diagnostics.push(
+                    Diagnostic::error(
+                        map.span,
+                        "for loops over maps are not supported yet by this compiler",
+                    )
+                    .with_hint("print the map with print(@map), or loop over a range: for ($i : 0..N)"),
+                );
+            }
+            StatementKind::ForRange {
+                variable,
+                variable_span,
+                start,
+                end,
+                body,
+            } => {
+                let start_typed = self.expr(start);
+                let end_typed = self.expr(end);
+                let (Some(start_typed), Some(end_typed)) = (start_typed, end_typed) else {
+                    return;
+                };
+                for bound in [&start_typed, &end_typed] {
+                    if !bound.ty.is_integer() {
+                        self.error(
+                            bound.span,
+                            format!("Loop range bounds must be integers, not '{}'", bound.ty),
+                        );
+                        return;
+                    }
+                }
+                let max_iterations = match (&start_typed.kind, &end_typed.kind) {
+                    (TypedExprKind::Integer(first), TypedExprKind::Integer(last)) => {
+                        let rounds = i128::from(*last) - i128::from(*first);
+                        if rounds > i128::from(FOR_RANGE_MAX_ITERATIONS) {
+                            self.state.diagnostics.push(
+                                Diagnostic::error(
+                                    end.span,
+                                    format!(
+                                        "this range has {rounds} rounds; a loop may run at most {FOR_RANGE_MAX_ITERATIONS}"
+                                    ),
+                                )
+                                .with_note("the kernel verifies every round of a loop, so loops must be short"),
+                            );
+                            return;
+                        }
+                        rounds.max(0) as u32
+                    }
+                    _ => FOR_RANGE_MAX_ITERATIONS,
+                };
+                let name = variable.trim_start_matches('$').to_string();
+                let loop_value = Expr::new(ExprKind::Integer(0), *variable_span);
+                let Some(TypedStatementKind::AssignVariable {
+                    variable: index, ..
+                }) = self.assign_variable(&name, *variable_span, &loop_value)
+                else {
+                    return;
+                };
+                self.loop_depth += 1;
+                let body = self.block(&body.statements);
+                self.loop_depth -= 1;
+                push(
+                    TypedStatementKind::ForRange {
+                        variable: index,
+                        start: start_typed,
+                        end: end_typed,
+                        max_iterations,
+                        body,
+                    },
+                    out,
+                );
             }
         }
     }
@@ -671,7 +747,7 @@ impl ProbeChecker<'_> {
             name: format!("@{}", access.name),
             keys,
             value,
-            max_entries: DEFAULT_MAP_ENTRIES,
+            max_entries: self.state.options.max_map_entries.max(1),
         });
         Some(self.state.resources.maps.len() - 1)
     }
@@ -720,7 +796,7 @@ impl ProbeChecker<'_> {
             Type::Str { capacity } => Type::Str {
                 capacity: (*capacity).max(self.state.options.max_strlen),
             },
-            Type::Tuple(_) => value.ty.clone(),
+            Type::Tuple(_) | Type::Timestamp { .. } => value.ty.clone(),
             other => {
                 self.error(
                     value.span,
@@ -833,20 +909,29 @@ impl ProbeChecker<'_> {
         let map = self.state.resources.maps.get(index)?;
         let ty = match &map.value {
             MapValueKind::Plain(ty) => ty.clone(),
+            MapValueKind::Count => Type::UINT64,
+            MapValueKind::Sum { signed }
+            | MapValueKind::Min { signed }
+            | MapValueKind::Max { signed }
+            | MapValueKind::Avg { signed } => Type::Int {
+                bytes: 8,
+                signed: *signed,
+            },
             other => {
                 let message = format!(
-                    "reading a {} map inside a probe is not supported yet by this compiler",
+                    "a {} map cannot be read inside a probe (only count, sum, min, max and avg can)",
                     describe_map_value(other)
                 );
                 self.error(access.span, message);
                 return None;
             }
         };
-        Some(expr_node(
-            TypedExprKind::MapRead { map: index, keys },
-            ty,
-            access.span,
-        ))
+        let kind = if matches!(map.value, MapValueKind::Plain(_)) {
+            TypedExprKind::MapRead { map: index, keys }
+        } else {
+            TypedExprKind::AggregateRead { map: index, keys }
+        };
+        Some(expr_node(kind, ty, access.span))
     }
 
     fn variable_index(&self, name: &str) -> Option<usize> {
@@ -1117,16 +1202,28 @@ impl ProbeChecker<'_> {
                 else {
                     return None;
                 };
-                if arguments.len() > 1 {
-                    self.error(
-                        span,
-                        "print(@map, top, div) is not supported yet by this compiler",
-                    );
+                if arguments.len() > 3 {
+                    self.error(span, "print() takes a map and at most top and div: print(@map, top, div)");
                     return None;
+                }
+                let mut limits = [0u64; 2];
+                for (limit, argument) in limits.iter_mut().zip(arguments.iter().skip(1)) {
+                    match argument.kind {
+                        ExprKind::Integer(value) => *limit = value,
+                        _ => {
+                            self.error(
+                                argument.span,
+                                "print()'s top and div must be non-negative integer literals",
+                            );
+                            return None;
+                        }
+                    }
                 }
                 let index = self.existing_map(map)?;
                 let action_id = self.state.resources.add_action(Action::PrintMap {
                     map_index: FIRST_SCRIPT_MAP_INDEX + index,
+                    top: limits[0],
+                    div: limits[1],
                 });
                 Some(TypedStatementKind::EmitBare { action_id })
             }
@@ -1878,9 +1975,116 @@ impl ProbeChecker<'_> {
                 None
             }
             "strftime" => {
+                if arguments.len() != 2 {
+                    self.error(span, "strftime() takes two arguments: strftime(format, nsecs)");
+                    return None;
+                }
+                let format = self.literal_string(arguments.first(), "strftime", span)?;
+                let value = self.expr(arguments.get(1)?)?;
+                if !value.ty.is_integer() {
+                    self.error(
+                        value.span,
+                        format!("strftime() expects an integer number of nanoseconds ({} provided)", value.ty),
+                    );
+                    return None;
+                }
+                Some(expr_node(
+                    TypedExprKind::Cast(Box::new(value)),
+                    Type::Timestamp { format },
+                    span,
+                ))
+            }
+            "has_key" => {
+                let Some(Expr {
+                    kind: ExprKind::Map(map),
+                    ..
+                }) = arguments.first()
+                else {
+                    self.error(span, "has_key() expects a map and a key: has_key(@map, key)");
+                    return None;
+                };
+                if !map.keys.is_empty() || arguments.len() < 2 {
+                    self.error(span, "has_key() expects a map and a key: has_key(@map, key)");
+                    return None;
+                }
+                let mut access = map.clone();
+                access.keys = match arguments.get(1).map(|key| &key.kind) {
+                    Some(ExprKind::Tuple(elements)) if arguments.len() == 2 => elements.clone(),
+                    _ => arguments.iter().skip(1).cloned().collect(),
+                };
+                let index = self.existing_map(&access)?;
+                let keys = self.map_keys(&access)?;
+                self.check_key_shape(index, &keys, access.span)?;
+                Some(expr_node(
+                    TypedExprKind::MapHasKey { map: index, keys },
+                    Type::Bool,
+                    span,
+                ))
+            }
+            "strncmp" => {
+                let [left, right, length] = arguments else {
+                    self.error(span, "strncmp() takes three arguments: strncmp(a, b, n)");
+                    return None;
+                };
+                let left = self.expr(left)?;
+                let right = self.expr(right)?;
+                for side in [&left, &right] {
+                    if !matches!(side.ty, Type::Str { .. }) {
+                        self.error(
+                            side.span,
+                            format!("strncmp() expects strings ({} provided)", side.ty),
+                        );
+                        return None;
+                    }
+                }
+                let ExprKind::Integer(length) = length.kind else {
+                    self.error(length.span, "strncmp()'s length must be an integer literal");
+                    return None;
+                };
+                let length = u32::try_from(length).unwrap_or(u32::MAX);
+                Some(expr_node(
+                    TypedExprKind::StringNCompare {
+                        left: Box::new(left),
+                        right: Box::new(right),
+                        length,
+                    },
+                    Type::INT64,
+                    span,
+                ))
+            }
+            "strcontains" => {
+                let [haystack, needle] = arguments else {
+                    self.error(span, "strcontains() takes two arguments: strcontains(haystack, \"needle\")");
+                    return None;
+                };
+                let haystack = self.expr(haystack)?;
+                if !matches!(haystack.ty, Type::Str { .. }) {
+                    self.error(
+                        haystack.span,
+                        format!("strcontains() expects a string ({} provided)", haystack.ty),
+                    );
+                    return None;
+                }
+                let ExprKind::String(needle) = &needle.kind else {
+                    self.error(
+                        needle.span,
+                        "strcontains()'s second argument must be a string literal here",
+                    );
+                    return None;
+                };
+                Some(expr_node(
+                    TypedExprKind::StringContains {
+                        haystack: Box::new(haystack),
+                        needle: needle.clone(),
+                    },
+                    Type::Bool,
+                    span,
+                ))
+            }
+            "len" => {
                 self.error(
                     function_span,
-                    "strftime() is not supported yet by this compiler",
+                    "len() is not supported yet by this compiler; print(@map) shows the entries",
                 );
                 None
             }

@@ -83,6 +83,20 @@ fn dump_statements(statements: &[TypedStatement], depth: usize, out: &mut String
                 out.push_str(&format!("{pad}unroll {count}\n"));
                 dump_statements(body, depth + 1, out);
             }
+            TypedStatementKind::ForRange {
+                variable,
+                start,
+                end,
+                max_iterations,
+                body,
+            } => {
+                out.push_str(&format!(
+                    "{pad}for $#{variable} (at most {max_iterations} rounds)\n"
+                ));
+                dump_expr(start, depth + 1, out);
+                dump_expr(end, depth + 1, out);
+                dump_statements(body, depth + 1, out);
+            }
             TypedStatementKind::MapUpdate { map, keys, value } => {
                 out.push_str(&format!("{pad}map #{map} update\n"));
                 for key in keys {
@@ -135,6 +149,12 @@ fn dump_expr(expr: &TypedExpr, depth: usize, out: &mut String) {
         TypedExprKind::TupleIndex { index, .. } => format!(".{index}"),
         TypedExprKind::ArrayIndex { .. } => "index".to_string(),
         TypedExprKind::MapRead { map, .. } => format!("map #{map} read"),
+        TypedExprKind::AggregateRead { map, .. } => format!("map #{map} aggregate read"),
+        TypedExprKind::MapHasKey { map, .. } => format!("map #{map} has_key"),
+        TypedExprKind::StringNCompare { length, .. } => format!("strncmp {length}"),
+        TypedExprKind::StringContains { needle, .. } => {
+            format!("strcontains {:?}", String::from_utf8_lossy(needle))
+        }
     };
     out.push_str(&format!("{pad}{label} :: {}\n", expr.ty));
     match &expr.kind {
@@ -158,7 +178,14 @@ fn dump_expr(expr: &TypedExpr, depth: usize, out: &mut String) {
             dump_expr(pointer, depth + 1, out)
         }
         TypedExprKind::JoinString { array, .. } => dump_expr(array, depth + 1, out),
-        TypedExprKind::MapRead { keys, .. } => {
+        TypedExprKind::StringNCompare { left, right, .. } => {
+            dump_expr(left, depth + 1, out);
+            dump_expr(right, depth + 1, out);
+        }
+        TypedExprKind::StringContains { haystack, .. } => dump_expr(haystack, depth + 1, out),
+        TypedExprKind::MapRead { keys, .. }
+        | TypedExprKind::AggregateRead { keys, .. }
+        | TypedExprKind::MapHasKey { keys, .. } => {
             for key in keys {
                 dump_expr(key, depth + 1, out);
             }

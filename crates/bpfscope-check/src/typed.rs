@@ -33,8 +33,9 @@ pub struct Resources {
 }
 
 /// Index in `CompiledProgram::maps` of the first script map; before it come the internal
-/// maps `.ringbuf`, `.lost`, `.scratch` and `.zero` (see the codegen's `maps` module).
-pub const FIRST_SCRIPT_MAP_INDEX: usize = 4;
+/// maps `.ringbuf`, `.lost`, `.scratch`, `.zero`, `.globals` and `.dropped` (see the codegen's
+/// `maps` module).
+pub const FIRST_SCRIPT_MAP_INDEX: usize = 6;
 
 /// Default number of entries of a script map (bpftrace's `max_map_keys`).
 pub const DEFAULT_MAP_ENTRIES: u32 = 4096;
@@ -327,6 +328,28 @@ pub enum TypedExprKind {
         map: usize,
         keys: Vec<TypedExpr>,
     },
+    /// `@map[keys]` of an aggregation (count, sum, min, max, avg) read inside a probe: the
+    /// per-CPU values merged in BPF, as user space would print them.
+    AggregateRead {
+        map: usize,
+        keys: Vec<TypedExpr>,
+    },
+    /// `has_key(@map, keys)`: whether the key is present.
+    MapHasKey {
+        map: usize,
+        keys: Vec<TypedExpr>,
+    },
+    /// `strncmp(left, right, length)`: 0 when the first `length` bytes (up to a NUL) are equal, else 1.
+    StringNCompare {
+        left: Box<TypedExpr>,
+        right: Box<TypedExpr>,
+        length: u32,
+    },
+    /// `strcontains(haystack, "needle")`: whether the literal occurs in the string.
+    StringContains {
+        haystack: Box<TypedExpr>,
+        needle: Vec<u8>,
+    },
     /// `array[index]` of an inline array held in memory.
     ArrayIndex {
         array: Box<TypedExpr>,
@@ -376,6 +399,15 @@ pub enum TypedStatementKind {
     },
     Unroll {
         count: u32,
+        body: Vec<TypedStatement>,
+    },
+    /// `for ($variable : start..end)`: `end` is evaluated once; at most `max_iterations` rounds
+    /// run (the loop is verified by the kernel round by round, so it must be bounded).
+    ForRange {
+        variable: usize,
+        start: TypedExpr,
+        end: TypedExpr,
+        max_iterations: u32,
         body: Vec<TypedStatement>,
     },
     /// `@map[keys] = value`.

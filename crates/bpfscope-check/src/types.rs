@@ -30,6 +30,10 @@ pub enum Type {
         length: u32,
     },
     Tuple(Vec<Type>),
+    /// A `strftime(format, nsecs)` result: the nanoseconds, formatted in user space.
+    Timestamp {
+        format: String,
+    },
     /// The `args` record of a probe: usable only through field access.
     Context,
     /// The result of a function that returns nothing (`printf`, `exit`).
@@ -58,9 +62,9 @@ impl Type {
         matches!(self, Type::Pointer { .. })
     }
 
-    /// Integers, booleans and pointers live in one register.
+    /// Integers, booleans, pointers and timestamps live in one register.
     pub fn is_scalar(&self) -> bool {
-        self.is_integer() || self.is_pointer()
+        self.is_integer() || self.is_pointer() || matches!(self, Type::Timestamp { .. })
     }
 
     pub fn is_signed(&self) -> bool {
@@ -73,7 +77,7 @@ impl Type {
             Type::Int { bytes, .. } => u32::from(*bytes),
             Type::Bool => 1,
             Type::Str { capacity } => *capacity,
-            Type::Pointer { .. } => 8,
+            Type::Pointer { .. } | Type::Timestamp { .. } => 8,
             Type::Array { element, length } => element.size().saturating_mul(*length),
             Type::Tuple(elements) => tuple_layout(elements).1,
             Type::Context | Type::Void => 0,
@@ -98,6 +102,9 @@ impl Type {
                 capacity: *capacity,
             },
             Type::Pointer { .. } => ValueType::Pointer,
+            Type::Timestamp { format } => ValueType::Timestamp {
+                format: format.clone(),
+            },
             Type::Array { .. } => ValueType::Buffer {
                 capacity: self.size(),
             },
@@ -162,6 +169,7 @@ impl std::fmt::Display for Type {
                 }
                 write!(formatter, ")")
             }
+            Type::Timestamp { .. } => write!(formatter, "timestamp"),
             Type::Context => write!(formatter, "args"),
             Type::Void => write!(formatter, "void"),
         }

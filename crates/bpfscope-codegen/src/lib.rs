@@ -93,6 +93,10 @@ pub fn compile(
         maps::lost_counter_spec(),
         maps::scratch_spec(scratch_bytes),
         maps::zero_spec(zero_bytes),
+        maps::globals_spec(),
+        maps::dropped_updates_spec(
+            (bpfscope_check::FIRST_SCRIPT_MAP_INDEX + program.resources.maps.len()) as u32,
+        ),
     ];
     debug_assert_eq!(maps.len(), bpfscope_check::FIRST_SCRIPT_MAP_INDEX);
     maps.extend(program.resources.maps.iter().map(|map| map.spec()));
@@ -102,6 +106,8 @@ pub fn compile(
         actions: program.resources.actions.clone(),
         ringbuf_map: Some(maps::RINGBUF_MAP_INDEX),
         lost_counter_map: Some(maps::LOST_MAP_INDEX),
+        globals_map: Some(maps::GLOBALS_MAP_INDEX),
+        dropped_updates_map: Some(maps::DROPPED_UPDATES_MAP_INDEX),
     })
 }
 

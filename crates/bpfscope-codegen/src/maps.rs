@@ -8,6 +8,34 @@ pub const LOST_MAP_INDEX: usize = 1;
 pub const SCRATCH_MAP_INDEX: usize = 2;
 /// A per-CPU array never written: zeroed memory to initialise new aggregation values.
 pub const ZERO_MAP_INDEX: usize = 3;
+/// Values user space writes before loading: the start time (`elapsed`) and the `-c` pid (`cpid`).
+pub const GLOBALS_MAP_INDEX: usize = 4;
+/// Per-CPU counters of updates refused because a map was full, one slot per map index.
+pub const DROPPED_UPDATES_MAP_INDEX: usize = 5;
+
+pub fn globals_spec() -> MapSpec {
+    MapSpec {
+        name: ".globals".to_string(),
+        kind: MapKind::Array,
+        key_size: 4,
+        value_size: 8,
+        max_entries: bpfscope_bpf::GlobalSlot::COUNT,
+        layout: None,
+    }
+}
+
+/// One counter per map of the compiled program (`map_count` of them, internal ones included, so
+/// that a slot index is a map index).
+pub fn dropped_updates_spec(map_count: u32) -> MapSpec {
+    MapSpec {
+        name: ".dropped".to_string(),
+        kind: MapKind::PercpuArray,
+        key_size: 4,
+        value_size: 8,
+        max_entries: map_count.max(1),
+        layout: None,
+    }
+}
 
 pub fn ringbuf_spec(bytes: u32) -> MapSpec {
     MapSpec {

@@ -51,8 +51,13 @@ pub enum EventOutcome {
     Continue,
     /// `exit()`: stop tracing, run END, print the maps.
     Exit,
-    /// `print(@map)`: snapshot map `CompiledProgram::maps[index]` and print it with [`crate::print_map`].
-    PrintMap(usize),
+    /// `print(@map [, top [, div]])`: snapshot map `CompiledProgram::maps[map_index]` and print it
+    /// with [`crate::print_map`], passing `top` and `div` on.
+    PrintMap {
+        map_index: usize,
+        top: Option<usize>,
+        div: Option<u64>,
+    },
     /// `clear(@map)` (`zero == false`) or `zero(@map)` (`zero == true`) of `CompiledProgram::maps[index]`.
     ClearMap(usize, bool),
     /// The record printed nothing because of a problem the user should see on stderr
@@ -86,6 +91,8 @@ enum PreparedAction {
     },
     PrintMap {
         map_index: usize,
+        top: u64,
+        div: u64,
     },
     ClearMap {
         map_index: usize,
@@ -150,8 +157,14 @@ impl EventPrinter {
                 Action::PrintValue { value } => PreparedAction::PrintValue {
                     value: value.clone(),
                 },
-                Action::PrintMap { map_index } => PreparedAction::PrintMap {
+                Action::PrintMap {
+                    map_index,
+                    top,
+                    div,
+                } => PreparedAction::PrintMap {
                     map_index: *map_index,
+                    top: *top,
+                    div: *div,
                 },
                 Action::ClearMap { map_index, zero } => PreparedAction::ClearMap {
                     map_index: *map_index,
@@ -294,7 +307,15 @@ impl EventPrinter {
                 }
                 EventOutcome::Continue
             }
-            PreparedAction::PrintMap { map_index } => EventOutcome::PrintMap(*map_index),
+            PreparedAction::PrintMap {
+                map_index,
+                top,
+                div,
+            } => EventOutcome::PrintMap {
+                map_index: *map_index,
+                top: (*top > 0).then(|| usize::try_from(*top).unwrap_or(usize::MAX)),
+                div: (*div > 0).then_some(*div),
+            },
             PreparedAction::ClearMap { map_index, zero } => {
                 EventOutcome::ClearMap(*map_index, *zero)
             }
@@ -508,7 +529,11 @@ mod tests {
             Action::Time {
                 format: "[%%]\n".to_string(),
             },
-            Action::PrintMap { map_index: 3 },
+            Action::PrintMap {
+                map_index: 3,
+                top: 2,
+                div: 0,
+            },
             Action::ClearMap {
                 map_index: 2,
                 zero: true,
@@ -524,7 +549,11 @@ mod tests {
         assert_eq!(printed(&mut text_printer, &record(1, &[])).0, "[%]\n");
         assert_eq!(
             printed(&mut text_printer, &record(2, &[])).1,
-            Some(EventOutcome::PrintMap(3))
+            Some(EventOutcome::PrintMap {
+                map_index: 3,
+                top: Some(2),
+                div: None
+            })
         );
         assert_eq!(
             printed(&mut text_printer, &record(3, &[])).1,

@@ -492,6 +492,9 @@ fn format_as_string(
 ) {
     match argument {
         DecodedValue::Str(bytes) => push_with_precision_and_width(spec, bytes, style, true, out),
+        DecodedValue::Formatted(bytes) => {
+            push_with_precision_and_width(spec, bytes, style, false, out)
+        }
         DecodedValue::Integer { bits, signed } => push_with_precision_and_width(
             spec,
             integer_text(*bits, *signed).as_bytes(),

@@ -26,6 +26,8 @@ pub enum DecodedValue<'a> {
     UserStack(Vec<u64>),
     KernelSymbol(u64),
     UserSymbol(u64),
+    /// Text made in user space from a raw value (a `strftime()` timestamp), printed like a string.
+    Formatted(Vec<u8>),
 }
 
 impl DecodedValue<'_> {
@@ -130,6 +132,12 @@ pub fn decode_value<'a>(
             Ok(DecodedValue::Str(until_nul(field)))
         }
         ValueType::Pointer => Ok(DecodedValue::Pointer(read_unsigned(bytes, offset, 8)?)),
+        ValueType::Timestamp { format } => {
+            let nanoseconds = read_unsigned(bytes, offset, 8)?;
+            Ok(DecodedValue::Formatted(
+                crate::time_format::format_boot_timestamp(format, nanoseconds),
+            ))
+        }
         ValueType::KernelSymbol => Ok(DecodedValue::KernelSymbol(read_unsigned(bytes, offset, 8)?)),
         ValueType::UserSymbol => Ok(DecodedValue::UserSymbol(read_unsigned(bytes, offset, 8)?)),
         ValueType::Tuple(fields) => {
@@ -248,6 +256,7 @@ pub fn push_value_text(value: &DecodedValue<'_>, style: TextStyle, out: &mut Vec
         }
         DecodedValue::Bool(flag) => out.extend_from_slice(if *flag { b"true" } else { b"false" }),
         DecodedValue::Str(bytes) => push_traced_text(bytes, style, out),
+        DecodedValue::Formatted(bytes) => push_traced_text(bytes, style, out),
         DecodedValue::Pointer(address)
         | DecodedValue::KernelSymbol(address)
         | DecodedValue::UserSymbol(address) => {
@@ -277,6 +286,7 @@ pub fn push_value_json(value: &DecodedValue<'_>, out: &mut String) {
         DecodedValue::Integer { bits, signed } => out.push_str(&integer_text(*bits, *signed)),
         DecodedValue::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
         DecodedValue::Str(bytes) => push_json_string(bytes, out),
+        DecodedValue::Formatted(bytes) => push_json_string(bytes, out),
         DecodedValue::Pointer(address)
         | DecodedValue::KernelSymbol(address)
         | DecodedValue::UserSymbol(address) => {
@@ -339,6 +349,7 @@ pub fn compare_values(left: &DecodedValue<'_>, right: &DecodedValue<'_>) -> std:
     match (left, right) {
         (DecodedValue::Str(a), DecodedValue::Str(b))
         | (DecodedValue::Buffer(a), DecodedValue::Buffer(b)) => a.cmp(b),
+        (DecodedValue::Formatted(a), DecodedValue::Formatted(b)) => a.cmp(b),
         (DecodedValue::Tuple(a), DecodedValue::Tuple(b)) => {
             for (element_a, element_b) in a.iter().zip(b.iter()) {
                 let ordering = compare_values(element_a, element_b);

@@ -18,4 +18,4 @@ pub use child::PausedChild;
 pub use error::{RuntimeError, VerifierRejection};
 pub use maps::{Map, MapSnapshot};
 pub use ringbuf::Control;
-pub use session::{Session, SessionOptions, StopReason};
+pub use session::{FullMap, Session, SessionOptions, StopReason};

@@ -7,7 +7,7 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
-use bpfscope_bpf::{AttachTarget, CompiledProgram, MapKind};
+use bpfscope_bpf::{AttachTarget, CompiledProgram, GlobalSlot, MapKind};
 
 use crate::attach::{self, Attachment};
 use crate::child::PausedChild;
@@ -47,6 +47,50 @@ pub struct SessionOptions {
     pub handle_stop_signals: bool,
 }
 
+/// A script map whose updates the kernel refused because it was full.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FullMap {
+    /// The script's name (`@execs`).
+    pub name: String,
+    pub max_entries: u32,
+    /// Updates dropped so far (summed over CPUs).
+    pub dropped_updates: u64,
+}
+
+/// `CLOCK_MONOTONIC` now, in nanoseconds: the clock of BPF's `ktime_get_ns` (`nsecs`).
+fn monotonic_nanoseconds() -> u64 {
+    // SAFETY: an all-zero timespec is valid; clock_gettime only writes it.
+    let mut now: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is valid for the duration of the call.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) } != 0 {
+        return 0;
+    }
+    (now.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(now.tv_nsec as u64)
+}
+
+/// Writes the values programs read from the globals map: the start time (`elapsed`) and the
+/// `-c` command's pid (`cpid`). Done before loading, so no program ever sees them unset.
+fn fill_globals(map: &Map, child_pid: Option<i32>) -> Result<(), RuntimeError> {
+    let slots = [
+        (GlobalSlot::StartNanoseconds, monotonic_nanoseconds()),
+        (
+            GlobalSlot::ChildPid,
+            child_pid.map_or(0, |pid| u64::try_from(pid).unwrap_or(0)),
+        ),
+    ];
+    for (slot, value) in slots {
+        let key = (slot as u32).to_ne_bytes();
+        let mut bytes = vec![0u8; map.spec.value_size as usize];
+        if let Some(first) = bytes.get_mut(..8) {
+            first.copy_from_slice(&value.to_ne_bytes());
+        }
+        map.update(&key, &[&bytes])?;
+    }
+    Ok(())
+}
+
 /// One loaded program.
 #[derive(Debug)]
 struct LoadedProgram {
@@ -63,6 +107,7 @@ pub struct Session {
     attachments: Vec<Attachment>,
     ring_buffer: Option<RingBufferConsumer>,
     lost_counter_map: Option<usize>,
+    dropped_updates_map: Option<usize>,
     child: Option<PausedChild>,
     epoll: Epoll,
     tracefs_root: Option<PathBuf>,
@@ -91,6 +136,12 @@ impl Session {
             .iter()
             .map(Map::create)
             .collect::<Result<Vec<_>, _>>()?;
+        if let Some(index) = compiled.globals_map {
+            let map = maps.get(index).ok_or_else(|| {
+                RuntimeError::InvalidProgram(format!("globals map index {index} out of range"))
+            })?;
+            fill_globals(map, options.child.as_ref().map(PausedChild::pid))?;
+        }
         let mut programs = Vec::with_capacity(compiled.programs.len());
         for spec in &compiled.programs {
             let insns = load::patch_map_relocations(
@@ -158,6 +209,7 @@ impl Session {
             attachments: Vec::new(),
             ring_buffer,
             lost_counter_map: compiled.lost_counter_map,
+            dropped_updates_map: compiled.dropped_updates_map,
             child: options.child,
             epoll,
             tracefs_root: options.tracefs_root,
@@ -359,6 +411,35 @@ impl Session {
             Some(map) => map.sum_u64_slot(0),
             None => Ok(0),
         }
+    }
+
+    /// Script maps that were full when an update came: their names, sizes and how many updates
+    /// the kernel refused (counted in BPF), so that none is lost silently.
+    pub fn full_maps(&self) -> Result<Vec<FullMap>, RuntimeError> {
+        let Some(counters) = self.dropped_updates_map.and_then(|index| self.maps.get(index)) else {
+            return Ok(Vec::new());
+        };
+        let mut full = Vec::new();
+        for (index, map) in self.maps.iter().enumerate() {
+            if map.spec.layout.is_none() {
+                continue;
+            }
+            let Ok(slot) = u32::try_from(index) else {
+                continue;
+            };
+            if slot >= counters.spec.max_entries {
+                continue;
+            }
+            let dropped = counters.sum_u64_slot(slot)?;
+            if dropped > 0 {
+                full.push(FullMap {
+                    name: map.spec.name.clone(),
+                    max_entries: map.spec.max_entries,
+                    dropped_updates: dropped,
+                });
+            }
+        }
+        Ok(full)
     }
 
     /// Every entry of map `map_index`: key bytes with the value bytes of each CPU.

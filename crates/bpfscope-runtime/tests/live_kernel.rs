@@ -154,6 +154,8 @@ fn compiled_with(programs: Vec<ProgramSpec>, ring_buffer_size: u32) -> CompiledP
         actions: Vec::new(),
         ringbuf_map: Some(0),
         lost_counter_map: Some(1),
+        globals_map: None,
+        dropped_updates_map: None,
     }
 }
 
