@@ -134,12 +134,10 @@ fn event_key_text<'b>(buffer: &'b mut String, (is_syscall, event): (bool, &str))
 /// streaming, in two cheap passes: the tracepoints' keys, then only the kernel functions whose
 /// key is among them.
 fn stable_event_keys(fs: &KernelFs, patterns: &[&str]) -> HashSet<String> {
-    let is_kernel_function = |provider: Provider| {
-        matches!(
-            provider,
-            Provider::Kprobe | Provider::Kretprobe | Provider::Fentry | Provider::Fexit
-        )
-    };
+    // The marker is about kprobe/fentry entries; kretprobe and fexit list the same functions,
+    // so scanning them again would only double the cost of a full `-l`.
+    let is_kernel_function =
+        |provider: Provider| matches!(provider, Provider::Kprobe | Provider::Fentry);
     let mut ignored_notes = Vec::new();
     let mut ignored_types = Vec::new();
     let mut tracepoint_keys = HashSet::new();
@@ -359,7 +357,7 @@ fn list_provider(
     match provider {
         Provider::Tracepoint => {
             let glob = Glob::new(target_pattern)?;
-            let matches = |target: &str| glob.matches(target) && also(target);
+            let matches = |target: &str| also(target) && glob.matches(target);
             emit_all(
                 tracefs::list_tracepoints(fs, &matches, verbose, notes),
                 &|_| true,
@@ -448,12 +446,19 @@ fn list_provider_by_full_name(
     // One reused buffer: kernel function sources call this for tens of thousands of names.
     let full_name = RefCell::new(String::new());
     let matches = |target: &str| {
+        // The cheap checks first: `*` matches everything, and `also` rejects most names early.
+        if !also(target) {
+            return false;
+        }
+        if glob.matches_everything() {
+            return true;
+        }
         let mut buffer = full_name.borrow_mut();
         buffer.clear();
         buffer.push_str(provider.name());
         buffer.push(':');
         buffer.push_str(target);
-        glob.matches(&buffer) && also(target)
+        glob.matches(&buffer)
     };
     let everything = |_: &str| true;
     match provider {

@@ -78,39 +78,72 @@ impl Glob {
             .collect()
     }
 
+    /// Whether the pattern is `*` alone, which every name matches.
+    pub fn matches_everything(&self) -> bool {
+        self.tokens == [Token::AnyString]
+    }
+
     /// Whether `text` matches the whole pattern.
     pub fn matches(&self, text: &str) -> bool {
-        // Iterative matching with one backtrack point per `*`: linear in practice, never exponential.
-        let text: Vec<char> = text.chars().collect();
-        let (mut token_idx, mut text_idx) = (0usize, 0usize);
-        let mut backtrack: Option<(usize, usize)> = None;
-        while text_idx < text.len() {
-            match self.tokens.get(token_idx) {
-                Some(Token::AnyString) => {
-                    backtrack = Some((token_idx, text_idx));
-                    token_idx += 1;
-                    continue;
-                }
-                Some(token) if token_matches(token, text[text_idx]) => {
-                    token_idx += 1;
-                    text_idx += 1;
-                    continue;
-                }
-                _ => {}
-            }
-            match backtrack {
-                Some((star_token, star_text)) => {
-                    token_idx = star_token + 1;
-                    text_idx = star_text + 1;
-                    backtrack = Some((star_token, star_text + 1));
-                }
-                None => return false,
-            }
+        if self.matches_everything() {
+            return true;
         }
-        self.tokens[token_idx..]
-            .iter()
-            .all(|token| *token == Token::AnyString)
+        // Probe names are ASCII: match their bytes directly instead of collecting chars,
+        // since `-l` calls this for hundreds of thousands of names.
+        if text.is_ascii() {
+            match_units(&self.tokens, text.as_bytes())
+        } else {
+            let chars: Vec<char> = text.chars().collect();
+            match_units(&self.tokens, &chars)
+        }
     }
+}
+
+/// One unit of text: a byte of ASCII text or a char of any other.
+trait TextUnit: Copy {
+    fn to_char(self) -> char;
+}
+
+impl TextUnit for u8 {
+    fn to_char(self) -> char {
+        char::from(self)
+    }
+}
+
+impl TextUnit for char {
+    fn to_char(self) -> char {
+        self
+    }
+}
+
+/// Iterative matching with one backtrack point per `*`: linear in practice, never exponential.
+fn match_units<Unit: TextUnit>(tokens: &[Token], text: &[Unit]) -> bool {
+    let (mut token_idx, mut text_idx) = (0usize, 0usize);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while text_idx < text.len() {
+        match tokens.get(token_idx) {
+            Some(Token::AnyString) => {
+                backtrack = Some((token_idx, text_idx));
+                token_idx += 1;
+                continue;
+            }
+            Some(token) if token_matches(token, text[text_idx].to_char()) => {
+                token_idx += 1;
+                text_idx += 1;
+                continue;
+            }
+            _ => {}
+        }
+        match backtrack {
+            Some((star_token, star_text)) => {
+                token_idx = star_token + 1;
+                text_idx = star_text + 1;
+                backtrack = Some((star_token, star_text + 1));
+            }
+            None => return false,
+        }
+    }
+    tokens[token_idx..].iter().all(|token| *token == Token::AnyString)
 }
 
 fn token_matches(token: &Token, c: char) -> bool {

@@ -430,6 +430,8 @@ struct TraceableFunction {
     id: TypeId,
     /// Its prototype parses and its arguments fit in registers (fentry/fexit can attach).
     fentry_ok: bool,
+    /// The kernel can trace it (it is in the traceable set): only these are listed.
+    traceable: bool,
 }
 
 /// The traceable BTF functions (BTF ∩ traceable set), computed once per process and root and
@@ -440,9 +442,9 @@ struct TraceableTable {
     functions: Vec<TraceableFunction>,
     note: Option<String>,
     /// Indices of `functions` sorted by kprobe target (`name`, `module:name`).
-    kprobe_order: std::sync::OnceLock<Vec<u32>>,
+    kprobe_order: Vec<u32>,
     /// Indices of `functions` sorted by fentry target (`object:name`).
-    fentry_order: std::sync::OnceLock<Vec<u32>>,
+    fentry_order: Vec<u32>,
 }
 
 impl TraceableTable {
@@ -465,40 +467,50 @@ impl TraceableTable {
     }
 
     fn order(&self, kprobe_like: bool) -> &[u32] {
-        let cell = if kprobe_like {
+        if kprobe_like {
             &self.kprobe_order
         } else {
             &self.fentry_order
-        };
-        cell.get_or_init(|| {
-            // Resolve names once; objects are few, so look them up by index.
-            let objects: Vec<(&str, &Btf<'static>)> = self.btf.objects().collect();
-            let parts: Vec<(&str, &str)> = self
-                .functions
-                .iter()
-                .map(|function| {
-                    let Some((object, object_btf)) = objects.get(function.object as usize) else {
-                        return ("", "");
-                    };
-                    let name = object_btf.name_of(function.id).unwrap_or("");
-                    let prefix = if kprobe_like && function.object == 0 {
-                        ""
-                    } else {
-                        object
-                    };
-                    (prefix, name)
-                })
-                .collect();
-            let mut order: Vec<u32> = (0..self.functions.len() as u32).collect();
-            // Stable: among equal targets the first in BTF order wins, as before.
-            order.sort_by(|left, right| {
-                let left = parts.get(*left as usize).copied().unwrap_or(("", ""));
-                let right = parts.get(*right as usize).copied().unwrap_or(("", ""));
-                target_bytes(left).cmp(target_bytes(right))
-            });
-            order
-        })
+        }
     }
+}
+
+/// Indices of `functions` sorted by their kprobe-style or fentry-style target.
+fn target_order(btf: &KernelBtf, functions: &[TraceableFunction], kprobe_like: bool) -> Vec<u32> {
+    // Resolve names once; objects are few, so look them up by index.
+    let objects: Vec<(&str, &Btf<'static>)> = btf.objects().collect();
+    let parts: Vec<(&str, &str)> = functions
+        .iter()
+        .map(|function| {
+            let Some((object, object_btf)) = objects.get(function.object as usize) else {
+                return ("", "");
+            };
+            let name = object_btf.name_of(function.id).unwrap_or("");
+            let prefix = if kprobe_like && function.object == 0 {
+                ""
+            } else {
+                object
+            };
+            (prefix, name)
+        })
+        .collect();
+    let mut order: Vec<u32> = (0..functions.len() as u32).collect();
+    // Stable: among equal targets the first in BTF order wins.
+    order.sort_by(|left, right| {
+        let left = parts.get(*left as usize).copied().unwrap_or(("", ""));
+        let right = parts.get(*right as usize).copied().unwrap_or(("", ""));
+        compare_targets(left, right)
+    });
+    order
+}
+
+/// Compares targets `prefix:name` (or `name` without a prefix) as strings, without building them.
+fn compare_targets(left: (&str, &str), right: (&str, &str)) -> std::cmp::Ordering {
+    // Same prefix (the common case: both in vmlinux): the names decide.
+    if left.0 == right.0 {
+        return left.1.cmp(right.1);
+    }
+    target_bytes(left).cmp(target_bytes(right))
 }
 
 /// The bytes of target `prefix:name` (or `name` without a prefix), without building it.
@@ -525,7 +537,7 @@ fn traceable_table(fs: &KernelFs, notes: &mut Vec<String>) -> Option<Arc<Traceab
             }
         }
     }
-    let (candidates, (traceable, note)) = std::thread::scope(|scope| {
+    let (candidates, (kprobe_order, fentry_order), (traceable, note)) = std::thread::scope(|scope| {
         // Reading /proc/kallsyms costs the kernel tens of ms: overlap it with the BTF work.
         let traceable_job = scope.spawn(|| traceable_functions(fs));
         let mut candidates = Vec::new();
@@ -542,10 +554,16 @@ fn traceable_table(fs: &KernelFs, notes: &mut Vec<String>) -> Option<Arc<Traceab
                         object: object_index as u32,
                         id: function.id,
                         fentry_ok,
+                        traceable: false,
                     },
                 ));
             }
         }
+        // Sorting needs no kallsyms: do it while the kernel is still producing it.
+        let functions: Vec<TraceableFunction> =
+            candidates.iter().map(|(_, function)| *function).collect();
+        let kprobe_order = target_order(&btf, &functions, true);
+        let fentry_order = target_order(&btf, &functions, false);
         let traceable = traceable_job.join().unwrap_or_else(|_| {
             (
                 None,
@@ -555,24 +573,24 @@ fn traceable_table(fs: &KernelFs, notes: &mut Vec<String>) -> Option<Arc<Traceab
                 )),
             )
         });
-        (candidates, traceable)
+        (candidates, (kprobe_order, fentry_order), traceable)
     });
+    // Keep every candidate (the orders index them) and mark the ones the kernel can trace.
     let functions = candidates
         .into_iter()
-        .filter(|(hash, _)| {
-            traceable
-                .as_ref()
-                .is_none_or(|set| set.hashes.binary_search(hash).is_ok())
+        .map(|(hash, mut function)| {
+            function.traceable =
+                traceable.as_ref().is_none_or(|set| set.hashes.binary_search(&hash).is_ok());
+            function
         })
-        .map(|(_, function)| function)
         .collect();
     notes.extend(note.clone());
     let table = Arc::new(TraceableTable {
         btf: btf.clone(),
         functions,
         note,
-        kprobe_order: std::sync::OnceLock::new(),
-        fentry_order: std::sync::OnceLock::new(),
+        kprobe_order,
+        fentry_order,
     });
     if let Ok(mut cache) = CACHE.lock() {
         *cache = Some((root, table.clone()));
@@ -610,7 +628,7 @@ fn emit_from_table(
         let Some(function) = table.functions.get(*index as usize) else {
             continue;
         };
-        if !kprobe_like && !function.fentry_ok {
+        if !function.traceable || (!kprobe_like && !function.fentry_ok) {
             continue;
         }
         let (prefix, name) = table.target_parts(function, kprobe_like);
