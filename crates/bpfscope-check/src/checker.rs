@@ -64,9 +64,29 @@ const BUILTIN_NAMES: &[&str] = &[
 ];
 /// Function names, for "did you mean".
 const FUNCTION_NAMES: &[&str] = &[
-    "delete", "clear", "zero", "count", "sum", "min", "max", "avg", "stats", "hist", "lhist",
-    "printf", "print", "join", "str", "time", "strftime", "exit", "cat", "has_key", "strncmp",
-    "strcontains", "len",
+    "delete",
+    "clear",
+    "zero",
+    "count",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "stats",
+    "hist",
+    "lhist",
+    "printf",
+    "print",
+    "join",
+    "str",
+    "time",
+    "strftime",
+    "exit",
+    "cat",
+    "has_key",
+    "strncmp",
+    "strcontains",
+    "len",
 ];
 
 /// One attach point after expansion, with what its context looks like.
@@ -535,7 +555,9 @@ impl ProbeChecker<'_> {
                         map.span,
                         "for loops over maps are not supported yet by this compiler",
                     )
-                    .with_hint("print the map with print(@map), or loop over a range: for ($i : 0..N)"),
+                    .with_hint(
+                        "print the map with print(@map), or loop over a range: for ($i : 0..N)",
+                    ),
                 );
             }
             StatementKind::ForRange {
@@ -1203,7 +1225,10 @@ impl ProbeChecker<'_> {
                     return None;
                 };
                 if arguments.len() > 3 {
-                    self.error(span, "print() takes a map and at most top and div: print(@map, top, div)");
+                    self.error(
+                        span,
+                        "print() takes a map and at most top and div: print(@map, top, div)",
+                    );
                     return None;
                 }
                 let mut limits = [0u64; 2];
@@ -1976,7 +2001,10 @@ impl ProbeChecker<'_> {
             }
             "strftime" => {
                 if arguments.len() != 2 {
-                    self.error(span, "strftime() takes two arguments: strftime(format, nsecs)");
+                    self.error(
+                        span,
+                        "strftime() takes two arguments: strftime(format, nsecs)",
+                    );
                     return None;
                 }
                 let format = self.literal_string(arguments.first(), "strftime", span)?;
@@ -1984,7 +2012,10 @@ impl ProbeChecker<'_> {
                 if !value.ty.is_integer() {
                     self.error(
                         value.span,
-                        format!("strftime() expects an integer number of nanoseconds ({} provided)", value.ty),
+                        format!(
+                            "strftime() expects an integer number of nanoseconds ({} provided)",
+                            value.ty
+                        ),
                     );
                     return None;
                 }
@@ -2000,11 +2031,17 @@ impl ProbeChecker<'_> {
                     ..
                 }) = arguments.first()
                 else {
-                    self.error(span, "has_key() expects a map and a key: has_key(@map, key)");
+                    self.error(
+                        span,
+                        "has_key() expects a map and a key: has_key(@map, key)",
+                    );
                     return None;
                 };
                 if !map.keys.is_empty() || arguments.len() < 2 {
-                    self.error(span, "has_key() expects a map and a key: has_key(@map, key)");
+                    self.error(
+                        span,
+                        "has_key() expects a map and a key: has_key(@map, key)",
+                    );
                     return None;
                 }
                 let mut access = map.clone();
@@ -2054,7 +2091,10 @@ impl ProbeChecker<'_> {
             }
             "strcontains" => {
                 let [haystack, needle] = arguments else {
-                    self.error(span, "strcontains() takes two arguments: strcontains(haystack, \"needle\")");
+                    self.error(
+                        span,
+                        "strcontains() takes two arguments: strcontains(haystack, \"needle\")",
+                    );
                     return None;
                 };
                 let haystack = self.expr(haystack)?;

@@ -7,7 +7,7 @@ pub mod probe_info;
 pub mod typed;
 pub mod types;
 
-pub use checker::{check, CheckOptions, CheckOutput};
+pub use checker::{check, CheckOptions, CheckOutput, FOR_RANGE_MAX_ITERATIONS};
 pub use probe_info::{FixtureProbeInfo, KernelProbeInfo, ProbeInfo};
 pub use typed::*;
 pub use types::{AddressSpace, Type};

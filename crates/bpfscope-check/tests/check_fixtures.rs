@@ -236,3 +236,74 @@ fn arg_builtins_only_where_the_probe_has_them() {
         output.diagnostics
     );
 }
+
+#[test]
+fn new_builtins_and_functions_type_check() {
+    let output = run(
+        r#"BEGIN { $t = strftime("%H:%M:%S.%f", nsecs); printf("%s %d %d %s\n", $t, elapsed, cpid, probe);
+  @m[1] = 2; @c = count(); if (has_key(@m, 1) && @c > 0 && strncmp("a", "b", 1) == 0 && strcontains("abc", "b")) { print(@m, 2, 10); } }"#,
+    );
+    assert!(!output.has_errors(), "{:?}", messages(&output));
+    let print_map = output
+        .program
+        .resources
+        .actions
+        .iter()
+        .find(|action| matches!(action, bpfscope_bpf::Action::PrintMap { .. }));
+    assert!(matches!(
+        print_map,
+        Some(bpfscope_bpf::Action::PrintMap {
+            top: 2,
+            div: 10,
+            ..
+        })
+    ));
+    let timestamp = output
+        .program
+        .resources
+        .actions
+        .iter()
+        .find_map(|action| match action {
+            bpfscope_bpf::Action::Printf { args, .. } => args.first().cloned(),
+            _ => None,
+        });
+    assert_eq!(
+        timestamp.map(|field| field.ty),
+        Some(bpfscope_bpf::ValueType::Timestamp {
+            format: "%H:%M:%S.%f".to_string()
+        })
+    );
+}
+
+#[test]
+fn loops_and_unsupported_forms_get_located_messages() {
+    let too_long = run("BEGIN { for ($i : 0..5000) { printf(\"x\\n\"); } }");
+    assert!(
+        messages(&too_long)
+            .iter()
+            .any(|message| message.contains("5000 rounds")),
+        "{:?}",
+        messages(&too_long)
+    );
+    let over_map = run("BEGIN { @m[1] = 1; for ($kv : @m) { printf(\"x\\n\"); } }");
+    assert!(messages(&over_map)
+        .iter()
+        .any(|message| message.contains("for loops over maps")));
+    let hist_read = run("BEGIN { @h = hist(1); if (@h > 1) { exit(); } }");
+    assert!(messages(&hist_read)
+        .iter()
+        .any(|message| message.contains("cannot be read inside a probe")));
+    let ok = run("BEGIN { for ($i : 0..10) { if ($i == 3) { break; } } }");
+    assert!(!ok.has_errors(), "{:?}", messages(&ok));
+}
+
+#[test]
+fn map_size_comes_from_the_options() {
+    let (ast, _) = bpfscope_syntax::parse("BEGIN { @m[1] = 1; }");
+    let options = CheckOptions {
+        max_map_entries: 10,
+        ..CheckOptions::default()
+    };
+    let output = check(&ast, "BEGIN { @m[1] = 1; }", &fixtures(), &options);
+    assert_eq!(output.program.resources.maps[0].max_entries, 10);
+}

@@ -104,19 +104,21 @@ fn compile(cli: &Cli, source: &Source, fs: &KernelFs) -> anyhow::Result<Option<C
         crate::list::mount_tracefs()?;
     }
     let probe_info = KernelProbeInfo { fs: fs.clone() };
-    let checked = bpfscope_check::check(
-        &program,
-        &source.text,
-        &probe_info,
-        &CheckOptions::default(),
-    );
+    let checked = bpfscope_check::check(&program, &source.text, &probe_info, &check_options()?);
     if report(&checked.diagnostics, source) {
         return Ok(None);
     }
     if wants_stage(cli, "types") {
         print!("{}", bpfscope_check::dump::dump_types(&checked.program));
     }
-    let compiled = match bpfscope_codegen::compile(&checked.program, &CodegenOptions::default()) {
+    let codegen_options = CodegenOptions {
+        possible_cpus: bpfscope_runtime::sys::possible_cpus()
+            .ok()
+            .and_then(|cpus| cpus.iter().max().map(|last| last + 1))
+            .unwrap_or(CodegenOptions::default().possible_cpus),
+        ..CodegenOptions::default()
+    };
+    let compiled = match bpfscope_codegen::compile(&checked.program, &codegen_options) {
         Ok(compiled) => compiled,
         Err(diagnostics) => {
             report(&diagnostics, source);
@@ -130,6 +132,53 @@ fn compile(cli: &Cli, source: &Source, fs: &KernelFs) -> anyhow::Result<Option<C
         );
     }
     Ok(Some(compiled))
+}
+
+/// A positive integer from the first of `names` that is set in the environment.
+fn environment_limit(names: &[&str]) -> anyhow::Result<Option<u32>> {
+    for name in names {
+        if let Ok(text) = std::env::var(name) {
+            let value: u32 = text
+                .trim()
+                .parse()
+                .ok()
+                .filter(|value| *value > 0)
+                .ok_or_else(|| anyhow::anyhow!("{name}={text}: expected a positive integer"))?;
+            return Ok(Some(value));
+        }
+    }
+    Ok(None)
+}
+
+/// Checker limits, from the environment where set: string size (`BPFSCOPE_STRLEN`, or
+/// bpftrace's `BPFTRACE_STRLEN`) and map size (`BPFSCOPE_MAP_KEYS_MAX`, or bpftrace's
+/// `BPFTRACE_MAP_KEYS_MAX`).
+fn check_options() -> anyhow::Result<CheckOptions> {
+    let mut options = CheckOptions::default();
+    if let Some(strlen) = environment_limit(&["BPFSCOPE_STRLEN", "BPFTRACE_STRLEN"])? {
+        options.max_strlen = strlen.clamp(2, 4096);
+    }
+    if let Some(entries) = environment_limit(&["BPFSCOPE_MAP_KEYS_MAX", "BPFTRACE_MAP_KEYS_MAX"])? {
+        options.max_map_entries = entries;
+    }
+    Ok(options)
+}
+
+/// One warning per script map that filled up and refused updates, so none is lost silently.
+fn warn_full_maps(session: &Session, already_warned: &mut Vec<String>) {
+    let Ok(full_maps) = session.full_maps() else {
+        return;
+    };
+    for full in full_maps {
+        if already_warned.contains(&full.name) {
+            continue;
+        }
+        eprintln!(
+            "bpfscope: warning: map {} is full ({} entries): {} updates were dropped; raise the limit with BPFSCOPE_MAP_KEYS_MAX=N",
+            full.name, full.max_entries, full.dropped_updates
+        );
+        already_warned.push(full.name);
+    }
 }
 
 /// Where events go: stdout or the `-o` file, buffered and flushed after each batch.
@@ -214,6 +263,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         failure: None,
     };
     let mut stop = StopReason::Exit;
+    let mut full_maps_warned = Vec::new();
+    let mut polls_since_full_check = 0u32;
     if session.run_begin(&mut |maps, record| sink.handle(maps, record))? != Control::Exit {
         let probe_count = session.attach_all()?;
         announce_attached(cli, probe_count, format, &mut std::io::stderr())?;
@@ -229,6 +280,12 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             if bpfscope_runtime::signals::stop_requested() {
                 break StopReason::Signal;
             }
+            // About once a second: say as soon as a map fills up, not only at exit.
+            polls_since_full_check += 1;
+            if polls_since_full_check >= 10 {
+                polls_since_full_check = 0;
+                warn_full_maps(&session, &mut full_maps_warned);
+            }
             if let Some(code) = session.child_exit_code()? {
                 break StopReason::ChildExited(code);
             }
@@ -239,6 +296,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         return Err(error);
     }
     print_maps_at_exit(&compiled, &session, format, &mut sink.out)?;
+    sink.out.flush()?;
+    warn_full_maps(&session, &mut full_maps_warned);
     let lost = session.lost_events()?;
     if lost > 0 {
         bpfscope_output::print_lost_events(lost, format, &mut sink.out)?;
@@ -264,8 +323,20 @@ impl EventSink<'_> {
         match self.printer.print_record(record, &mut self.out) {
             Ok(EventOutcome::Continue) => Control::Continue,
             Ok(EventOutcome::Exit) => Control::Exit,
-            Ok(EventOutcome::PrintMap(index)) => {
-                match print_one_map(self.compiled, maps, index, self.format, &mut self.out) {
+            Ok(EventOutcome::PrintMap {
+                map_index,
+                top,
+                div,
+            }) => {
+                match print_one_map(
+                    self.compiled,
+                    maps,
+                    map_index,
+                    top,
+                    div,
+                    self.format,
+                    &mut self.out,
+                ) {
                     Ok(()) => Control::Continue,
                     Err(error) => {
                         self.failure.get_or_insert(error);
@@ -320,13 +391,15 @@ fn print_one_map(
     compiled: &CompiledProgram,
     maps: &[Map],
     index: usize,
+    top: Option<usize>,
+    div: Option<u64>,
     format: OutputFormat,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let (Some(spec), Some(map)) = (compiled.maps.get(index), maps.get(index)) else {
         anyhow::bail!("print() names map {index}, which does not exist");
     };
-    bpfscope_output::print_map(spec, map.snapshot()?, format, None, None, out)?;
+    bpfscope_output::print_map(spec, map.snapshot()?, format, top, div, out)?;
     Ok(())
 }
 

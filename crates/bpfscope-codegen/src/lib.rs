@@ -27,6 +27,9 @@ pub struct CodegenOptions {
     pub submit_flags: u32,
     /// How many elements `join()` used as a value reads.
     pub join_max_items: u32,
+    /// CPUs the kernel may run on (`/sys/devices/system/cpu/possible`): reading an aggregation
+    /// inside a probe merges this many per-CPU values (unrolled, at most 1024).
+    pub possible_cpus: u32,
 }
 
 impl Default for CodegenOptions {
@@ -35,6 +38,7 @@ impl Default for CodegenOptions {
             ringbuf_bytes: 4 << 20,
             submit_flags: 0,
             join_max_items: 16,
+            possible_cpus: 64,
         }
     }
 }

@@ -2,11 +2,14 @@
 
 use crate::context;
 use crate::ir::{Base, CallArg, IrBuilder, IrInsn, Label, Operand, VReg, Width};
-use crate::maps::{LOST_MAP_INDEX, RINGBUF_MAP_INDEX, SCRATCH_MAP_INDEX, ZERO_MAP_INDEX};
+use crate::maps::{
+    DROPPED_UPDATES_MAP_INDEX, GLOBALS_MAP_INDEX, LOST_MAP_INDEX, RINGBUF_MAP_INDEX,
+    SCRATCH_MAP_INDEX, ZERO_MAP_INDEX,
+};
 use crate::CodegenOptions;
 use bpfscope_bpf::helpers::{self, Helper};
 use bpfscope_bpf::insn::*;
-use bpfscope_bpf::Action;
+use bpfscope_bpf::{Action, GlobalSlot};
 use bpfscope_check::typed::*;
 use bpfscope_check::{
     lhist_buckets, AddressSpace, Aggregation, ScriptMap, Type, FIRST_SCRIPT_MAP_INDEX, HIST_BUCKETS,
@@ -19,6 +22,14 @@ const FRAME_BUDGET: u32 = 320;
 const STACK_AGGREGATE_LIMIT: u32 = 64;
 /// Copies up to this size are unrolled loads/stores; bigger ones use `probe_read_kernel`.
 const UNROLLED_COPY_LIMIT: u32 = 64;
+/// Instructions the kernel verifier may walk through a loop (its limit is 1,000,000 in all;
+/// the rest is left for the code around the loop and its branches).
+const LOOP_VERIFIER_BUDGET: u64 = 300_000;
+/// Ends a `join()` value that did not fit (too many items or too long), as the printed
+/// `join()` statement does.
+const JOIN_TRUNCATION_MARK: &str = "...";
+/// `-E2BIG`: what `bpf_map_update_elem` returns when a hash map has no room for a new key.
+const MAP_FULL_ERROR: i32 = -7;
 
 /// A place in memory: a frame offset or a register holding a pointer, plus an offset.
 #[derive(Clone, Copy, Debug)]
@@ -295,6 +306,13 @@ impl<'a> Lowering<'a> {
                     self.statements(body);
                 }
             }
+            TypedStatementKind::ForRange {
+                variable,
+                start,
+                end,
+                max_iterations,
+                body,
+            } => self.for_range(*variable, start, end, *max_iterations, body, statement.span),
             TypedStatementKind::MapUpdate { map, keys, value } => {
                 self.map_update(*map, keys, value)
             }
@@ -327,6 +345,297 @@ impl<'a> Lowering<'a> {
                 self.builder.jump(exit);
             }
         }
+    }
+
+    /// `for ($i : start..end)`: a loop the verifier walks round by round, bounded by
+    /// `max_iterations` (a hidden counter) so that it always ends.
+    fn for_range(
+        &mut self,
+        variable: usize,
+        start: &TypedExpr,
+        end: &TypedExpr,
+        max_iterations: u32,
+        body: &[TypedStatement],
+        span: Span,
+    ) {
+        let Some(storage) = self.variables.get(variable).copied() else {
+            return;
+        };
+        let first = self.scalar(start);
+        self.store_place(Width::B8, storage.place, Operand::Reg(first));
+        let last = self.scalar(end);
+        let end_slot = self.stack_slot();
+        self.builder
+            .store(Width::B8, Base::Frame, end_slot, Operand::Reg(last));
+        let rounds_slot = self.stack_slot();
+        self.builder
+            .store(Width::B8, Base::Frame, rounds_slot, Operand::Imm(0));
+        let head = self.builder.label();
+        let next = self.builder.label();
+        let done = self.builder.label();
+        self.builder.place(head);
+        let rounds = self.builder.load(Width::B8, Base::Frame, rounds_slot);
+        self.builder.branch(
+            BPF_JGE,
+            rounds,
+            Operand::Imm(max_iterations.min(i32::MAX as u32) as i32),
+            done,
+        );
+        let current = self.load_place(Width::B8, storage.place);
+        let limit = self.builder.load(Width::B8, Base::Frame, end_slot);
+        self.builder
+            .branch(BPF_JSGE, current, Operand::Reg(limit), done);
+        let body_start = self.builder.insns.len();
+        self.loops.push((next, done));
+        self.statements(body);
+        self.loops.pop();
+        let body_length = (self.builder.insns.len() - body_start) as u64 + 12;
+        if body_length.saturating_mul(u64::from(max_iterations)) > LOOP_VERIFIER_BUDGET {
+            self.error(
+                span,
+                format!(
+                    "this loop is too big for the kernel verifier: about {body_length} instructions \
+                     per round, {max_iterations} rounds; make the body or the range smaller"
+                ),
+            );
+        }
+        self.builder.place(next);
+        let current = self.load_place(Width::B8, storage.place);
+        self.builder.alu(BPF_ADD, current, Operand::Imm(1));
+        self.store_place(Width::B8, storage.place, Operand::Reg(current));
+        let rounds = self.builder.load(Width::B8, Base::Frame, rounds_slot);
+        self.builder.alu(BPF_ADD, rounds, Operand::Imm(1));
+        self.builder
+            .store(Width::B8, Base::Frame, rounds_slot, Operand::Reg(rounds));
+        self.builder.jump(head);
+        self.builder.place(done);
+    }
+
+    /// After a map update whose result is `status`: a full map (`-E2BIG`) bumps that map's
+    /// `.dropped` counter on this CPU, so that user space can say it lost updates.
+    fn count_if_map_full(&mut self, map: usize, status: VReg) {
+        let done = self.builder.label();
+        self.builder
+            .branch(BPF_JNE, status, Operand::Imm(MAP_FULL_ERROR), done);
+        let key_offset = self.stack_slot();
+        self.builder.store(
+            Width::B8,
+            Base::Frame,
+            key_offset,
+            Operand::Imm((FIRST_SCRIPT_MAP_INDEX + map) as i32),
+        );
+        let counter = self.call(
+            helpers::MAP_LOOKUP_ELEM,
+            vec![
+                CallArg::Map(DROPPED_UPDATES_MAP_INDEX),
+                CallArg::FrameAddress(key_offset),
+            ],
+        );
+        self.builder.branch(BPF_JEQ, counter, Operand::Imm(0), done);
+        let one = self.builder.constant(1);
+        self.builder.push(IrInsn::AtomicAdd64 {
+            base: counter,
+            offset: 0,
+            src: one,
+        });
+        self.builder.place(done);
+    }
+
+    /// A `u64` the runtime wrote into the globals map before loading.
+    fn global(&mut self, slot: GlobalSlot) -> VReg {
+        let key_offset = self.stack_slot();
+        self.builder.store(
+            Width::B8,
+            Base::Frame,
+            key_offset,
+            Operand::Imm(slot as i32),
+        );
+        let pointer = self.call(
+            helpers::MAP_LOOKUP_ELEM,
+            vec![
+                CallArg::Map(GLOBALS_MAP_INDEX),
+                CallArg::FrameAddress(key_offset),
+            ],
+        );
+        let result = self.builder.constant(0);
+        let done = self.builder.label();
+        self.builder.branch(BPF_JEQ, pointer, Operand::Imm(0), done);
+        let value = self.builder.load(Width::B8, Base::Reg(pointer), 0);
+        self.builder.push(IrInsn::Move {
+            dst: result,
+            src: Operand::Reg(value),
+        });
+        self.builder.place(done);
+        result
+    }
+
+    /// Reads an aggregation inside a probe: the per-CPU values of the key merged as user space
+    /// merges them (sum of counts/sums, min of mins, max of maxes, total / count for avg).
+    fn aggregate_read(&mut self, map: usize, keys: &[TypedExpr], expr: &TypedExpr) -> VReg {
+        let Some(script_map) = self.script_map(map) else {
+            return self.builder.constant(0);
+        };
+        let value_kind = script_map.value.clone();
+        let key = self.map_key(map, keys);
+        let total_slot = self.stack_slot();
+        let count_slot = self.stack_slot();
+        self.builder
+            .store(Width::B8, Base::Frame, total_slot, Operand::Imm(0));
+        self.builder
+            .store(Width::B8, Base::Frame, count_slot, Operand::Imm(0));
+        let done = self.builder.label();
+        let cpus = self.options.possible_cpus.clamp(1, 1024);
+        for cpu in 0..cpus {
+            let pointer = self.call(
+                helpers::MAP_LOOKUP_PERCPU_ELEM,
+                vec![
+                    CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map),
+                    key.call_arg(),
+                    CallArg::Imm(i64::from(cpu)),
+                ],
+            );
+            // An absent key is absent on every CPU; past the last CPU the helper says NULL too.
+            self.builder.branch(BPF_JEQ, pointer, Operand::Imm(0), done);
+            match value_kind {
+                MapValueKind::Count | MapValueKind::Sum { .. } => {
+                    let value = self.builder.load(Width::B8, Base::Reg(pointer), 0);
+                    let total = self.builder.load(Width::B8, Base::Frame, total_slot);
+                    self.builder.alu(BPF_ADD, total, Operand::Reg(value));
+                    self.builder
+                        .store(Width::B8, Base::Frame, total_slot, Operand::Reg(total));
+                }
+                MapValueKind::Avg { .. } => {
+                    let count = self.builder.load(Width::B8, Base::Reg(pointer), 0);
+                    let value = self.builder.load(Width::B8, Base::Reg(pointer), 8);
+                    let sum = self.builder.load(Width::B8, Base::Frame, count_slot);
+                    self.builder.alu(BPF_ADD, sum, Operand::Reg(count));
+                    self.builder
+                        .store(Width::B8, Base::Frame, count_slot, Operand::Reg(sum));
+                    let total = self.builder.load(Width::B8, Base::Frame, total_slot);
+                    self.builder.alu(BPF_ADD, total, Operand::Reg(value));
+                    self.builder
+                        .store(Width::B8, Base::Frame, total_slot, Operand::Reg(total));
+                }
+                MapValueKind::Min { signed } | MapValueKind::Max { signed } => {
+                    // [value, set flag]; `count_slot` says whether any CPU had a value yet.
+                    let next = self.builder.label();
+                    let take = self.builder.label();
+                    let set = self.builder.load(Width::B8, Base::Reg(pointer), 8);
+                    self.builder.branch(BPF_JEQ, set, Operand::Imm(0), next);
+                    let value = self.builder.load(Width::B8, Base::Reg(pointer), 0);
+                    let seen = self.builder.load(Width::B8, Base::Frame, count_slot);
+                    self.builder.branch(BPF_JEQ, seen, Operand::Imm(0), take);
+                    let best = self.builder.load(Width::B8, Base::Frame, total_slot);
+                    let is_min = matches!(value_kind, MapValueKind::Min { .. });
+                    let keep = match (is_min, signed) {
+                        (true, true) => BPF_JSGE,
+                        (true, false) => BPF_JGE,
+                        (false, true) => BPF_JSLE,
+                        (false, false) => BPF_JLE,
+                    };
+                    self.builder.branch(keep, value, Operand::Reg(best), next);
+                    self.builder.place(take);
+                    self.builder
+                        .store(Width::B8, Base::Frame, total_slot, Operand::Reg(value));
+                    self.builder
+                        .store(Width::B8, Base::Frame, count_slot, Operand::Imm(1));
+                    self.builder.place(next);
+                }
+                _ => {
+                    self.error(expr.span, "this aggregation cannot be read inside a probe");
+                    break;
+                }
+            }
+        }
+        self.builder.place(done);
+        let total = self.builder.load(Width::B8, Base::Frame, total_slot);
+        if let MapValueKind::Avg { signed } = value_kind {
+            let count = self.builder.load(Width::B8, Base::Frame, count_slot);
+            let end = self.builder.label();
+            let result = self.builder.constant(0);
+            self.builder.branch(BPF_JEQ, count, Operand::Imm(0), end);
+            if signed {
+                // BPF division is unsigned: divide the magnitude and put the sign back.
+                let positive = self.builder.label();
+                self.builder
+                    .branch(BPF_JSGE, total, Operand::Imm(0), positive);
+                self.builder.push(IrInsn::Negate { dst: total });
+                self.builder.alu(BPF_DIV, total, Operand::Reg(count));
+                self.builder.push(IrInsn::Negate { dst: total });
+                self.builder.push(IrInsn::Move {
+                    dst: result,
+                    src: Operand::Reg(total),
+                });
+                self.builder.jump(end);
+                self.builder.place(positive);
+            }
+            self.builder.alu(BPF_DIV, total, Operand::Reg(count));
+            self.builder.push(IrInsn::Move {
+                dst: result,
+                src: Operand::Reg(total),
+            });
+            self.builder.place(end);
+            return result;
+        }
+        total
+    }
+
+    /// `strncmp(a, b, n)`: 0 when the first `n` bytes are equal or both strings end together
+    /// before that, 1 otherwise (unrolled byte compares).
+    fn string_n_compare(&mut self, left: &TypedExpr, right: &TypedExpr, length: u32) -> VReg {
+        let length = length.min(left.ty.size()).min(right.ty.size());
+        let left_place = self.aggregate_place(left);
+        let right_place = self.aggregate_place(right);
+        let result = self.builder.constant(1);
+        let differ = self.builder.label();
+        let equal = self.builder.label();
+        for index in 0..length {
+            let a = self.load_place(Width::B1, left_place.at(index));
+            let b = self.load_place(Width::B1, right_place.at(index));
+            self.builder.branch(BPF_JNE, a, Operand::Reg(b), differ);
+            self.builder.branch(BPF_JEQ, a, Operand::Imm(0), equal);
+        }
+        self.builder.place(equal);
+        self.builder.push(IrInsn::Move {
+            dst: result,
+            src: Operand::Imm(0),
+        });
+        self.builder.place(differ);
+        result
+    }
+
+    /// `strcontains(s, "needle")`: tries the needle at every position (unrolled).
+    fn string_contains(&mut self, haystack: &TypedExpr, needle: &[u8]) -> VReg {
+        let result = self.builder.constant(1);
+        if needle.is_empty() {
+            return result;
+        }
+        let capacity = haystack.ty.size();
+        let place = self.aggregate_place(haystack);
+        let found = self.builder.label();
+        let not_found = self.builder.label();
+        let needle_length = needle.len() as u32;
+        for start in 0..capacity.saturating_sub(needle_length - 1) {
+            let next = self.builder.label();
+            for (index, byte) in needle.iter().enumerate() {
+                let at = self.load_place(Width::B1, place.at(start + index as u32));
+                if index == 0 {
+                    // The string ended before the needle could start: nowhere further.
+                    self.builder.branch(BPF_JEQ, at, Operand::Imm(0), not_found);
+                }
+                self.builder
+                    .branch(BPF_JNE, at, Operand::Imm(i32::from(*byte)), next);
+            }
+            self.builder.jump(found);
+            self.builder.place(next);
+        }
+        self.builder.place(not_found);
+        self.builder.push(IrInsn::Move {
+            dst: result,
+            src: Operand::Imm(0),
+        });
+        self.builder.place(found);
+        result
     }
 
     fn store_place(&mut self, width: Width, place: Place, value: Operand) {
@@ -567,6 +876,17 @@ impl<'a> Lowering<'a> {
         })
     }
 
+    /// Whether a comparison is signed. As in C, a signed and an unsigned 64-bit value compare
+    /// as unsigned (`arg0 > 0` on a kernel address is true); a literal takes the other side's sign.
+    fn comparison_is_signed(left: &TypedExpr, right: &TypedExpr) -> bool {
+        let literal = |expr: &TypedExpr| matches!(expr.kind, TypedExprKind::Integer(_));
+        match (literal(left), literal(right)) {
+            (true, false) => right.ty.is_signed(),
+            (false, true) => left.ty.is_signed(),
+            _ => left.ty.is_signed() && right.ty.is_signed(),
+        }
+    }
+
     fn inverse_jump(op: u8) -> u8 {
         match op {
             BPF_JEQ => BPF_JNE,
@@ -589,7 +909,7 @@ impl<'a> Lowering<'a> {
             TypedExprKind::Binary { op, left, right }
                 if left.ty.is_scalar() && right.ty.is_scalar() =>
             {
-                let signed = left.ty.is_signed() || right.ty.is_signed();
+                let signed = Self::comparison_is_signed(left, right);
                 if let Some(jump) = Self::comparison_jump(*op, signed) {
                     let left = self.scalar(left);
                     let right = self.scalar(right);
@@ -761,6 +1081,19 @@ impl<'a> Lowering<'a> {
                 self.builder.place(done);
                 result
             }
+            TypedExprKind::AggregateRead { map, keys } => self.aggregate_read(*map, keys, expr),
+            TypedExprKind::MapHasKey { map, keys } => {
+                let pointer = self.map_lookup(*map, keys);
+                self.truth(pointer, BPF_JNE)
+            }
+            TypedExprKind::StringNCompare {
+                left,
+                right,
+                length,
+            } => self.string_n_compare(left, right, *length),
+            TypedExprKind::StringContains { haystack, needle } => {
+                self.string_contains(haystack, needle)
+            }
             TypedExprKind::TupleIndex { .. } | TypedExprKind::ArrayIndex { .. } => {
                 // Element of an aggregate: materialise it, then load the element.
                 let (place, element_type) = match self.element_place(expr) {
@@ -844,11 +1177,10 @@ impl<'a> Lowering<'a> {
         right: &TypedExpr,
         expr: &TypedExpr,
     ) -> VReg {
-        let signed = left.ty.is_signed() || right.ty.is_signed();
         if matches!(left.ty, Type::Str { .. }) {
             return self.string_equality(op, left, right);
         }
-        if let Some(jump) = Self::comparison_jump(op, signed) {
+        if let Some(jump) = Self::comparison_jump(op, Self::comparison_is_signed(left, right)) {
             let left = self.scalar(left);
             let right = self.scalar(right);
             let result = self.builder.constant(1);
@@ -963,13 +1295,13 @@ impl<'a> Lowering<'a> {
             Builtin::Arg(index) => {
                 context::load_raw_tracepoint_arg(&mut self.builder, self.context, index)
             }
-            Builtin::Elapsed | Builtin::Cpid => {
-                self.error(
-                    span,
-                    "elapsed and cpid are not supported yet by this compiler",
-                );
-                self.builder.constant(0)
+            Builtin::Elapsed => {
+                let now = self.call(helpers::KTIME_GET_NS, vec![]);
+                let start = self.global(GlobalSlot::StartNanoseconds);
+                self.builder.alu(BPF_SUB, now, Operand::Reg(start));
+                now
             }
+            Builtin::Cpid => self.global(GlobalSlot::ChildPid),
             Builtin::Comm => {
                 self.error(span, "comm is a string, not a number");
                 self.builder.constant(0)
@@ -1258,6 +1590,8 @@ impl<'a> Lowering<'a> {
         self.builder
             .store(Width::B8, Base::Frame, length_slot, Operand::Imm(0));
         let done = self.builder.label();
+        // Reached when the text does not fit: it ends with JOIN_TRUNCATION_MARK instead.
+        let truncated = self.builder.label();
         let base = self.place_pointer(destination);
         for index in 0..max_items {
             let status = self.call(
@@ -1274,8 +1608,12 @@ impl<'a> Lowering<'a> {
             if index > 0 {
                 for byte in separator {
                     let length = self.builder.load(Width::B8, Base::Frame, length_slot);
-                    self.builder
-                        .branch(BPF_JGE, length, Operand::Imm(capacity as i32 - 1), done);
+                    self.builder.branch(
+                        BPF_JGE,
+                        length,
+                        Operand::Imm(capacity as i32 - 1),
+                        truncated,
+                    );
                     let at = self.builder.copy(base);
                     self.builder.alu(BPF_ADD, at, Operand::Reg(length));
                     self.builder
@@ -1286,8 +1624,12 @@ impl<'a> Lowering<'a> {
                 }
             }
             let length = self.builder.load(Width::B8, Base::Frame, length_slot);
-            self.builder
-                .branch(BPF_JGE, length, Operand::Imm(capacity as i32 - 1), done);
+            self.builder.branch(
+                BPF_JGE,
+                length,
+                Operand::Imm(capacity as i32 - 1),
+                truncated,
+            );
             let at = self.builder.copy(base);
             self.builder.alu(BPF_ADD, at, Operand::Reg(length));
             let room = self.builder.constant(i64::from(capacity));
@@ -1303,16 +1645,68 @@ impl<'a> Lowering<'a> {
             self.builder
                 .store(Width::B8, Base::Frame, length_slot, Operand::Reg(copied));
         }
+        // All the items that fit were read: one more means some were left out.
+        let status = self.call(
+            Self::read_helper(space, false),
+            vec![
+                CallArg::FrameAddress(pointer_slot),
+                CallArg::Imm(8),
+                CallArg::RegPlusOffset(array_pointer, (max_items * 8) as i32),
+            ],
+        );
+        self.builder.branch(BPF_JNE, status, Operand::Imm(0), done);
+        let item = self.builder.load(Width::B8, Base::Frame, pointer_slot);
+        self.builder
+            .branch(BPF_JNE, item, Operand::Imm(0), truncated);
         self.builder.place(done);
         // Terminate at the final length (a failed read may have left bytes past it).
         let length = self.builder.load(Width::B8, Base::Frame, length_slot);
         let end = self.builder.label();
-        self.builder
-            .branch(BPF_JGE, length, Operand::Imm(capacity as i32), end);
+        // A string that filled the buffer was most likely cut.
+        self.builder.branch(
+            BPF_JGE,
+            length,
+            Operand::Imm(capacity as i32 - 1),
+            truncated,
+        );
         let at = self.builder.copy(base);
         self.builder.alu(BPF_ADD, at, Operand::Reg(length));
         self.builder
             .store(Width::B1, Base::Reg(at), 0, Operand::Imm(0));
+        self.builder.jump(end);
+        self.builder.place(truncated);
+        // The mark goes right after the text, or at the very end when the text fills the buffer.
+        let mark = JOIN_TRUNCATION_MARK.as_bytes();
+        let mark_room = mark.len() as i32 + 1;
+        if capacity as i32 > mark_room {
+            let length = self.builder.load(Width::B8, Base::Frame, length_slot);
+            let last_start = capacity as i32 - mark_room;
+            let within = self.builder.label();
+            self.builder
+                .branch(BPF_JLE, length, Operand::Imm(last_start), within);
+            self.builder.push(IrInsn::Move {
+                dst: length,
+                src: Operand::Imm(last_start),
+            });
+            self.builder.place(within);
+            let at = self.builder.copy(base);
+            self.builder.alu(BPF_ADD, at, Operand::Reg(length));
+            for (index, byte) in mark.iter().chain(std::iter::once(&0u8)).enumerate() {
+                self.builder.store(
+                    Width::B1,
+                    Base::Reg(at),
+                    index as i16,
+                    Operand::Imm(i32::from(*byte)),
+                );
+            }
+        } else {
+            self.builder.store(
+                Width::B1,
+                Base::Reg(base),
+                (capacity - 1) as i16,
+                Operand::Imm(0),
+            );
+        }
         self.builder.place(end);
     }
 
@@ -1406,7 +1800,7 @@ impl<'a> Lowering<'a> {
             }
             self.aggregate_into(value, place, size);
         }
-        self.builder.call_discarding(
+        let status = self.call(
             helpers::MAP_UPDATE_ELEM,
             vec![
                 CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map),
@@ -1415,12 +1809,13 @@ impl<'a> Lowering<'a> {
                 CallArg::Imm(0),
             ],
         );
+        self.count_if_map_full(map, status);
     }
 
     /// Creates the key with `initial` (a place holding a whole value) if absent.
     fn insert_if_absent(&mut self, map: usize, key: Place, initial: CallArg) {
         const BPF_NOEXIST: i64 = 1;
-        self.builder.call_discarding(
+        let status = self.call(
             helpers::MAP_UPDATE_ELEM,
             vec![
                 CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map),
@@ -1429,6 +1824,7 @@ impl<'a> Lowering<'a> {
                 CallArg::Imm(BPF_NOEXIST),
             ],
         );
+        self.count_if_map_full(map, status);
     }
 
     fn map_aggregate(

@@ -59,7 +59,11 @@ fn printf_of_pid_and_comm_has_the_verifier_idioms() {
     let program = &compiled.programs[0];
     assert_eq!(program.insns.len(), program.line_of_insn.len());
     assert_eq!(program.map_relocations.len(), 2);
-    assert_eq!(compiled.maps.len(), 4, "only the internal maps");
+    assert_eq!(
+        compiled.maps.len(),
+        bpfscope_check::FIRST_SCRIPT_MAP_INDEX,
+        "only the internal maps"
+    );
 }
 
 #[test]

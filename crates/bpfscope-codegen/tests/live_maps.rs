@@ -293,3 +293,125 @@ fn interval_probe_prints_and_clears_a_map() {
         .iter()
         .any(|action| matches!(action, Some(Action::ClearMap { zero: false, .. }))));
 }
+
+/// Runs a BEGIN-only program through the real kernel and returns its printf lines.
+fn begin_lines(source: &str) -> Vec<Line> {
+    let (compiled, mut session) = compile_and_load(source);
+    let mut lines = Vec::new();
+    session
+        .run_begin(&mut |_, record| {
+            if let Some(line) = decode_printf(&compiled.actions, record) {
+                lines.push(line);
+            }
+            Control::Continue
+        })
+        .expect("BEGIN runs");
+    lines
+}
+
+#[test]
+fn aggregations_are_readable_inside_probes() {
+    if !can_run_bpf() {
+        return;
+    }
+    let lines = begin_lines(
+        r#"BEGIN { @c = count(); @c = count(); @s = sum(5); @s = sum(-7); @a = avg(10); @a = avg(21);
+  @mn = min(5); @mn = min(3); @mx = max(9); @k[1] = 2;
+  if (@c > 1) { printf("%d %d %d %d %d %d %d\n", @c, (int64)@s, @a, @mn, @mx, has_key(@k, 1), has_key(@k, 2)); } }"#,
+    );
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0].ints, vec![2, -2, 15, 3, 9, 1, 0]);
+}
+
+#[test]
+fn range_loops_with_break_and_continue_and_string_functions() {
+    if !can_run_bpf() {
+        return;
+    }
+    let lines = begin_lines(
+        r#"BEGIN { $s = 0; for ($i : 0..10) { if ($i == 2) { continue; } if ($i == 7) { break; } $s += $i; }
+  $t = "hello world";
+  printf("%d %d %d %d %d %d %d %d\n", $s, $t == "hello world", $t != "hello", strncmp($t, "help", 3),
+    strncmp($t, "help", 4), strcontains($t, "o w"), strcontains($t, "xyz"), elapsed < 10000000000); }"#,
+    );
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0].ints, vec![19, 1, 1, 0, 1, 1, 0, 1]);
+}
+
+#[test]
+fn runtime_range_bounds_are_capped_and_verified() {
+    if !can_run_bpf() {
+        return;
+    }
+    // The end is only known at run time: the loop is bounded by the hidden round counter.
+    let lines = begin_lines(
+        r#"BEGIN { $n = 100000; $count = 0; for ($i : 0..$n) { $count++; } printf("%d\n", $count); }"#,
+    );
+    assert_eq!(
+        lines[0].ints,
+        vec![i64::from(bpfscope_check::FOR_RANGE_MAX_ITERATIONS)]
+    );
+}
+
+#[test]
+fn full_maps_count_their_dropped_updates() {
+    if !can_run_bpf() {
+        return;
+    }
+    let source = "BEGIN { for ($i : 0..20) { @m[$i] = $i; @c[$i] = count(); } }";
+    let (ast, _) = bpfscope_syntax::parse(source);
+    let info = KernelProbeInfo {
+        fs: KernelFs::live(),
+    };
+    let options = CheckOptions {
+        max_map_entries: 5,
+        ..CheckOptions::default()
+    };
+    let checked = check(&ast, source, &info, &options);
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    let compiled = compile(&checked.program, &CodegenOptions::default()).expect("compiles");
+    let mut session = Session::load(&compiled, SessionOptions::default()).expect("loads");
+    session
+        .run_begin(&mut |_, _| Control::Continue)
+        .expect("runs");
+    let full = session.full_maps().expect("reads counters");
+    let summary: Vec<(String, u32, u64)> = full
+        .into_iter()
+        .map(|map| (map.name, map.max_entries, map.dropped_updates))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![("@m".to_string(), 5, 15), ("@c".to_string(), 5, 15)]
+    );
+}
+
+#[test]
+fn cpid_is_the_child_and_probe_is_a_string() {
+    if !can_run_bpf() {
+        return;
+    }
+    let source = r#"BEGIN { printf("%d %s\n", cpid, probe); }"#;
+    let (ast, _) = bpfscope_syntax::parse(source);
+    let info = KernelProbeInfo {
+        fs: KernelFs::live(),
+    };
+    let checked = check(&ast, source, &info, &CheckOptions::default());
+    let compiled = compile(&checked.program, &CodegenOptions::default()).expect("compiles");
+    let child = bpfscope_runtime::PausedChild::spawn(&["/bin/true".to_string()]).expect("spawns");
+    let child_pid = child.pid();
+    let options = SessionOptions {
+        child: Some(child),
+        ..SessionOptions::default()
+    };
+    let mut session = Session::load(&compiled, options).expect("loads");
+    let mut lines = Vec::new();
+    session
+        .run_begin(&mut |_, record| {
+            lines.extend(decode_printf(&compiled.actions, record));
+            Control::Continue
+        })
+        .expect("runs");
+    assert_eq!(lines[0].ints, vec![i64::from(child_pid)]);
+    assert_eq!(lines[0].strings, vec!["BEGIN".to_string()]);
+    session.attach_all().expect("releases the child");
+}

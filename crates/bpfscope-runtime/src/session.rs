@@ -416,7 +416,10 @@ impl Session {
     /// Script maps that were full when an update came: their names, sizes and how many updates
     /// the kernel refused (counted in BPF), so that none is lost silently.
     pub fn full_maps(&self) -> Result<Vec<FullMap>, RuntimeError> {
-        let Some(counters) = self.dropped_updates_map.and_then(|index| self.maps.get(index)) else {
+        let Some(counters) = self
+            .dropped_updates_map
+            .and_then(|index| self.maps.get(index))
+        else {
             return Ok(Vec::new());
         };
         let mut full = Vec::new();
