@@ -281,6 +281,34 @@ fn print_clear_zero_and_delete() {
     assert_same_maps("BEGIN { @a = count(); @a = count(); @b[1] = 7; exit(); } END { zero(@a); }");
 }
 
+/// `print(@m, top)` keeps the `top` largest entries, `print(@m, 0, div)` divides every value.
+#[test]
+fn print_with_top_and_div() {
+    if skip_comparison("print_with_top_and_div") {
+        return;
+    }
+    assert_same_maps(
+        "BEGIN { @m[1] = count(); @m[2] = count(); @m[2] = count(); \
+         @n[\"a\"] = 10; @n[\"b\"] = 25; @n[\"c\"] = 40; \
+         @h[1] = hist(5); @h[2] = hist(6); @h[2] = hist(100); exit(); } \
+         END { print(@n, 2); print(@n, 0, 10); print(@m, 1); print(@h, 1); }",
+    );
+}
+
+/// Aggregations read as numbers inside probes (bpftrace >= 0.21): 0.17 refuses `@c + 1` with
+/// "Type mismatch for '+': comparing 'count' with 'int64'", so only bpfscope's output is checked.
+#[test]
+fn aggregations_read_as_numbers_in_probes() {
+    if skip_unless_root("aggregations_read_as_numbers_in_probes") {
+        return;
+    }
+    let script = "BEGIN { @c = count(); @c = count(); @d = @c + 1; @s = sum(4); @s = sum(6); @e = @s; exit(); }";
+    assert_eq!(
+        run_to_exit(bpfscope(), script, false),
+        "\n\n@c: 2\n@d: 3\n@e: 10\n@s: 10\n"
+    );
+}
+
 /// Entries whose sort values tie: bpftrace 0.17 prints them in the kernel's hash order, which is
 /// arbitrary; bpfscope (like newer bpftrace) sorts ties by key. Same lines, ours in key order.
 #[test]
