@@ -180,6 +180,10 @@ fn disassemble_one(
                     let name = map_name(insn.imm).unwrap_or_else(|| format!("#{}", insn.imm));
                     format!("r{dst} = map_value[{name}] + {high} ll")
                 }
+                BPF_PSEUDO_FUNC => format!(
+                    "r{dst} = function <{}>",
+                    index as i64 + 1 + i64::from(insn.imm)
+                ),
                 _ => format!("r{dst} = {value:#x} ll"),
             };
             (text, 2)
@@ -188,6 +192,10 @@ fn disassemble_one(
             let op = insn.code & 0xf0;
             match op {
                 BPF_JA => (jump_target(index, i32::from(insn.off)), 1),
+                BPF_CALL if src == BPF_PSEUDO_CALL => (
+                    format!("call function <{}>", index as i64 + 1 + i64::from(insn.imm)),
+                    1,
+                ),
                 BPF_CALL => (
                     format!("call {}#{}", helper_display_name(insn.imm), insn.imm),
                     1,

@@ -89,6 +89,11 @@ pub const BPF_X: u8 = 0x08;
 pub const BPF_PSEUDO_MAP_FD: u8 = 1;
 /// `src_reg` of a 16-byte `ld_imm64` whose immediate is a map fd and whose second half an offset into its value.
 pub const BPF_PSEUDO_MAP_VALUE: u8 = 2;
+/// `src_reg` of a `call` to a BPF function of the same program (`imm` = relative offset).
+pub const BPF_PSEUDO_CALL: u8 = 1;
+/// `src_reg` of an `ld_imm64` that loads the address of a BPF function (a callback), `imm` =
+/// the function's first instruction relative to the one after the `ld_imm64`'s first half.
+pub const BPF_PSEUDO_FUNC: u8 = 4;
 
 /// Registers. r0: return value; r1-r5: arguments (clobbered by calls); r6-r9: callee-saved; r10: frame pointer.
 pub const R0: u8 = 0;
@@ -146,6 +151,18 @@ pub const fn ja(off: i16) -> Insn {
 /// Calls helper `id`; arguments in r1-r5, result in r0.
 pub const fn call(helper_id: i32) -> Insn {
     Insn::new(BPF_JMP | BPF_CALL, 0, 0, 0, helper_id)
+}
+/// Calls the BPF function starting `offset + 1` instructions further (BPF-to-BPF call).
+pub const fn pseudo_call(offset: i32) -> Insn {
+    Insn::new(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, offset)
+}
+/// The two halves of `dst = &function`, the function starting `offset + 1` instructions
+/// after the first half (callbacks of `bpf_for_each_map_elem`, `bpf_loop`).
+pub const fn ld_pseudo_func(dst: u8, offset: i32) -> [Insn; 2] {
+    [
+        Insn::new(BPF_LD | BPF_DW | BPF_IMM, dst, BPF_PSEUDO_FUNC, 0, offset),
+        Insn::new(0, 0, 0, 0, 0),
+    ]
 }
 /// Returns r0.
 pub const fn exit() -> Insn {

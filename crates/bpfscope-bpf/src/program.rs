@@ -49,6 +49,10 @@ pub struct ProgramSpec {
     /// For each instruction, the 1-based script line that produced it (0 = none), to point
     /// verifier rejections back at the script.
     pub line_of_insn: Vec<u32>,
+    /// Where the program's BPF functions other than the main one start (callbacks of
+    /// `bpf_for_each_map_elem`), in instruction indices; empty for a single-function program.
+    /// The runtime describes them to the kernel with BTF `func_info` ([`crate::func_btf`]).
+    pub function_starts: Vec<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

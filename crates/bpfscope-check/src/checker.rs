@@ -549,16 +549,15 @@ impl ProbeChecker<'_> {
                     self.statement(statement, out);
                 }
             }
-            StatementKind::ForMap { map, .. } => {
-                self.state.diagnostics.push(
-                    Diagnostic::error(
-                        map.span,
-                        "for loops over maps are not supported yet by this compiler",
-                    )
-                    .with_hint(
-                        "print the map with print(@map), or loop over a range: for ($i : 0..N)",
-                    ),
-                );
+            StatementKind::ForMap {
+                variable,
+                variable_span,
+                map,
+                body,
+            } => {
+                if let Some(kind) = self.for_map(variable, *variable_span, map, &body.statements) {
+                    push(kind, out);
+                }
             }
             StatementKind::ForRange {
                 variable,
@@ -623,6 +622,76 @@ impl ProbeChecker<'_> {
                 );
             }
         }
+    }
+
+    /// `for ($kv : @map)`: `$kv` is `(key, value)`, the key a tuple when the map has several.
+    fn for_map(
+        &mut self,
+        variable: &str,
+        variable_span: Span,
+        access: &MapAccess,
+        body: &[Statement],
+    ) -> Option<TypedStatementKind> {
+        let index = self.existing_map(access);
+        let element_type = index.and_then(|index| self.map_entry_type(index, access.span));
+        let name = variable.trim_start_matches('$').to_string();
+        // The loop variable belongs to the loop (as in bpftrace): a fresh variable that hides
+        // any other of the same name in the body and is forgotten after it, so that two loops
+        // over different maps may both call theirs `$kv`.
+        let variable = element_type.map(|element_type| {
+            self.variables.push(Variable {
+                name: name.clone(),
+                ty: element_type,
+            });
+            self.variables.len() - 1
+        });
+        // The body is checked even when the map is unknown, so that the maps it assigns are learnt.
+        self.loop_depth += 1;
+        let body = self.block(body);
+        self.loop_depth -= 1;
+        if let Some(declared) = variable.and_then(|index| self.variables.get_mut(index)) {
+            declared.name = format!("{name} (loop at {})", variable_span.start);
+        }
+        Some(TypedStatementKind::ForMap {
+            variable: variable?,
+            map: index?,
+            body,
+        })
+    }
+
+    /// The `(key, value)` tuple a for loop over map `index` gives.
+    fn map_entry_type(&mut self, index: usize, span: Span) -> Option<Type> {
+        let map = self.state.resources.maps.get(index)?.clone();
+        let key = match map.keys.as_slice() {
+            // A map without keys (`@x = 1`) is stored under one zero u64.
+            [] => Type::UINT64,
+            [single] => single.clone(),
+            several => Type::Tuple(several.to_vec()),
+        };
+        let value = match &map.value {
+            MapValueKind::Plain(ty) => ty.clone(),
+            MapValueKind::Count => Type::UINT64,
+            MapValueKind::Sum { signed }
+            | MapValueKind::Min { signed }
+            | MapValueKind::Max { signed } => Type::Int {
+                bytes: 8,
+                signed: *signed,
+            },
+            other => {
+                self.state.diagnostics.push(
+                    Diagnostic::error(
+                        span,
+                        format!(
+                            "a for loop cannot walk a {} map (only plain, count, sum, min and max maps)",
+                            describe_map_value(other)
+                        ),
+                    )
+                    .with_hint(format!("print it with print({})", map.name)),
+                );
+                return None;
+            }
+        };
+        Some(Type::Tuple(vec![key, value]))
     }
 
     fn find_map(&self, access: &MapAccess) -> Option<usize> {
@@ -957,9 +1026,10 @@ impl ProbeChecker<'_> {
     }
 
     fn variable_index(&self, name: &str) -> Option<usize> {
+        // The latest of a name: a loop variable hides an outer one while its loop is checked.
         self.variables
             .iter()
-            .position(|variable| variable.name == name)
+            .rposition(|variable| variable.name == name)
     }
 
     fn assign_variable(
@@ -2093,40 +2163,52 @@ impl ProbeChecker<'_> {
                 let [haystack, needle] = arguments else {
                     self.error(
                         span,
-                        "strcontains() takes two arguments: strcontains(haystack, \"needle\")",
+                        "strcontains() takes two arguments: strcontains(haystack, needle)",
                     );
                     return None;
                 };
                 let haystack = self.expr(haystack)?;
-                if !matches!(haystack.ty, Type::Str { .. }) {
-                    self.error(
-                        haystack.span,
-                        format!("strcontains() expects a string ({} provided)", haystack.ty),
-                    );
-                    return None;
+                let needle = self.expr(needle)?;
+                for side in [&haystack, &needle] {
+                    if !matches!(side.ty, Type::Str { .. }) {
+                        self.error(
+                            side.span,
+                            format!("strcontains() expects strings ({} provided)", side.ty),
+                        );
+                        return None;
+                    }
                 }
-                let ExprKind::String(needle) = &needle.kind else {
-                    self.error(
-                        needle.span,
-                        "strcontains()'s second argument must be a string literal here",
-                    );
-                    return None;
-                };
                 Some(expr_node(
                     TypedExprKind::StringContains {
                         haystack: Box::new(haystack),
-                        needle: needle.clone(),
+                        needle: Box::new(needle),
                     },
                     Type::Bool,
                     span,
                 ))
             }
             "len" => {
-                self.error(
-                    function_span,
-                    "len() is not supported yet by this compiler; print(@map) shows the entries",
-                );
-                None
+                let [argument] = arguments else {
+                    self.error(span, "len() takes one argument: len(@map)");
+                    return None;
+                };
+                let ExprKind::Map(access) = &argument.kind else {
+                    self.error(argument.span, "len() expects a map: len(@map)");
+                    return None;
+                };
+                if !access.keys.is_empty() {
+                    self.error(
+                        access.span,
+                        format!("len() counts a whole map: write len(@{})", access.name),
+                    );
+                    return None;
+                }
+                let map = self.existing_map(access)?;
+                Some(expr_node(
+                    TypedExprKind::MapLength { map },
+                    Type::INT64,
+                    span,
+                ))
             }
             _ => {
                 let mut diagnostic =

@@ -97,6 +97,14 @@ fn dump_statements(statements: &[TypedStatement], depth: usize, out: &mut String
                 dump_expr(end, depth + 1, out);
                 dump_statements(body, depth + 1, out);
             }
+            TypedStatementKind::ForMap {
+                variable,
+                map,
+                body,
+            } => {
+                out.push_str(&format!("{pad}for $#{variable} : map #{map}\n"));
+                dump_statements(body, depth + 1, out);
+            }
             TypedStatementKind::MapUpdate { map, keys, value } => {
                 out.push_str(&format!("{pad}map #{map} update\n"));
                 for key in keys {
@@ -152,9 +160,13 @@ fn dump_expr(expr: &TypedExpr, depth: usize, out: &mut String) {
         TypedExprKind::AggregateRead { map, .. } => format!("map #{map} aggregate read"),
         TypedExprKind::MapHasKey { map, .. } => format!("map #{map} has_key"),
         TypedExprKind::StringNCompare { length, .. } => format!("strncmp {length}"),
-        TypedExprKind::StringContains { needle, .. } => {
-            format!("strcontains {:?}", String::from_utf8_lossy(needle))
-        }
+        TypedExprKind::StringContains { needle, .. } => match &needle.kind {
+            TypedExprKind::String(bytes) => {
+                format!("strcontains {:?}", String::from_utf8_lossy(bytes))
+            }
+            _ => "strcontains".to_string(),
+        },
+        TypedExprKind::MapLength { map } => format!("len map #{map}"),
     };
     out.push_str(&format!("{pad}{label} :: {}\n", expr.ty));
     match &expr.kind {
@@ -182,7 +194,12 @@ fn dump_expr(expr: &TypedExpr, depth: usize, out: &mut String) {
             dump_expr(left, depth + 1, out);
             dump_expr(right, depth + 1, out);
         }
-        TypedExprKind::StringContains { haystack, .. } => dump_expr(haystack, depth + 1, out),
+        TypedExprKind::StringContains { haystack, needle } => {
+            dump_expr(haystack, depth + 1, out);
+            if !matches!(needle.kind, TypedExprKind::String(_)) {
+                dump_expr(needle, depth + 1, out);
+            }
+        }
         TypedExprKind::MapRead { keys, .. }
         | TypedExprKind::AggregateRead { keys, .. }
         | TypedExprKind::MapHasKey { keys, .. } => {

@@ -345,10 +345,16 @@ pub enum TypedExprKind {
         right: Box<TypedExpr>,
         length: u32,
     },
-    /// `strcontains(haystack, "needle")`: whether the literal occurs in the string.
+    /// `strcontains(haystack, needle)`: whether the needle occurs in the string. A literal
+    /// needle (`TypedExprKind::String`) is matched by unrolled compares, any other string by
+    /// a bounded loop over both.
     StringContains {
         haystack: Box<TypedExpr>,
-        needle: Vec<u8>,
+        needle: Box<TypedExpr>,
+    },
+    /// `len(@map)`: the number of entries, counted in BPF by `bpf_for_each_map_elem`.
+    MapLength {
+        map: usize,
     },
     /// `array[index]` of an inline array held in memory.
     ArrayIndex {
@@ -408,6 +414,15 @@ pub enum TypedStatementKind {
         start: TypedExpr,
         end: TypedExpr,
         max_iterations: u32,
+        body: Vec<TypedStatement>,
+    },
+    /// `for ($variable : @map) { body }`: runs `body` once per entry with `$variable` =
+    /// `(key, value)` (`((k1, k2), value)` for tuple keys). Compiled to `bpf_for_each_map_elem`
+    /// with `body` as the callback: `break` stops the walk, `continue` goes to the next entry.
+    /// Per-CPU (aggregation) maps give the current CPU's value, as in bpftrace.
+    ForMap {
+        variable: usize,
+        map: usize,
         body: Vec<TypedStatement>,
     },
     /// `@map[keys] = value`.

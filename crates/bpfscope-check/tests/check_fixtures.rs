@@ -285,10 +285,10 @@ fn loops_and_unsupported_forms_get_located_messages() {
         "{:?}",
         messages(&too_long)
     );
-    let over_map = run("BEGIN { @m[1] = 1; for ($kv : @m) { printf(\"x\\n\"); } }");
-    assert!(messages(&over_map)
+    let over_hist = run("BEGIN { @m = hist(1); for ($kv : @m) { printf(\"x\\n\"); } }");
+    assert!(messages(&over_hist)
         .iter()
-        .any(|message| message.contains("for loops over maps")));
+        .any(|message| message.contains("for loop cannot walk a hist map")));
     let hist_read = run("BEGIN { @h = hist(1); if (@h > 1) { exit(); } }");
     assert!(messages(&hist_read)
         .iter()
@@ -306,4 +306,66 @@ fn map_size_comes_from_the_options() {
     };
     let output = check(&ast, "BEGIN { @m[1] = 1; }", &fixtures(), &options);
     assert_eq!(output.program.resources.maps[0].max_entries, 10);
+}
+
+#[test]
+fn for_over_maps_gives_key_value_tuples_scoped_to_the_loop() {
+    let output = run(r#"BEGIN { @a[1] = "x"; @b[2, "k"] = count(); $kv = 5;
+  for ($kv : @a) { printf("%d %s\n", $kv.0, $kv.1); if ($kv.0 == 1) { break; } continue; }
+  for ($kv : @b) { printf("%d %s %d\n", $kv.0.0, $kv.0.1, $kv.1); }
+  $kv = 6; printf("%d %d\n", $kv, len(@a)); }"#);
+    assert!(!output.has_errors(), "{:?}", messages(&output));
+    let probe = &output.program.probes[0];
+    let loops: Vec<(usize, usize)> = probe
+        .body
+        .iter()
+        .filter_map(|statement| match &statement.kind {
+            TypedStatementKind::ForMap { variable, map, .. } => Some((*variable, *map)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(loops.len(), 2);
+    // Each loop has its own variable; the outer `$kv` (an integer) is untouched.
+    assert_ne!(loops[0].0, loops[1].0);
+    assert_eq!(
+        probe.variables[loops[0].0].ty,
+        Type::Tuple(vec![Type::INT64, Type::Str { capacity: 64 }])
+    );
+    assert_eq!(
+        probe.variables[loops[1].0].ty,
+        Type::Tuple(vec![
+            Type::Tuple(vec![Type::INT64, Type::Str { capacity: 8 }]),
+            Type::UINT64
+        ])
+    );
+    assert!(probe.variables[0].ty.is_integer());
+}
+
+#[test]
+fn len_and_strcontains_with_variables_type_check() {
+    let output = run(
+        r#"BEGIN { @m[1] = 1; $n = "b"; if (len(@m) > 0 && strcontains("abc", $n)) { exit(); } }"#,
+    );
+    assert!(!output.has_errors(), "{:?}", messages(&output));
+    let bad =
+        run(r#"BEGIN { @m[1] = 1; $x = len(@m[1]); $y = len(5); $z = strcontains("a", 1); }"#);
+    let texts = messages(&bad);
+    assert!(
+        texts
+            .iter()
+            .any(|text| text.contains("len() counts a whole map")),
+        "{texts:?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|text| text.contains("len() expects a map")),
+        "{texts:?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|text| text.contains("strcontains() expects strings")),
+        "{texts:?}"
+    );
 }

@@ -38,6 +38,9 @@ pub enum CallArg {
     Map(usize),
     /// `base + offset` where base is a register holding a pointer.
     RegPlusOffset(VReg, i32),
+    /// The address of BPF function number `n` of the probe (a callback), resolved when the
+    /// functions are laid out one after another (an `ld_imm64` with `BPF_PSEUDO_FUNC`).
+    Function(u32),
 }
 
 /// BPF memory access widths.
@@ -85,6 +88,12 @@ pub enum IrInsn {
     /// The program's context pointer (r1 at entry). Must be the very first instruction.
     TakeContext {
         dst: VReg,
+    },
+    /// Argument register `register` (1-5) at function entry. All of them come first, before
+    /// anything that could clobber r1-r5.
+    TakeArgument {
+        dst: VReg,
+        register: u8,
     },
     Label(Label),
     /// 64-bit `dst = src`.
@@ -330,6 +339,7 @@ impl IrInsn {
     pub fn def(&self) -> Option<VReg> {
         match self {
             IrInsn::TakeContext { dst }
+            | IrInsn::TakeArgument { dst, .. }
             | IrInsn::Move { dst, .. }
             | IrInsn::LoadImm64 { dst, .. }
             | IrInsn::Alu { dst, .. }

@@ -65,16 +65,17 @@ pub fn compile(
             }
         };
         scratch_bytes = scratch_bytes.max(lowered.scratch_bytes);
-        match regalloc::allocate_and_emit(&lowered.insns, lowered.frame_bytes) {
-            Ok(emitted) => programs.push(ProgramSpec {
+        match link_functions(&lowered) {
+            Ok(linked) => programs.push(ProgramSpec {
                 probe_name: probe.probe_name.clone(),
                 attach: probe.attach.clone(),
-                insns: emitted.insns,
-                map_relocations: emitted.map_relocations,
-                line_of_insn: emitted.line_of_insn,
+                insns: linked.insns,
+                map_relocations: linked.map_relocations,
+                line_of_insn: linked.line_of_insn,
+                function_starts: linked.function_starts,
             }),
-            Err(error) => diagnostics.push(Diagnostic::error(
-                probe.span,
+            Err((span, error)) => diagnostics.push(Diagnostic::error(
+                span.unwrap_or(probe.span),
                 format!("{}: {error}", probe.probe_name),
             )),
         }
@@ -112,6 +113,95 @@ pub fn compile(
         lost_counter_map: Some(maps::LOST_MAP_INDEX),
         globals_map: Some(maps::GLOBALS_MAP_INDEX),
         dropped_updates_map: Some(maps::DROPPED_UPDATES_MAP_INDEX),
+    })
+}
+
+/// A probe's functions laid out one after another: the main one, then its callbacks.
+struct LinkedProgram {
+    insns: Vec<bpfscope_bpf::Insn>,
+    map_relocations: Vec<bpfscope_bpf::MapRelocation>,
+    line_of_insn: Vec<u32>,
+    function_starts: Vec<usize>,
+}
+
+/// The kernel's stack limit for a whole chain of BPF function frames.
+const COMBINED_STACK_LIMIT: u32 = 512;
+
+/// The kernel counts each frame of a call chain rounded up to 32 bytes.
+fn kernel_frame_size(stack_bytes: u32) -> u32 {
+    stack_bytes.max(1).div_ceil(32) * 32
+}
+
+/// Allocates registers for every function of a probe, lays them out after the main one and
+/// points each callback reference at its function. A failure names the loop it comes from.
+fn link_functions(
+    lowered: &lower::LoweredProbe,
+) -> Result<LinkedProgram, (Option<bpfscope_syntax::Span>, regalloc::AllocationError)> {
+    let main = regalloc::allocate_and_emit(&lowered.insns, lowered.frame_bytes)
+        .map_err(|error| (None, error))?;
+    let mut insns = main.insns;
+    let mut map_relocations = main.map_relocations;
+    let mut line_of_insn = main.line_of_insn;
+    let mut references: Vec<(usize, u32)> = main.function_references;
+    let mut function_starts = Vec::new();
+    let mut chain_bytes: Vec<u32> = Vec::new();
+    let main_frame = kernel_frame_size(main.stack_bytes);
+    for function in &lowered.functions {
+        let emitted = regalloc::allocate_and_emit(&function.insns, function.frame_bytes)
+            .map_err(|error| (Some(function.span), error))?;
+        let below = match function.caller {
+            Some(caller) => chain_bytes
+                .get(caller as usize)
+                .copied()
+                .unwrap_or(main_frame),
+            None => main_frame,
+        };
+        let chain = below + kernel_frame_size(emitted.stack_bytes);
+        if chain > COMBINED_STACK_LIMIT {
+            return Err((
+                Some(function.span),
+                regalloc::AllocationError::StackTooLarge { needed: chain },
+            ));
+        }
+        chain_bytes.push(chain);
+        let start = insns.len();
+        function_starts.push(start);
+        map_relocations.extend(emitted.map_relocations.iter().map(|relocation| {
+            bpfscope_bpf::MapRelocation {
+                insn_index: relocation.insn_index + start,
+                map_index: relocation.map_index,
+            }
+        }));
+        references.extend(
+            emitted
+                .function_references
+                .iter()
+                .map(|(index, target)| (index + start, *target)),
+        );
+        insns.extend(emitted.insns);
+        line_of_insn.extend(emitted.line_of_insn);
+    }
+    for (index, target) in references {
+        let start = function_starts
+            .get(target as usize)
+            .copied()
+            .ok_or_else(|| {
+                (
+                    None,
+                    regalloc::AllocationError::Internal(format!("no function #{target}")),
+                )
+            })?;
+        let offset = i32::try_from(start as i64 - index as i64 - 1)
+            .map_err(|_| (None, regalloc::AllocationError::JumpTooFar))?;
+        if let Some(insn) = insns.get_mut(index) {
+            insn.imm = offset;
+        }
+    }
+    Ok(LinkedProgram {
+        insns,
+        map_relocations,
+        line_of_insn,
+        function_starts,
     })
 }
 

@@ -68,11 +68,49 @@ pub struct LoweringError {
     pub message: String,
 }
 
+/// Stack the main function of a probe with `for` loops over maps keeps for its own slots:
+/// less than usual, because the kernel adds every callback's frame to it (512 bytes in all).
+const FRAME_BUDGET_WITH_CALLBACKS: u32 = 192;
+/// Stack a callback keeps for its own slots (the rest goes to the scratch map).
+const CALLBACK_FRAME_BUDGET: u32 = 96;
+
 /// The result of lowering one probe.
 pub struct LoweredProbe {
     pub insns: Vec<IrInsn>,
     pub frame_bytes: u32,
     pub scratch_bytes: u32,
+    /// The probe's callbacks, numbered as `CallArg::Function` refers to them.
+    pub functions: Vec<LoweredFunction>,
+}
+
+/// A BPF function besides the main one: the body of a `for` loop over a map (or the empty
+/// callback that counts entries for `len()`), called by `bpf_for_each_map_elem`.
+#[derive(Clone, Debug)]
+pub struct LoweredFunction {
+    pub insns: Vec<IrInsn>,
+    pub frame_bytes: u32,
+    /// The function whose frame is below this one's at run time (`None`: the main function).
+    pub caller: Option<u32>,
+    /// The loop it implements, for messages.
+    pub span: Span,
+}
+
+/// Slots in the probe's (main function's) frame that callbacks share with it.
+#[derive(Clone, Copy, Debug)]
+struct SharedSlots {
+    /// The program's context pointer, stored for callbacks (tracepoint fields in loop bodies).
+    context: i32,
+    /// Set to 1 by a `return` inside a loop body: the callers stop as well.
+    return_flag: i32,
+}
+
+/// What a function lowered as a callback knows about its surroundings.
+#[derive(Clone, Copy, Debug)]
+struct CallbackState {
+    /// The probe's frame pointer, passed as the callback's context argument (r4).
+    probe_frame: VReg,
+    /// Its own number among the probe's functions.
+    function: u32,
 }
 
 pub struct Lowering<'a> {
@@ -89,6 +127,13 @@ pub struct Lowering<'a> {
     loops: Vec<(Label, Label)>,
     exit_label: Label,
     errors: Vec<LoweringError>,
+    /// Stack bytes the lowering's own slots may take before values go to the scratch map.
+    frame_budget: u32,
+    /// The probe's callbacks (`None` while one is being lowered).
+    functions: Vec<Option<LoweredFunction>>,
+    shared: Option<SharedSlots>,
+    /// Set when this is a callback rather than the main function.
+    callback: Option<CallbackState>,
 }
 
 impl<'a> Lowering<'a> {
@@ -114,10 +159,26 @@ impl<'a> Lowering<'a> {
             loops: Vec::new(),
             exit_label,
             errors: Vec::new(),
+            frame_budget: if statements_have_map_loops(&probe.body) {
+                FRAME_BUDGET_WITH_CALLBACKS
+            } else {
+                FRAME_BUDGET
+            },
+            functions: Vec::new(),
+            shared: None,
+            callback: None,
         };
+        // With loops over maps, variables live in the scratch map: the callbacks share them,
+        // and the verifier does not track map memory, so a counter that a loop body changes
+        // does not make it verify the body again for every value the counter could take.
+        let shared_variables = statements_have_map_loops(&probe.body);
         for variable in &probe.variables {
             let size = variable.ty.record_size().max(8).div_ceil(8) * 8;
-            let place = lowering.allocate(size);
+            let place = if shared_variables {
+                lowering.allocate_scratch(size)
+            } else {
+                lowering.allocate(size)
+            };
             lowering.variables.push(VariableStorage { place, size });
         }
         lowering.line(probe.span);
@@ -139,7 +200,275 @@ impl<'a> Lowering<'a> {
             insns,
             frame_bytes: lowering.frame_bytes,
             scratch_bytes: lowering.scratch_bytes,
+            functions: lowering.functions.into_iter().flatten().collect(),
         })
+    }
+
+    /// Lowers the body of `for ($variable : @map)` as a callback of `bpf_for_each_map_elem`:
+    /// `(map, key, value, probe frame)` in r1-r4, returns 0 to go on and 1 to stop. The
+    /// script's variables stay in the probe's frame (or the per-CPU scratch map), reached
+    /// through the frame pointer passed as the context argument, so that the loop body and
+    /// the code around it see the same `$variables`.
+    fn lower_callback(
+        &mut self,
+        variable: usize,
+        map: usize,
+        body: &[TypedStatement],
+        span: Span,
+        shared: SharedSlots,
+        function: u32,
+    ) -> LoweredFunction {
+        let mut builder = IrBuilder::new();
+        let context = builder.vreg();
+        let scratch_base = builder.vreg();
+        let probe_frame = builder.vreg();
+        let key = builder.vreg();
+        let value = builder.vreg();
+        let exit_label = builder.label();
+        let parent_scratch_base = self.scratch_base;
+        let variables: Vec<VariableStorage> = self
+            .variables
+            .iter()
+            .map(|storage| VariableStorage {
+                place: Place {
+                    base: match storage.place.base {
+                        Base::Reg(base) if base == parent_scratch_base => Base::Reg(scratch_base),
+                        _ => Base::Reg(probe_frame),
+                    },
+                    offset: storage.place.offset,
+                },
+                size: storage.size,
+            })
+            .collect();
+        let scratch_start = self.scratch_bytes;
+        let mut child = Lowering {
+            builder,
+            program: self.program,
+            probe: self.probe,
+            options: self.options,
+            frame_bytes: 0,
+            context,
+            scratch_base,
+            scratch_bytes: scratch_start,
+            variables,
+            loops: Vec::new(),
+            exit_label,
+            errors: Vec::new(),
+            frame_budget: CALLBACK_FRAME_BUDGET,
+            functions: std::mem::take(&mut self.functions),
+            shared: Some(shared),
+            callback: Some(CallbackState {
+                probe_frame,
+                function,
+            }),
+        };
+        child.line(span);
+        child.load_loop_variable(variable, map, key, value);
+        child.statements(body);
+        child.builder.place(exit_label);
+        child.builder.push(IrInsn::Exit { value: 0 });
+        let body_insns = std::mem::take(&mut child.builder.insns);
+        // Entry: the arguments first (r1-r5 are clobbered by anything else), then the context
+        // pointer from the probe's frame, then the scratch buffer if anything lives there.
+        child.line(span);
+        child.builder.push(IrInsn::TakeArgument {
+            dst: key,
+            register: R2,
+        });
+        child.builder.push(IrInsn::TakeArgument {
+            dst: value,
+            register: R3,
+        });
+        child.builder.push(IrInsn::TakeArgument {
+            dst: probe_frame,
+            register: R4,
+        });
+        let context_offset = i16::try_from(shared.context).unwrap_or(-8);
+        child.builder.push(IrInsn::Load {
+            width: Width::B8,
+            dst: context,
+            base: Base::Reg(probe_frame),
+            offset: context_offset,
+        });
+        let uses_scratch = child.scratch_bytes > scratch_start
+            || child.variables.iter().any(
+                |storage| matches!(storage.place.base, Base::Reg(base) if base == scratch_base),
+            );
+        if uses_scratch {
+            let key_slot = child.zero_key();
+            let pointer = child.builder.vreg();
+            child.builder.push(IrInsn::Call {
+                helper: helpers::MAP_LOOKUP_ELEM.id,
+                args: vec![CallArg::Map(SCRATCH_MAP_INDEX), key_slot.call_arg()],
+                result: Some(pointer),
+            });
+            child
+                .builder
+                .branch(BPF_JEQ, pointer, Operand::Imm(0), exit_label);
+            child.builder.push(IrInsn::Move {
+                dst: scratch_base,
+                src: Operand::Reg(pointer),
+            });
+        }
+        let mut insns = std::mem::take(&mut child.builder.insns);
+        insns.extend(body_insns);
+        self.scratch_bytes = self.scratch_bytes.max(child.scratch_bytes);
+        self.errors.append(&mut child.errors);
+        self.functions = std::mem::take(&mut child.functions);
+        LoweredFunction {
+            insns,
+            frame_bytes: child.frame_bytes,
+            caller: self.callback.map(|callback| callback.function),
+            span,
+        }
+    }
+
+    /// At the start of a loop body: `$variable = (key, value)` from the entry's pointers.
+    fn load_loop_variable(&mut self, variable: usize, map: usize, key: VReg, value: VReg) {
+        let (Some(storage), Some(script_map), Some(declared)) = (
+            self.variables.get(variable).copied(),
+            self.script_map(map),
+            self.probe.variables.get(variable),
+        ) else {
+            return;
+        };
+        let Type::Tuple(elements) = &declared.ty else {
+            return;
+        };
+        let (offsets, _) = bpfscope_check::types::tuple_layout(elements);
+        let (Some(&key_offset), Some(&value_offset)) = (offsets.first(), offsets.get(1)) else {
+            return;
+        };
+        let key_place = Place {
+            base: Base::Reg(key),
+            offset: 0,
+        };
+        self.copy(
+            key_place,
+            storage.place.at(key_offset),
+            script_map.key_size(),
+        );
+        let value_place = Place {
+            base: Base::Reg(value),
+            offset: 0,
+        };
+        match &script_map.value {
+            MapValueKind::Plain(ty) if !ty.is_scalar() => {
+                self.copy(
+                    value_place,
+                    storage.place.at(value_offset),
+                    script_map.value_size(),
+                );
+            }
+            // Scalars, counts, sums, and min/max (whose value comes before its "set" flag).
+            _ => {
+                let loaded = self.load_place(Width::B8, value_place);
+                self.store_place(
+                    Width::B8,
+                    storage.place.at(value_offset),
+                    Operand::Reg(loaded),
+                );
+            }
+        }
+    }
+
+    /// The probe-frame slots callbacks share, allocated by the main function on first need.
+    fn shared_slots(&mut self) -> SharedSlots {
+        if let Some(shared) = self.shared {
+            return shared;
+        }
+        let context = i32::from(self.stack_slot());
+        let return_flag = i32::from(self.stack_slot());
+        let shared = SharedSlots {
+            context,
+            return_flag,
+        };
+        self.shared = Some(shared);
+        shared
+    }
+
+    /// A shared slot as this function addresses it.
+    fn shared_place(&self, offset: i32) -> Place {
+        match self.callback {
+            Some(callback) => Place {
+                base: Base::Reg(callback.probe_frame),
+                offset,
+            },
+            None => Place {
+                base: Base::Frame,
+                offset,
+            },
+        }
+    }
+
+    /// The probe's frame pointer as a helper argument (the callbacks' context).
+    fn probe_frame_arg(&self) -> CallArg {
+        match self.callback {
+            Some(callback) => CallArg::Reg(callback.probe_frame),
+            None => CallArg::FrameAddress(0),
+        }
+    }
+
+    /// `for ($variable : @map) { body }` through `bpf_for_each_map_elem`.
+    fn for_map(&mut self, variable: usize, map: usize, body: &[TypedStatement], span: Span) {
+        let shared = self.shared_slots();
+        if self.callback.is_none() {
+            let context_place = self.shared_place(shared.context);
+            self.store_place(Width::B8, context_place, Operand::Reg(self.context));
+            let flag_place = self.shared_place(shared.return_flag);
+            self.store_place(Width::B8, flag_place, Operand::Imm(0));
+        }
+        let function = self.functions.len() as u32;
+        self.functions.push(None);
+        let lowered = self.lower_callback(variable, map, body, span, shared, function);
+        if let Some(slot) = self.functions.get_mut(function as usize) {
+            *slot = Some(lowered);
+        }
+        self.line(span);
+        self.builder.call_discarding(
+            helpers::FOR_EACH_MAP_ELEM,
+            vec![
+                CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map),
+                CallArg::Function(function),
+                self.probe_frame_arg(),
+                CallArg::Imm(0),
+            ],
+        );
+        if statements_have_return(body) {
+            let flag_place = self.shared_place(shared.return_flag);
+            let flag = self.load_place(Width::B8, flag_place);
+            let go_on = self.builder.label();
+            self.builder.branch(BPF_JEQ, flag, Operand::Imm(0), go_on);
+            match self.callback {
+                Some(_) => self.builder.push(IrInsn::Exit { value: 1 }),
+                None => {
+                    let exit = self.exit_label;
+                    self.builder.jump(exit);
+                }
+            }
+            self.builder.place(go_on);
+        }
+    }
+
+    /// `len(@map)`: `bpf_for_each_map_elem` with a callback that does nothing returns how
+    /// many entries it visited.
+    fn map_length(&mut self, map: usize, span: Span) -> VReg {
+        let function = self.functions.len() as u32;
+        self.functions.push(Some(LoweredFunction {
+            insns: vec![IrInsn::Exit { value: 0 }],
+            frame_bytes: 0,
+            caller: self.callback.map(|callback| callback.function),
+            span,
+        }));
+        self.call(
+            helpers::FOR_EACH_MAP_ELEM,
+            vec![
+                CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map),
+                CallArg::Function(function),
+                CallArg::Imm(0),
+                CallArg::Imm(0),
+            ],
+        )
     }
 
     /// Entry code: take the context, find the scratch buffer, zero the variables.
@@ -161,8 +490,13 @@ impl<'a> Lowering<'a> {
                 src: Operand::Reg(pointer),
             });
         }
-        // The verifier refuses reads of stack never written: variables start as zero.
+        // The verifier refuses reads of stack never written: variables start as zero. Those
+        // in the scratch map (probes with loops over maps) would keep the last run's values.
+        let shared_variables = statements_have_map_loops(&self.probe.body);
         for storage in self.variables.clone() {
+            if shared_variables && !matches!(storage.place.base, Base::Frame) {
+                self.zero_fill_exact(storage.place, storage.size);
+            }
             if let Base::Frame = storage.place.base {
                 for chunk in (0..storage.size).step_by(8) {
                     let place = storage.place.at(chunk);
@@ -192,7 +526,7 @@ impl<'a> Lowering<'a> {
     /// Memory for `size` bytes: the stack when small, else the per-CPU scratch map.
     fn allocate(&mut self, size: u32) -> Place {
         let size = size.max(1).div_ceil(8) * 8;
-        if size <= STACK_AGGREGATE_LIMIT && self.frame_bytes + size <= FRAME_BUDGET {
+        if size <= STACK_AGGREGATE_LIMIT && self.frame_bytes + size <= self.frame_budget {
             self.frame_bytes += size;
             Place {
                 base: Base::Frame,
@@ -313,6 +647,11 @@ impl<'a> Lowering<'a> {
                 max_iterations,
                 body,
             } => self.for_range(*variable, start, end, *max_iterations, body, statement.span),
+            TypedStatementKind::ForMap {
+                variable,
+                map,
+                body,
+            } => self.for_map(*variable, *map, body, statement.span),
             TypedStatementKind::MapUpdate { map, keys, value } => {
                 self.map_update(*map, keys, value)
             }
@@ -330,7 +669,14 @@ impl<'a> Lowering<'a> {
                 );
             }
             TypedStatementKind::Break | TypedStatementKind::Continue => {
+                let is_break = matches!(statement.kind, TypedStatementKind::Break);
                 let Some(&(head, end)) = self.loops.last() else {
+                    // Directly in a loop body over a map: the callback's answer to the kernel.
+                    if self.callback.is_some() {
+                        self.builder.push(IrInsn::Exit {
+                            value: i32::from(is_break),
+                        });
+                    }
                     return;
                 };
                 let target = if matches!(statement.kind, TypedStatementKind::Break) {
@@ -341,6 +687,14 @@ impl<'a> Lowering<'a> {
                 self.builder.jump(target);
             }
             TypedStatementKind::Return => {
+                if self.callback.is_some() {
+                    // Leaves the probe: every enclosing loop over a map sees the flag and stops.
+                    let shared = self.shared_slots();
+                    let flag_place = self.shared_place(shared.return_flag);
+                    self.store_place(Width::B8, flag_place, Operand::Imm(1));
+                    self.builder.push(IrInsn::Exit { value: 1 });
+                    return;
+                }
                 let exit = self.exit_label;
                 self.builder.jump(exit);
             }
@@ -635,6 +989,88 @@ impl<'a> Lowering<'a> {
             src: Operand::Imm(0),
         });
         self.builder.place(found);
+        result
+    }
+
+    /// `strcontains(s, needle)` with a needle known only at run time: a loop over the start
+    /// positions with an inner loop over the needle. The kernel verifies it round by round,
+    /// so the two capacities bound the work (checked by the caller's budget).
+    fn string_contains_dynamic(&mut self, haystack: &TypedExpr, needle: &TypedExpr) -> VReg {
+        let haystack_capacity = haystack.ty.size();
+        let needle_capacity = needle.ty.size();
+        let rounds = u64::from(haystack_capacity) * u64::from(needle_capacity);
+        if rounds * 14 > LOOP_VERIFIER_BUDGET {
+            self.error(
+                needle.span,
+                format!(
+                    "strcontains() of a {haystack_capacity}-byte string with a {needle_capacity}-byte \
+                     needle that is not a literal is too much work for the kernel verifier; \
+                     use a literal needle or shorter strings (str(s, N))"
+                ),
+            );
+            return self.builder.constant(0);
+        }
+        let haystack_place = self.aggregate_place(haystack);
+        let needle_place = self.aggregate_place(needle);
+        let haystack_pointer = self.place_pointer(haystack_place);
+        let needle_pointer = self.place_pointer(needle_place);
+        let result = self.builder.constant(0);
+        let found = self.builder.label();
+        let done = self.builder.label();
+        let outer = self.builder.label();
+        let inner = self.builder.label();
+        let next_start = self.builder.label();
+        let first = self.builder.load(Width::B1, Base::Reg(needle_pointer), 0);
+        // The empty string is in every string.
+        self.builder.branch(BPF_JEQ, first, Operand::Imm(0), found);
+        let start = self.builder.constant(0);
+        let index = self.builder.constant(0);
+        self.builder.place(outer);
+        self.builder
+            .branch(BPF_JGE, start, Operand::Imm(haystack_capacity as i32), done);
+        let at = self.builder.copy(haystack_pointer);
+        self.builder.alu(BPF_ADD, at, Operand::Reg(start));
+        let character = self.builder.load(Width::B1, Base::Reg(at), 0);
+        self.builder
+            .branch(BPF_JEQ, character, Operand::Imm(0), done);
+        self.builder.push(IrInsn::Move {
+            dst: index,
+            src: Operand::Imm(0),
+        });
+        self.builder.place(inner);
+        // The whole needle matched (up to its NUL or its capacity).
+        self.builder
+            .branch(BPF_JGE, index, Operand::Imm(needle_capacity as i32), found);
+        let needle_at = self.builder.copy(needle_pointer);
+        self.builder.alu(BPF_ADD, needle_at, Operand::Reg(index));
+        let wanted = self.builder.load(Width::B1, Base::Reg(needle_at), 0);
+        self.builder.branch(BPF_JEQ, wanted, Operand::Imm(0), found);
+        let position = self.builder.copy(start);
+        self.builder.alu(BPF_ADD, position, Operand::Reg(index));
+        // The haystack ends before the needle does: no later start can match either.
+        self.builder.branch(
+            BPF_JGE,
+            position,
+            Operand::Imm(haystack_capacity as i32),
+            done,
+        );
+        let haystack_at = self.builder.copy(haystack_pointer);
+        self.builder
+            .alu(BPF_ADD, haystack_at, Operand::Reg(position));
+        let seen = self.builder.load(Width::B1, Base::Reg(haystack_at), 0);
+        self.builder
+            .branch(BPF_JNE, seen, Operand::Reg(wanted), next_start);
+        self.builder.alu(BPF_ADD, index, Operand::Imm(1));
+        self.builder.jump(inner);
+        self.builder.place(next_start);
+        self.builder.alu(BPF_ADD, start, Operand::Imm(1));
+        self.builder.jump(outer);
+        self.builder.place(found);
+        self.builder.push(IrInsn::Move {
+            dst: result,
+            src: Operand::Imm(1),
+        });
+        self.builder.place(done);
         result
     }
 
@@ -1091,9 +1527,11 @@ impl<'a> Lowering<'a> {
                 right,
                 length,
             } => self.string_n_compare(left, right, *length),
-            TypedExprKind::StringContains { haystack, needle } => {
-                self.string_contains(haystack, needle)
-            }
+            TypedExprKind::StringContains { haystack, needle } => match &needle.kind {
+                TypedExprKind::String(bytes) => self.string_contains(haystack, bytes),
+                _ => self.string_contains_dynamic(haystack, needle),
+            },
+            TypedExprKind::MapLength { map } => self.map_length(*map, expr.span),
             TypedExprKind::TupleIndex { .. } | TypedExprKind::ArrayIndex { .. } => {
                 // Element of an aggregate: materialise it, then load the element.
                 let (place, element_type) = match self.element_place(expr) {
@@ -2026,4 +2464,37 @@ impl<'a> Lowering<'a> {
         self.builder.place(done);
         bucket
     }
+}
+
+/// Whether statements contain a `for` loop over a map (at any depth).
+fn statements_have_map_loops(statements: &[TypedStatement]) -> bool {
+    statements.iter().any(|statement| match &statement.kind {
+        TypedStatementKind::ForMap { .. } => true,
+        TypedStatementKind::If {
+            then_body,
+            else_body,
+            ..
+        } => statements_have_map_loops(then_body) || statements_have_map_loops(else_body),
+        TypedStatementKind::While { body, .. }
+        | TypedStatementKind::Unroll { body, .. }
+        | TypedStatementKind::ForRange { body, .. } => statements_have_map_loops(body),
+        _ => false,
+    })
+}
+
+/// Whether statements contain a `return` (at any depth).
+fn statements_have_return(statements: &[TypedStatement]) -> bool {
+    statements.iter().any(|statement| match &statement.kind {
+        TypedStatementKind::Return => true,
+        TypedStatementKind::If {
+            then_body,
+            else_body,
+            ..
+        } => statements_have_return(then_body) || statements_have_return(else_body),
+        TypedStatementKind::While { body, .. }
+        | TypedStatementKind::Unroll { body, .. }
+        | TypedStatementKind::ForRange { body, .. }
+        | TypedStatementKind::ForMap { body, .. } => statements_have_return(body),
+        _ => false,
+    })
 }

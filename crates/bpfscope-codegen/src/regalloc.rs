@@ -31,6 +31,9 @@ pub struct Emitted {
     pub insns: Vec<Insn>,
     pub line_of_insn: Vec<u32>,
     pub map_relocations: Vec<MapRelocation>,
+    /// `ld_imm64` instructions that must hold the address of BPF function `n` (index of the
+    /// first half, function number), patched when the functions are laid out.
+    pub function_references: Vec<(usize, u32)>,
     /// How many virtual registers had to live on the stack.
     pub spilled_vregs: usize,
     /// Total stack bytes: the lowering's frame plus spill slots.
@@ -220,6 +223,7 @@ struct Emitter<'a> {
     lines: Vec<u32>,
     line: u32,
     relocations: Vec<MapRelocation>,
+    function_references: Vec<(usize, u32)>,
     label_positions: HashMap<Label, usize>,
     fixups: Vec<(usize, Label)>,
 }
@@ -280,6 +284,10 @@ impl Emitter<'_> {
             IrInsn::TakeContext { dst } => match self.location(*dst) {
                 Location::Register(register) => self.emit(mov64_reg(register, R1)),
                 Location::Slot(offset) => self.emit(stx_mem(BPF_DW, R10, R1, offset)),
+            },
+            IrInsn::TakeArgument { dst, register } => match self.location(*dst) {
+                Location::Register(target) => self.emit(mov64_reg(target, *register)),
+                Location::Slot(offset) => self.emit(stx_mem(BPF_DW, R10, *register, offset)),
             },
             IrInsn::Label(label) => {
                 self.label_positions.insert(*label, self.out.len());
@@ -432,6 +440,12 @@ impl Emitter<'_> {
                             self.emit(mov64_reg(register, R10));
                             self.emit(alu64_imm(BPF_ADD, register, i32::from(*offset)));
                         }
+                        CallArg::Function(function) => {
+                            self.function_references.push((self.out.len(), *function));
+                            for half in ld_pseudo_func(register, 0) {
+                                self.emit(half);
+                            }
+                        }
                         CallArg::Map(map_index) => {
                             self.relocations.push(MapRelocation {
                                 insn_index: self.out.len(),
@@ -477,6 +491,7 @@ pub fn allocate_and_emit(insns: &[IrInsn], frame_bytes: u32) -> Result<Emitted, 
         lines: Vec::with_capacity(insns.len() * 2),
         line: 0,
         relocations: Vec::new(),
+        function_references: Vec::new(),
         label_positions: HashMap::new(),
         fixups: Vec::new(),
     };
@@ -498,6 +513,7 @@ pub fn allocate_and_emit(insns: &[IrInsn], frame_bytes: u32) -> Result<Emitted, 
         insns: emitter.out,
         line_of_insn: emitter.lines,
         map_relocations: emitter.relocations,
+        function_references: emitter.function_references,
         spilled_vregs,
         stack_bytes,
     })

@@ -104,3 +104,50 @@ fn long_strings_go_to_the_scratch_map() {
     );
     assert!(text.contains("map[.scratch]"), "{text}");
 }
+
+#[test]
+fn map_loops_become_callbacks_with_function_info() {
+    let (compiled, text) = compile_text(
+        r#"BEGIN { @m[1] = 2; $total = 0; for ($kv : @m) { $total += $kv.1; if ($kv.0 > 5) { break; } }
+  printf("%d %d\n", $total, len(@m)); }"#,
+    );
+    let program = &compiled.programs[0];
+    // The loop body and the empty counting callback of len().
+    assert_eq!(program.function_starts.len(), 2, "{text}");
+    assert_eq!(program.insns.len(), program.line_of_insn.len());
+    let for_each_calls = program
+        .insns
+        .iter()
+        .filter(|insn| insn.code == 0x85 && insn.src() == 0 && insn.imm == 164)
+        .count();
+    assert_eq!(for_each_calls, 2, "{text}");
+    // Every callback address points at the first instruction of a function.
+    for (index, insn) in program.insns.iter().enumerate() {
+        if insn.code == 0x18 && insn.src() == bpfscope_bpf::insn::BPF_PSEUDO_FUNC {
+            let target = (index as i64 + 1 + i64::from(insn.imm)) as usize;
+            assert!(program.function_starts.contains(&target), "{text}");
+        }
+    }
+    assert!(text.contains("call bpf_for_each_map_elem#164"), "{text}");
+    assert!(text.contains("= function <"), "{text}");
+    // `break` is the callback returning 1.
+    assert!(
+        text.contains("r0 = 1\n") || text.contains("r0 = 1 "),
+        "{text}"
+    );
+}
+
+#[test]
+fn strcontains_with_a_variable_needle_is_a_loop() {
+    let (compiled, text) =
+        compile_text(r#"BEGIN { $n = "lo"; printf("%d\n", strcontains("hello", $n)); }"#);
+    let program = &compiled.programs[0];
+    let backward_jumps = program
+        .insns
+        .iter()
+        .filter(|insn| {
+            insn.code & 0x07 == 0x05 && insn.code != 0x85 && insn.code != 0x95 && insn.off < 0
+        })
+        .count();
+    assert!(backward_jumps >= 2, "{text}");
+}

@@ -67,6 +67,26 @@ pub fn load_program(
     probe_name: &str,
     line_of_insn: &[u32],
 ) -> Result<OwnedFd, RuntimeError> {
+    load_program_with_functions(kind, insns, &[], name, probe_name, line_of_insn)
+}
+
+/// [`load_program`] for a program made of several BPF functions (callbacks) starting at
+/// `function_starts`: the kernel takes callbacks only from programs that carry BTF func_info,
+/// so a minimal BTF object describing them is loaded first.
+pub fn load_program_with_functions(
+    kind: ProgramKind,
+    insns: &[Insn],
+    function_starts: &[usize],
+    name: &str,
+    probe_name: &str,
+    line_of_insn: &[u32],
+) -> Result<OwnedFd, RuntimeError> {
+    let function_btf = (!function_starts.is_empty())
+        .then(|| bpfscope_bpf::func_btf::function_btf(function_starts));
+    let btf_fd = match &function_btf {
+        Some(function_btf) => Some(load_function_btf(&function_btf.blob, probe_name)?),
+        None => None,
+    };
     let request = sys::ProgLoadRequest {
         prog_type: kind.prog_type,
         expected_attach_type: kind.expected_attach_type,
@@ -74,6 +94,10 @@ pub fn load_program(
         insns,
         license: LICENSE,
         name,
+        functions: match (&btf_fd, &function_btf) {
+            (Some(fd), Some(function_btf)) => Some((fd.as_fd(), function_btf.func_info.as_slice())),
+            _ => None,
+        },
     };
     // First without a log: the verifier runs faster and most programs pass.
     let first_error = match sys::bpf_prog_load(&request, None) {
@@ -112,6 +136,22 @@ pub fn load_program(
             script_line,
         },
     )))
+}
+
+/// Loads the BTF that describes a program's functions; a refusal comes back with the kernel's log.
+fn load_function_btf(blob: &[u8], probe_name: &str) -> Result<OwnedFd, RuntimeError> {
+    match sys::bpf_btf_load(blob, None) {
+        Ok(fd) => Ok(fd),
+        Err(error) => {
+            let mut buffer = vec![0u8; 64 * 1024];
+            let _ = sys::bpf_btf_load(blob, Some(&mut buffer));
+            Err(RuntimeError::InvalidProgram(format!(
+                "{probe_name}: the kernel refused the BTF describing the program's functions \
+                 ({error}): {}",
+                log_text(&buffer).trim()
+            )))
+        }
+    }
 }
 
 fn log_text(buffer: &[u8]) -> String {

@@ -151,9 +151,10 @@ impl Session {
                 &spec.probe_name,
             )?;
             let kind = ProgramKind::for_target(&spec.attach);
-            let fd = load::load_program(
+            let fd = load::load_program_with_functions(
                 kind,
                 &insns,
+                &spec.function_starts,
                 &program_name(&spec.probe_name),
                 &spec.probe_name,
                 &spec.line_of_insn,

@@ -20,6 +20,7 @@ const BPF_MAP_GET_NEXT_KEY: u32 = 4;
 const BPF_PROG_LOAD: u32 = 5;
 const BPF_PROG_TEST_RUN: u32 = 10;
 const BPF_RAW_TRACEPOINT_OPEN: u32 = 17;
+const BPF_BTF_LOAD: u32 = 18;
 const BPF_LINK_CREATE: u32 = 28;
 
 /// `enum bpf_prog_type` values bpfscope loads.
@@ -117,6 +118,18 @@ struct TestRunAttr {
     cpu: u32,
 }
 
+/// `union bpf_attr` for BPF_BTF_LOAD, up to `btf_log_level`.
+#[repr(C)]
+#[derive(Default)]
+struct BtfLoadAttr {
+    btf: u64,
+    btf_log_buf: u64,
+    btf_size: u32,
+    btf_log_size: u32,
+    btf_log_level: u32,
+    padding: u32,
+}
+
 /// `union bpf_attr` for BPF_RAW_TRACEPOINT_OPEN.
 #[repr(C)]
 #[derive(Default)]
@@ -149,6 +162,7 @@ const _: () = assert!(std::mem::size_of::<MapCreateAttr>() == 44);
 const _: () = assert!(std::mem::size_of::<MapElemAttr>() == 32);
 const _: () = assert!(std::mem::size_of::<ProgLoadAttr>() == 120);
 const _: () = assert!(std::mem::size_of::<TestRunAttr>() == 72);
+const _: () = assert!(std::mem::size_of::<BtfLoadAttr>() == 32);
 const _: () = assert!(std::mem::size_of::<RawTracepointOpenAttr>() == 16);
 const _: () = assert!(std::mem::size_of::<LinkCreateAttr>() == 48);
 
@@ -293,6 +307,9 @@ pub struct ProgLoadRequest<'a> {
     pub insns: &'a [bpfscope_bpf::Insn],
     pub license: &'a CStr,
     pub name: &'a str,
+    /// The BTF object describing the program's functions and their func_info records
+    /// (needed when the program has callbacks).
+    pub functions: Option<(BorrowedFd<'a>, &'a [bpfscope_bpf::func_btf::FuncInfo])>,
 }
 
 /// BPF_PROG_LOAD. With `log` the verifier writes its log there at `log_level`.
@@ -312,12 +329,35 @@ pub fn bpf_prog_load(
         attach_btf_id: request.attach_btf_id,
         ..ProgLoadAttr::default()
     };
+    if let Some((btf, func_info)) = request.functions {
+        attr.prog_btf_fd = btf.as_raw_fd() as u32;
+        attr.func_info_rec_size = std::mem::size_of::<bpfscope_bpf::func_btf::FuncInfo>() as u32;
+        attr.func_info = func_info.as_ptr() as u64;
+        attr.func_info_cnt = u32::try_from(func_info.len())
+            .map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?;
+    }
     if let Some((buffer, level)) = log {
         attr.log_level = level;
         attr.log_size = u32::try_from(buffer.len()).unwrap_or(u32::MAX);
         attr.log_buf = buffer.as_mut_ptr() as u64;
     }
     owned_fd_from_syscall_result(bpf(BPF_PROG_LOAD, &mut attr)?)
+}
+
+/// BPF_BTF_LOAD of a raw BTF blob. With `log` the kernel writes its BTF verifier log there.
+pub fn bpf_btf_load(blob: &[u8], log: Option<&mut [u8]>) -> io::Result<OwnedFd> {
+    let mut attr = BtfLoadAttr {
+        btf: blob.as_ptr() as u64,
+        btf_size: u32::try_from(blob.len())
+            .map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?,
+        ..BtfLoadAttr::default()
+    };
+    if let Some(buffer) = log {
+        attr.btf_log_level = 1;
+        attr.btf_log_size = u32::try_from(buffer.len()).unwrap_or(u32::MAX);
+        attr.btf_log_buf = buffer.as_mut_ptr() as u64;
+    }
+    owned_fd_from_syscall_result(bpf(BPF_BTF_LOAD, &mut attr)?)
 }
 
 /// BPF_PROG_TEST_RUN with only a context (the way raw tracepoint programs are run). Returns r0.

@@ -96,6 +96,7 @@ impl ProgramBuilder {
             insns: self.insns,
             map_relocations: self.relocations,
             line_of_insn,
+            function_starts: Vec::new(),
         }
     }
 }
