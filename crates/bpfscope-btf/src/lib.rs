@@ -445,6 +445,39 @@ impl<'data> Btf<'data> {
         self.raw(id)?.name()
     }
 
+    /// Where the name of type `id` starts in the string sections, and how long it is: callers
+    /// that read the same names many times (`-l` lists each function four times) keep this
+    /// and call [`Btf::string_with_length`], which skips decoding the type and finding the NUL.
+    pub fn name_span(&self, id: TypeId) -> Result<(u32, u32), BtfError> {
+        let raw = self.raw(id)?;
+        let name = raw.name()?;
+        Ok((raw.name_offset, name.len() as u32))
+    }
+
+    /// The string of `length` bytes at string offset `offset`, as [`Btf::name_span`] gave them.
+    pub fn string_with_length(&self, offset: u32, length: u32) -> Result<&str, BtfError> {
+        if offset < self.string_base {
+            return match &self.base {
+                Some(base) => base.string_with_length(offset, length),
+                None => Err(BtfError::BadStringOffset { offset }),
+            };
+        }
+        let start = self.strings_start + (offset - self.string_base) as usize;
+        let end = start + length as usize;
+        if end > self.strings_start + self.strings_len {
+            return Err(BtfError::BadStringOffset { offset });
+        }
+        let bytes = self
+            .data
+            .get(start..end)
+            .ok_or(BtfError::BadStringOffset { offset })?;
+        if self.strings_are_ascii {
+            // SAFETY: a slice of a section checked to be ASCII at parse time is valid UTF-8.
+            return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
+        }
+        std::str::from_utf8(bytes).map_err(|_| BtfError::InvalidUtf8 { offset })
+    }
+
     fn own_name_index(&self) -> &[(u64, u32)] {
         self.name_index.get_or_init(|| {
             let strings = self
@@ -869,12 +902,21 @@ fn memchr_nul(bytes: &[u8]) -> Option<usize> {
     let mut chunks = bytes.chunks_exact(8);
     let mut offset = 0;
     for chunk in &mut chunks {
-        let word = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+        let word = u64::from_le_bytes([
+            chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+        ]);
         // A byte is zero exactly where this classic bit trick leaves its high bit set.
         if (word.wrapping_sub(0x0101_0101_0101_0101) & !word & 0x8080_8080_8080_8080) != 0 {
-            return chunk.iter().position(|byte| *byte == 0).map(|index| offset + index);
+            return chunk
+                .iter()
+                .position(|byte| *byte == 0)
+                .map(|index| offset + index);
         }
         offset += 8;
     }
-    chunks.remainder().iter().position(|byte| *byte == 0).map(|index| offset + index)
+    chunks
+        .remainder()
+        .iter()
+        .position(|byte| *byte == 0)
+        .map(|index| offset + index)
 }

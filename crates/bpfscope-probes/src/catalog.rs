@@ -75,15 +75,11 @@ pub fn list_each(
     let patterns = split_patterns(patterns);
     let marked_event_keys = stable_event_keys(fs, &patterns);
     let mut summary = ListingSummary::default();
-    let mut key_buffer = String::new();
     let mut entry_count = 0;
     let mut sink = |entry: &ProbeEntry| {
         let marked = entry.provider == Provider::Tracepoint
             && !marked_event_keys.is_empty()
-            && marked_event_keys.contains(event_key_text(
-                &mut key_buffer,
-                event_key_of_tracepoint(&entry.target),
-            ));
+            && marked_event_keys.contains(event_key_of_tracepoint(&entry.target));
         entry_count += 1;
         emit(entry, marked)
     };
@@ -120,28 +116,80 @@ fn split_patterns(patterns: &str) -> Vec<&str> {
     }
 }
 
-/// An event key as one string (`1execve` for syscalls, `0name` otherwise), so a set of them can
-/// be probed with a reused buffer.
-fn event_key_text<'b>(buffer: &'b mut String, (is_syscall, event): (bool, &str)) -> &'b str {
-    buffer.clear();
-    buffer.push(if is_syscall { '1' } else { '0' });
-    buffer.push_str(event);
-    buffer
+/// A set of event keys (`(is_syscall, event)`), probed with borrowed names and a cheap hash:
+/// a full `-l` checks tens of thousands of function names against it.
+#[derive(Default)]
+struct EventKeys {
+    syscalls: HashSet<String, FastHash>,
+    others: HashSet<String, FastHash>,
+}
+
+impl EventKeys {
+    fn side(&self, is_syscall: bool) -> &HashSet<String, FastHash> {
+        if is_syscall {
+            &self.syscalls
+        } else {
+            &self.others
+        }
+    }
+
+    fn contains(&self, (is_syscall, event): (bool, &str)) -> bool {
+        self.side(is_syscall).contains(event)
+    }
+
+    fn insert(&mut self, (is_syscall, event): (bool, &str)) {
+        let side = if is_syscall {
+            &mut self.syscalls
+        } else {
+            &mut self.others
+        };
+        if !side.contains(event) {
+            side.insert(event.to_string());
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.syscalls.is_empty() && self.others.is_empty()
+    }
+}
+
+/// FNV-1a as a `BuildHasher`: short ASCII keys, no untrusted input to defend against.
+#[derive(Clone, Copy, Default)]
+struct FastHash;
+
+impl std::hash::BuildHasher for FastHash {
+    type Hasher = FnvHasher;
+    fn build_hasher(&self) -> FnvHasher {
+        FnvHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+struct FnvHasher(u64);
+
+impl std::hash::Hasher for FnvHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
 }
 
 /// The event keys of the tracepoints that get the stable marker: those that some kprobe,
 /// kretprobe, fentry or fexit entry of the same listing also observes. Computed before
 /// streaming, in two cheap passes: the tracepoints' keys, then only the kernel functions whose
 /// key is among them.
-fn stable_event_keys(fs: &KernelFs, patterns: &[&str]) -> HashSet<String> {
+fn stable_event_keys(fs: &KernelFs, patterns: &[&str]) -> EventKeys {
     // The marker is about kprobe/fentry entries; kretprobe and fexit list the same functions,
     // so scanning them again would only double the cost of a full `-l`.
     let is_kernel_function =
         |provider: Provider| matches!(provider, Provider::Kprobe | Provider::Fentry);
     let mut ignored_notes = Vec::new();
     let mut ignored_types = Vec::new();
-    let mut tracepoint_keys = HashSet::new();
-    let mut key_buffer = String::new();
+    let mut tracepoint_keys = EventKeys::default();
     let _ = list_into(
         fs,
         patterns,
@@ -151,37 +199,34 @@ fn stable_event_keys(fs: &KernelFs, patterns: &[&str]) -> HashSet<String> {
         &mut ignored_notes,
         &mut ignored_types,
         &mut |entry| {
-            let key = event_key_of_tracepoint(&entry.target);
-            if !tracepoint_keys.contains(event_key_text(&mut key_buffer, key)) {
-                tracepoint_keys.insert(key_buffer.clone());
-            }
+            tracepoint_keys.insert(event_key_of_tracepoint(&entry.target));
             Ok(())
         },
     );
     if tracepoint_keys.is_empty() {
         return tracepoint_keys;
     }
-    let filter_buffer = RefCell::new(String::new());
-    let mut function_keys = HashSet::new();
+    let mut function_keys = EventKeys::default();
+    if patterns == ["*"] {
+        // Everything is listed: every kprobe/fentry function counts, so walk their names.
+        kernel_funcs::for_each_kprobe_or_fentry_name(fs, &mut ignored_notes, &mut |name| {
+            let key = event_key_of_kernel_function(name);
+            if tracepoint_keys.contains(key) {
+                function_keys.insert(key);
+            }
+        });
+        return function_keys;
+    }
     let _ = list_into(
         fs,
         patterns,
         false,
         &is_kernel_function,
-        &|_, target| {
-            let mut buffer = filter_buffer.borrow_mut();
-            tracepoint_keys.contains(event_key_text(
-                &mut buffer,
-                event_key_of_kernel_function(target),
-            ))
-        },
+        &|_, target| tracepoint_keys.contains(event_key_of_kernel_function(target)),
         &mut ignored_notes,
         &mut ignored_types,
         &mut |entry| {
-            let key = event_key_of_kernel_function(&entry.target);
-            if !function_keys.contains(event_key_text(&mut key_buffer, key)) {
-                function_keys.insert(key_buffer.clone());
-            }
+            function_keys.insert(event_key_of_kernel_function(&entry.target));
             Ok(())
         },
     );

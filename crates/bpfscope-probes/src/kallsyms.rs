@@ -81,8 +81,12 @@ fn parse_kallsyms_line(line: &str) -> Option<KallsymsEntry<'_>> {
 /// The `(name, module)` of one `/proc/kallsyms` line when it is a text symbol (`t`/`T`), as
 /// bytes, so a streaming reader can feed lines straight from a fixed buffer.
 pub fn text_symbol_of_line(line: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
-    // "ADDRESS TYPE NAME[\t[MODULE]]"
-    let space = line.iter().position(|&byte| byte == b' ')?;
+    // "ADDRESS TYPE NAME[\t[MODULE]]". On 64-bit kernels the address is 16 hex digits, so
+    // the type letter sits at a fixed place: reject the other ~40% of lines without scanning.
+    if line.get(16) == Some(&b' ') && !matches!(line.get(17), Some(b't' | b'T')) {
+        return None;
+    }
+    let space = find_byte(line, b' ')?;
     let address = line.get(..space)?;
     if address.is_empty() || address.len() > 16 || !address.iter().all(u8::is_ascii_hexdigit) {
         return None;
@@ -92,7 +96,7 @@ pub fn text_symbol_of_line(line: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
         return None;
     };
     let rest = rest.get(2..)?;
-    let (name, module) = match rest.iter().position(|&byte| byte == b'\t') {
+    let (name, module) = match find_byte(rest, b'\t') {
         Some(tab) => {
             let module_text = rest.get(tab + 1..).unwrap_or(&[]).trim_ascii();
             let module = module_text
@@ -103,6 +107,24 @@ pub fn text_symbol_of_line(line: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
         None => (rest, None),
     };
     (!name.is_empty()).then_some((name, module))
+}
+
+/// The index of the first `needle` in `bytes`, eight bytes at a time (kallsyms is ~10 MB).
+pub fn find_byte(bytes: &[u8], needle: u8) -> Option<usize> {
+    let pattern = u64::from_ne_bytes([needle; 8]);
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_ne_bytes(word) ^ pattern;
+        // A byte of `word` is zero exactly where the needle is; this bit trick flags such bytes.
+        if (word.wrapping_sub(0x0101_0101_0101_0101) & !word & 0x8080_8080_8080_8080) != 0 {
+            return chunk.iter().position(|&byte| byte == needle).map(|index| offset + index);
+        }
+        offset += 8;
+    }
+    chunks.remainder().iter().position(|&byte| byte == needle).map(|index| offset + index)
 }
 
 /// `[name]` → `name`.

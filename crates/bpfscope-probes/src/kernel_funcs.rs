@@ -170,11 +170,13 @@ impl FunctionSet {
                     .rposition(|&byte| byte == b'\n')
                     .map_or(0, |newline| newline + 1)
             };
-            for line in valid
-                .get(..complete)
-                .unwrap_or(&[])
-                .split(|&byte| byte == b'\n')
-            {
+            let mut rest = valid.get(..complete).unwrap_or(&[]);
+            while !rest.is_empty() {
+                let (line, next) = match crate::kallsyms::find_byte(rest, b'\n') {
+                    Some(newline) => (&rest[..newline], &rest[newline + 1..]),
+                    None => (rest, &[][..]),
+                };
+                rest = next;
                 if let Some((name, module)) = crate::kallsyms::text_symbol_of_line(line) {
                     hashes.push(function_hash_of_bytes(module, name));
                 }
@@ -415,6 +417,31 @@ pub fn for_each_kernel_function(
     Ok(())
 }
 
+/// Calls `visit` with the function name (no module prefix) of every entry that `kprobe:*` and
+/// `fentry:*` list, each at least once: the stable marker of a full `-l` needs only the names,
+/// and walking them directly costs a fraction of listing both providers.
+pub fn for_each_kprobe_or_fentry_name(
+    fs: &KernelFs,
+    notes: &mut Vec<String>,
+    visit: &mut dyn FnMut(&str),
+) {
+    if let Traceable::FilterFunctions { text } = read_filter_functions(fs) {
+        for function in parse_available_filter_functions(&text) {
+            visit(function.name);
+        }
+    }
+    // From the table: every traceable function (kprobe fallback), a superset of fentry's.
+    let Some(table) = traceable_table(fs, notes) else {
+        return;
+    };
+    let objects: Vec<(&str, &Btf<'static>)> = table.btf.objects().collect();
+    for function in table.functions.iter().filter(|function| function.traceable) {
+        if let Some((_, object_btf)) = objects.get(function.object as usize) {
+            visit(function.name(object_btf));
+        }
+    }
+}
+
 fn output_error(source: std::io::Error) -> ProbeError {
     ProbeError::Io {
         path: "<output>".to_string(),
@@ -432,6 +459,17 @@ struct TraceableFunction {
     fentry_ok: bool,
     /// The kernel can trace it (it is in the traceable set): only these are listed.
     traceable: bool,
+    /// Where its name is in its object's BTF strings ([`Btf::name_span`]).
+    name_offset: u32,
+    name_length: u32,
+}
+
+impl TraceableFunction {
+    fn name<'btf>(&self, object_btf: &'btf Btf<'static>) -> &'btf str {
+        object_btf
+            .string_with_length(self.name_offset, self.name_length)
+            .unwrap_or("")
+    }
 }
 
 /// The traceable BTF functions (BTF ∩ traceable set), computed once per process and root and
@@ -457,7 +495,7 @@ impl TraceableTable {
         let Some((object, object_btf)) = self.object(function.object) else {
             return ("", "");
         };
-        let name = object_btf.name_of(function.id).unwrap_or("");
+        let name = function.name(object_btf);
         let prefix = if kprobe_like && function.object == 0 {
             ""
         } else {
@@ -477,30 +515,25 @@ impl TraceableTable {
 
 /// Indices of `functions` sorted by their kprobe-style or fentry-style target.
 fn target_order(btf: &KernelBtf, functions: &[TraceableFunction], kprobe_like: bool) -> Vec<u32> {
-    // Resolve names once; objects are few, so look them up by index.
+    // Objects are few: look them up by index. Names come from their cached spans, cheaply.
     let objects: Vec<(&str, &Btf<'static>)> = btf.objects().collect();
-    let parts: Vec<(&str, &str)> = functions
-        .iter()
-        .map(|function| {
-            let Some((object, object_btf)) = objects.get(function.object as usize) else {
-                return ("", "");
-            };
-            let name = object_btf.name_of(function.id).unwrap_or("");
-            let prefix = if kprobe_like && function.object == 0 {
-                ""
-            } else {
-                object
-            };
-            (prefix, name)
-        })
-        .collect();
+    let parts = |index: u32| -> (&str, &str) {
+        let Some(function) = functions.get(index as usize) else {
+            return ("", "");
+        };
+        let Some((object, object_btf)) = objects.get(function.object as usize) else {
+            return ("", "");
+        };
+        let prefix = if kprobe_like && function.object == 0 {
+            ""
+        } else {
+            object
+        };
+        (prefix, function.name(object_btf))
+    };
     let mut order: Vec<u32> = (0..functions.len() as u32).collect();
     // Stable: among equal targets the first in BTF order wins.
-    order.sort_by(|left, right| {
-        let left = parts.get(*left as usize).copied().unwrap_or(("", ""));
-        let right = parts.get(*right as usize).copied().unwrap_or(("", ""));
-        compare_targets(left, right)
-    });
+    order.sort_by(|left, right| compare_targets(parts(*left), parts(*right)));
     order
 }
 
@@ -537,33 +570,40 @@ fn traceable_table(fs: &KernelFs, notes: &mut Vec<String>) -> Option<Arc<Traceab
             }
         }
     }
-    let (candidates, (kprobe_order, fentry_order), (traceable, note)) = std::thread::scope(|scope| {
+    // Peak memory matters here (`-l` must stay lean): one vector of functions, their name hashes
+    // beside it, and index vectors for the orders, nothing copied.
+    let mut functions: Vec<TraceableFunction> = Vec::new();
+    let mut hashes: Vec<u64> = Vec::new();
+    let (kprobe_order, fentry_order, by_hash, (traceable, note)) = std::thread::scope(|scope| {
         // Reading /proc/kallsyms costs the kernel tens of ms: overlap it with the BTF work.
         let traceable_job = scope.spawn(|| traceable_functions(fs));
-        let mut candidates = Vec::new();
         for (object_index, (object, object_btf)) in btf.objects().enumerate() {
             let module = (object != "vmlinux").then_some(object);
             for function in object_btf.functions() {
                 let Ok(function) = function else { continue };
+                let Ok((name_offset, name_length)) = object_btf.name_span(function.id) else {
+                    continue;
+                };
                 let fentry_ok = object_btf.func_proto(function.proto).is_ok_and(|proto| {
                     proto.params.len() + usize::from(proto.variadic) <= REGISTER_ARGUMENTS
                 });
-                candidates.push((
-                    function_hash(module, function.name),
-                    TraceableFunction {
-                        object: object_index as u32,
-                        id: function.id,
-                        fentry_ok,
-                        traceable: false,
-                    },
-                ));
+                hashes.push(function_hash(module, function.name));
+                functions.push(TraceableFunction {
+                    object: object_index as u32,
+                    id: function.id,
+                    fentry_ok,
+                    traceable: false,
+                    name_offset,
+                    name_length,
+                });
             }
         }
         // Sorting needs no kallsyms: do it while the kernel is still producing it.
-        let functions: Vec<TraceableFunction> =
-            candidates.iter().map(|(_, function)| *function).collect();
         let kprobe_order = target_order(&btf, &functions, true);
         let fentry_order = target_order(&btf, &functions, false);
+        // Indices in hash order, so that marking the traceable ones is one merge.
+        let mut by_hash: Vec<u32> = (0..functions.len() as u32).collect();
+        by_hash.sort_unstable_by_key(|index| hashes.get(*index as usize).copied().unwrap_or(0));
         let traceable = traceable_job.join().unwrap_or_else(|_| {
             (
                 None,
@@ -573,17 +613,30 @@ fn traceable_table(fs: &KernelFs, notes: &mut Vec<String>) -> Option<Arc<Traceab
                 )),
             )
         });
-        (candidates, (kprobe_order, fentry_order), traceable)
+        (kprobe_order, fentry_order, by_hash, traceable)
     });
-    // Keep every candidate (the orders index them) and mark the ones the kernel can trace.
-    let functions = candidates
-        .into_iter()
-        .map(|(hash, mut function)| {
-            function.traceable =
-                traceable.as_ref().is_none_or(|set| set.hashes.binary_search(&hash).is_ok());
-            function
-        })
-        .collect();
+    match &traceable {
+        None => functions
+            .iter_mut()
+            .for_each(|function| function.traceable = true),
+        Some(set) => {
+            // Both are in hash order: walk them together.
+            let mut set_hashes = set.hashes.iter().peekable();
+            for index in &by_hash {
+                let Some(hash) = hashes.get(*index as usize) else {
+                    continue;
+                };
+                while set_hashes.next_if(|known| *known < hash).is_some() {}
+                if set_hashes.peek() == Some(&hash) {
+                    if let Some(function) = functions.get_mut(*index as usize) {
+                        function.traceable = true;
+                    }
+                }
+            }
+        }
+    }
+    drop(by_hash);
+    drop(hashes);
     notes.extend(note.clone());
     let table = Arc::new(TraceableTable {
         btf: btf.clone(),
