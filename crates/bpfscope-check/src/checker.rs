@@ -1,5 +1,7 @@
 //! Name resolution and type checking: AST in, typed program and resources out, with located diagnostics.
 
+mod kernel_access;
+
 use crate::printf;
 use crate::probe_info::ProbeInfo;
 use crate::typed::*;
@@ -11,6 +13,7 @@ use bpfscope_syntax::{
     did_you_mean, AssignOperator, BinaryOperator, Diagnostic, Expr, ExprKind, MapAccess, Program,
     Span, Statement, StatementKind, TypeSpecKind, UnaryOperator,
 };
+use kernel_access::KernelTypesSlot;
 
 /// Limits the checker applies; the defaults follow bpftrace where it has one.
 #[derive(Clone, Debug)]
@@ -128,6 +131,7 @@ pub fn check(
         .collect();
     let mut maps = Vec::new();
     let mut output = None;
+    let mut kernel_types = script_definitions(program, probe_info, &mut attach_diagnostics);
     for pass in 0..2 {
         let mut state = GlobalState {
             resources: Resources {
@@ -137,8 +141,10 @@ pub fn check(
             diagnostics: Vec::new(),
             options: options.clone(),
             learning_maps: pass == 0,
+            kernel_types: std::mem::take(&mut kernel_types),
         };
-        let probes = check_probes(program, &resolved, &mut state);
+        let probes = check_probes(program, &resolved, &mut state, probe_info);
+        kernel_types = std::mem::take(&mut state.kernel_types);
         if pass == 0 {
             maps = state.resources.maps;
             continue;
@@ -173,10 +179,46 @@ pub fn check(
     })
 }
 
-fn check_probes(
+/// The script's C definitions (`struct x { ... };`), made resolvable by name. Loads BTF,
+/// since definitions may use kernel types; without BTF they can still use C's own.
+fn script_definitions(
     program: &Program,
-    resolved: &[Vec<ResolvedAttach>],
+    probe_info: &dyn ProbeInfo,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> KernelTypesSlot {
+    if program.c_definitions.is_empty() {
+        return KernelTypesSlot::NotLoaded;
+    }
+    let mut types = match probe_info.kernel_btf() {
+        Ok(btf) => bpfscope_ktypes::KernelTypes::new(btf),
+        Err(_) => bpfscope_ktypes::KernelTypes::without_btf(),
+    };
+    for definition in &program.c_definitions {
+        // The parser keeps the text without its `;`, which C needs.
+        let text = format!("{};", definition.text);
+        if let Err(error) = types.define(&text) {
+            let start = definition.span.start.saturating_add(error.span.start);
+            let end = definition
+                .span
+                .start
+                .saturating_add(error.span.end)
+                .min(definition.span.end)
+                .max(start);
+            let mut diagnostic = Diagnostic::error(Span::new(start, end), error.message.clone());
+            if let Some(hint) = &error.hint {
+                diagnostic = diagnostic.with_hint(hint.clone());
+            }
+            diagnostics.push(diagnostic);
+        }
+    }
+    KernelTypesSlot::Loaded(Box::new(types))
+}
+
+fn check_probes<'a>(
+    program: &Program,
+    resolved: &'a [Vec<ResolvedAttach>],
     state: &mut GlobalState,
+    probe_info: &'a dyn ProbeInfo,
 ) -> Vec<TypedProbe> {
     let mut probes = Vec::new();
     for (probe, attaches) in program.probes.iter().zip(resolved) {
@@ -184,6 +226,7 @@ fn check_probes(
             let mut checker = ProbeChecker {
                 state,
                 attach,
+                probe_info,
                 variables: Vec::new(),
                 loop_depth: 0,
             };
@@ -352,11 +395,15 @@ struct GlobalState {
     options: CheckOptions,
     /// The first pass, which only collects map types (its diagnostics are dropped).
     learning_maps: bool,
+    /// Kernel types, loaded when the script first needs them.
+    kernel_types: KernelTypesSlot,
 }
 
 struct ProbeChecker<'a> {
     state: &'a mut GlobalState,
     attach: &'a ResolvedAttach,
+    /// Asked for kernel BTF only when the script uses kernel types.
+    probe_info: &'a dyn ProbeInfo,
     variables: Vec<Variable>,
     loop_depth: u32,
 }
@@ -552,10 +599,20 @@ impl ProbeChecker<'_> {
             StatementKind::ForMap {
                 variable,
                 variable_span,
+                value_variable,
                 map,
                 body,
             } => {
-                if let Some(kind) = self.for_map(variable, *variable_span, map, &body.statements) {
+                let value_variable = value_variable
+                    .as_ref()
+                    .map(|(name, span)| (name.as_str(), *span));
+                if let Some(kind) = self.for_map(
+                    variable,
+                    *variable_span,
+                    value_variable,
+                    map,
+                    &body.statements,
+                ) {
                     push(kind, out);
                 }
             }
@@ -625,35 +682,67 @@ impl ProbeChecker<'_> {
     }
 
     /// `for ($kv : @map)`: `$kv` is `(key, value)`, the key a tuple when the map has several.
+    /// `for ($key, $value : @map)` binds the two halves to two variables instead.
     fn for_map(
         &mut self,
         variable: &str,
         variable_span: Span,
+        value_variable: Option<(&str, Span)>,
         access: &MapAccess,
         body: &[Statement],
     ) -> Option<TypedStatementKind> {
         let index = self.existing_map(access);
         let element_type = index.and_then(|index| self.map_entry_type(index, access.span));
-        let name = variable.trim_start_matches('$').to_string();
-        // The loop variable belongs to the loop (as in bpftrace): a fresh variable that hides
-        // any other of the same name in the body and is forgotten after it, so that two loops
-        // over different maps may both call theirs `$kv`.
-        let variable = element_type.map(|element_type| {
-            self.variables.push(Variable {
-                name: name.clone(),
-                ty: element_type,
+        if let Some((value_name, value_span)) = value_variable {
+            if value_name.trim_start_matches('$') == variable.trim_start_matches('$') {
+                self.error(
+                    value_span,
+                    format!("the key and the value of a for loop need two names, not ${value_name} twice"),
+                );
+                return None;
+            }
+        }
+        // The declared types: one `(key, value)` tuple, or the key and the value apart.
+        let declared_types: Option<Vec<Type>> =
+            element_type.map(|element_type| match (value_variable, element_type) {
+                (Some(_), Type::Tuple(halves)) => halves,
+                (_, whole) => vec![whole],
             });
-            self.variables.len() - 1
+        let mut names = vec![(variable.trim_start_matches('$').to_string(), variable_span)];
+        if let Some((value_name, value_span)) = value_variable {
+            names.push((value_name.trim_start_matches('$').to_string(), value_span));
+        }
+        // Loop variables belong to the loop (as in bpftrace): fresh variables that hide any
+        // other of the same name in the body and are forgotten after it, so that two loops
+        // over different maps may both call theirs `$kv`.
+        let declared: Option<Vec<usize>> = declared_types.map(|types| {
+            names
+                .iter()
+                .zip(types)
+                .map(|((name, _), ty)| {
+                    self.variables.push(Variable {
+                        name: name.clone(),
+                        ty,
+                    });
+                    self.variables.len() - 1
+                })
+                .collect()
         });
         // The body is checked even when the map is unknown, so that the maps it assigns are learnt.
         self.loop_depth += 1;
         let body = self.block(body);
         self.loop_depth -= 1;
-        if let Some(declared) = variable.and_then(|index| self.variables.get_mut(index)) {
-            declared.name = format!("{name} (loop at {})", variable_span.start);
+        for (position, (name, span)) in names.iter().enumerate() {
+            let declared_index = declared.as_ref().and_then(|list| list.get(position));
+            if let Some(variable) = declared_index.and_then(|index| self.variables.get_mut(*index))
+            {
+                variable.name = format!("{name} (loop at {})", span.start);
+            }
         }
+        let declared = declared?;
         Some(TypedStatementKind::ForMap {
-            variable: variable?,
+            variable: *declared.first()?,
+            value_variable: declared.get(1).copied(),
             map: index?,
             body,
         })
@@ -1516,11 +1605,8 @@ impl ProbeChecker<'_> {
                     _ => None,
                 };
                 let Some(target) = target else {
-                    self.error(
-                        target_type.span,
-                        "only casts to integer types (int8..uint64, bool) are supported yet",
-                    );
-                    return None;
+                    // C types: kernel structs, typedefs (`pid_t`, `u32`), the script's own.
+                    return self.kernel_cast(target_type, value, span);
                 };
                 if !value.ty.is_scalar() {
                     self.error(
@@ -1544,6 +1630,9 @@ impl ProbeChecker<'_> {
                         format!("The array index must be an integer, not '{}'", index.ty),
                     );
                     return None;
+                }
+                if let Some(kernel) = self.kernel_index(&base, &index, span) {
+                    return kernel;
                 }
                 match base.ty.clone() {
                     Type::Pointer { pointee, space } => {
@@ -1644,6 +1733,8 @@ impl ProbeChecker<'_> {
                 );
                 None
             }
+            ExprKind::Sizeof(argument) => self.size_of(argument, span),
+            ExprKind::Offsetof { target, fields } => self.offset_of(target, fields, span),
             ExprKind::Error => None,
             _ => {
                 self.error(
@@ -1706,6 +1797,9 @@ impl ProbeChecker<'_> {
                 builtin(Builtin::Arg(index), Type::UINT64)
             }
             _ => {
+                if let Some(constant) = self.enum_constant(name, span) {
+                    return Some(constant);
+                }
                 let mut diagnostic =
                     Diagnostic::error(span, format!("Unknown identifier: '{name}'"));
                 if let Some(suggestion) = did_you_mean(name, BUILTIN_NAMES.iter().copied()) {
@@ -1725,6 +1819,9 @@ impl ProbeChecker<'_> {
         span: Span,
     ) -> Option<TypedExpr> {
         let base_typed = self.expr(base)?;
+        if Self::is_kernel_record_base(&base_typed) {
+            return self.kernel_member(base_typed, field, field_span, span);
+        }
         if base_typed.ty != Type::Context {
             self.error(
                 span,
@@ -1844,6 +1941,14 @@ impl ProbeChecker<'_> {
                 ))
             }
             UnaryOperator::Dereference => match operand.ty.clone() {
+                // A struct in kernel memory stays there: `*p` is the object at p's address.
+                Type::Pointer { pointee, .. } if matches!(*pointee, Type::KernelObject(_)) => {
+                    Some(TypedExpr {
+                        ty: *pointee,
+                        span,
+                        ..operand
+                    })
+                }
                 Type::Pointer { pointee, space } => {
                     let ty = match *pointee {
                         Type::Int { signed, .. } => Type::Int { bytes: 8, signed },

@@ -99,10 +99,16 @@ fn dump_statements(statements: &[TypedStatement], depth: usize, out: &mut String
             }
             TypedStatementKind::ForMap {
                 variable,
+                value_variable,
                 map,
                 body,
             } => {
-                out.push_str(&format!("{pad}for $#{variable} : map #{map}\n"));
+                match value_variable {
+                    Some(value) => {
+                        out.push_str(&format!("{pad}for $#{variable}, $#{value} : map #{map}\n"))
+                    }
+                    None => out.push_str(&format!("{pad}for $#{variable} : map #{map}\n")),
+                }
                 dump_statements(body, depth + 1, out);
             }
             TypedStatementKind::MapUpdate { map, keys, value } => {

@@ -1,5 +1,8 @@
 //! What the checker needs to know about probes on this system, behind a trait so tests use fixtures.
 
+use std::sync::Arc;
+
+use bpfscope_btf::Btf;
 use bpfscope_probes::glob::Glob;
 use bpfscope_probes::tracefs::{self, TracepointFormat};
 use bpfscope_probes::KernelFs;
@@ -10,6 +13,11 @@ pub trait ProbeInfo {
     fn tracepoint_format(&self, category: &str, event: &str) -> Result<TracepointFormat, String>;
     /// The `(category, event)` pairs matching a `category:event` pattern with `*`/`?` wildcards, sorted.
     fn expand_tracepoints(&self, pattern: &str) -> Result<Vec<(String, String)>, String>;
+    /// The kernel's BTF (vmlinux), asked for only when a script uses kernel types, so that
+    /// scripts without them never pay for reading and indexing it.
+    fn kernel_btf(&self) -> Result<Arc<Btf<'static>>, String> {
+        Err("kernel BTF is not available here".to_string())
+    }
 }
 
 /// Probe facts from the live system (or a fixture tree) through [`KernelFs`].
@@ -36,6 +44,12 @@ impl ProbeInfo for KernelProbeInfo {
             })
             .collect())
     }
+
+    fn kernel_btf(&self) -> Result<Arc<Btf<'static>>, String> {
+        bpfscope_probes::kernel_funcs::load_vmlinux_btf(&self.fs)
+            .map(Arc::new)
+            .map_err(|error| error.to_string())
+    }
 }
 
 /// Probe facts from format-file texts held in memory, for tests.
@@ -43,6 +57,8 @@ impl ProbeInfo for KernelProbeInfo {
 pub struct FixtureProbeInfo {
     /// `(category, event, format file text)`.
     pub tracepoints: Vec<(String, String, String)>,
+    /// Kernel BTF for scripts that use kernel types (e.g. built with `BtfBuilder`).
+    pub btf: Option<Arc<Btf<'static>>>,
 }
 
 impl FixtureProbeInfo {
@@ -57,6 +73,11 @@ impl FixtureProbeInfo {
             event.to_string(),
             format_text.to_string(),
         ));
+        self
+    }
+
+    pub fn with_btf(mut self, btf: Btf<'static>) -> FixtureProbeInfo {
+        self.btf = Some(Arc::new(btf));
         self
     }
 }
@@ -84,5 +105,11 @@ impl ProbeInfo for FixtureProbeInfo {
         matches.sort();
         matches.dedup();
         Ok(matches)
+    }
+
+    fn kernel_btf(&self) -> Result<Arc<Btf<'static>>, String> {
+        self.btf
+            .clone()
+            .ok_or_else(|| "the fixture has no BTF".to_string())
     }
 }

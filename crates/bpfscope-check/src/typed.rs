@@ -420,8 +420,11 @@ pub enum TypedStatementKind {
     /// `(key, value)` (`((k1, k2), value)` for tuple keys). Compiled to `bpf_for_each_map_elem`
     /// with `body` as the callback: `break` stops the walk, `continue` goes to the next entry.
     /// Per-CPU (aggregation) maps give the current CPU's value, as in bpftrace.
+    /// With `value_variable` (`for ($key, $value : @map)`, a bpfscope extension) `variable`
+    /// holds the key alone and `value_variable` the value.
     ForMap {
         variable: usize,
+        value_variable: Option<usize>,
         map: usize,
         body: Vec<TypedStatement>,
     },

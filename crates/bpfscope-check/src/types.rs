@@ -1,6 +1,7 @@
 //! The checker's types: integers of each width and sign, booleans, strings with a capacity, pointers, arrays, tuples.
 
 use bpfscope_bpf::ValueType;
+use bpfscope_ktypes::CType;
 
 /// Which address space a pointer points into, deciding `probe_read_user` vs `probe_read_kernel`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -38,6 +39,10 @@ pub enum Type {
     Context,
     /// The result of a function that returns nothing (`printf`, `exit`).
     Void,
+    /// A struct, union or non-`char` array in kernel memory (from BTF or a C definition in
+    /// the script), held by its address: members and elements are read one at a time with
+    /// `probe_read_kernel`, never the whole object.
+    KernelObject(Box<CType>),
 }
 
 impl Type {
@@ -80,6 +85,7 @@ impl Type {
             Type::Pointer { .. } | Type::Timestamp { .. } => 8,
             Type::Array { element, length } => element.size().saturating_mul(*length),
             Type::Tuple(elements) => tuple_layout(elements).1,
+            Type::KernelObject(ctype) => u32::try_from(ctype.size()).unwrap_or(u32::MAX),
             Type::Context | Type::Void => 0,
         }
     }
@@ -116,7 +122,7 @@ impl Type {
                 }
                 ValueType::Tuple(fields)
             }
-            Type::Context | Type::Void => return None,
+            Type::Context | Type::Void | Type::KernelObject(_) => return None,
         })
     }
 
@@ -172,7 +178,55 @@ impl std::fmt::Display for Type {
             Type::Timestamp { .. } => write!(formatter, "timestamp"),
             Type::Context => write!(formatter, "args"),
             Type::Void => write!(formatter, "void"),
+            Type::KernelObject(ctype) => write!(formatter, "{ctype}"),
         }
+    }
+}
+
+/// The language's type of a value of C type `ctype` read from kernel memory: integers keep
+/// their width and sign, enums are their integer, `char[N]` is a string of N characters,
+/// pointers point into kernel memory, and structs, unions and other arrays stay in memory.
+pub fn type_of_ctype(ctype: &CType) -> Type {
+    match ctype {
+        CType::Int { bytes, signed, .. } => Type::Int {
+            bytes: *bytes,
+            signed: *signed,
+        },
+        CType::Bool => Type::Int {
+            bytes: 1,
+            signed: false,
+        },
+        CType::Enum(enumeration) => Type::Int {
+            bytes: enumeration.bytes.clamp(1, 8),
+            signed: enumeration.signed,
+        },
+        CType::Pointer(target) => Type::Pointer {
+            pointee: Box::new(pointee_type_of_ctype(target)),
+            space: AddressSpace::Kernel,
+        },
+        CType::FunctionPointer => Type::Pointer {
+            pointee: Box::new(Type::Int {
+                bytes: 1,
+                signed: false,
+            }),
+            space: AddressSpace::Kernel,
+        },
+        // As bpftrace: `char comm[16]` is a string[16] (its last byte read as the NUL).
+        array if array.is_char_array() && array.size() > 0 => Type::Str {
+            capacity: u32::try_from(array.size()).unwrap_or(u32::MAX),
+        },
+        other => Type::KernelObject(Box::new(other.clone())),
+    }
+}
+
+/// The pointee of a kernel pointer to `target`: `void *` steps by one byte, as in GNU C.
+pub fn pointee_type_of_ctype(target: &CType) -> Type {
+    match target {
+        CType::Void | CType::FunctionPointer | CType::Opaque { size: 0, .. } => Type::Int {
+            bytes: 1,
+            signed: false,
+        },
+        other => type_of_ctype(other),
     }
 }
 

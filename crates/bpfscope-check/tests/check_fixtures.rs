@@ -369,3 +369,45 @@ fn len_and_strcontains_with_variables_type_check() {
         "{texts:?}"
     );
 }
+
+#[test]
+fn for_over_a_map_with_key_and_value_variables() {
+    let output = run(r#"BEGIN { @t[1, "x"] = "v"; $k = 7;
+  for ($k, $v : @t) { printf("%d %s %s\n", $k.0, $k.1, $v); }
+  $k = 8; }"#);
+    assert!(!output.has_errors(), "{:?}", messages(&output));
+    let probe = &output.program.probes[0];
+    let loops: Vec<(usize, Option<usize>)> = probe
+        .body
+        .iter()
+        .filter_map(|statement| match &statement.kind {
+            TypedStatementKind::ForMap {
+                variable,
+                value_variable,
+                ..
+            } => Some((*variable, *value_variable)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(loops.len(), 1);
+    let (key, value) = loops[0];
+    let value = value.expect("the value has its own variable");
+    assert_eq!(
+        probe.variables[key].ty,
+        Type::Tuple(vec![Type::INT64, Type::Str { capacity: 8 }])
+    );
+    assert_eq!(probe.variables[value].ty, Type::Str { capacity: 64 });
+    // The loop's `$k` is not the outer integer `$k`.
+    assert!(probe
+        .variables
+        .iter()
+        .any(|variable| variable.ty == Type::INT64));
+    let repeated = run(r#"BEGIN { @m[1] = 2; for ($k, $k : @m) { } }"#);
+    assert!(
+        messages(&repeated)
+            .iter()
+            .any(|text| text.contains("need two names")),
+        "{:?}",
+        messages(&repeated)
+    );
+}

@@ -86,11 +86,21 @@ fn compile(cli: &Cli, source: &Source, fs: &KernelFs) -> anyhow::Result<Option<C
     if wants_stage(cli, "ast") {
         print!("{}", bpfscope_syntax::printer::print_program(&program));
     }
-    for include in &program.includes {
-        eprintln!(
-            "bpfscope: note: #include <{}> is not needed: kernel types come from BTF",
-            include.path
-        );
+    // `--include FILE` is an `#include <FILE>` line before the program; the note is said once
+    // per header, however often it is named.
+    let mut headers_noted: Vec<&str> = Vec::new();
+    let headers = cli
+        .includes
+        .iter()
+        .map(String::as_str)
+        .chain(program.includes.iter().map(|include| include.path.as_str()));
+    for header in headers {
+        let header = header.trim().trim_start_matches('<').trim_end_matches('>');
+        if headers_noted.contains(&header) {
+            continue;
+        }
+        headers_noted.push(header);
+        eprintln!("bpfscope: note: #include <{header}> is not needed: kernel types come from BTF");
     }
     let uses_tracepoints = program
         .probes

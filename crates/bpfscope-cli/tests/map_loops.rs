@@ -60,3 +60,23 @@ fn looping_over_a_histogram_is_a_located_error() {
     );
     assert!(stderr.contains("stdin:1:"), "not located:\n{stderr}");
 }
+
+#[test]
+fn for_over_a_map_with_key_and_value_variables() {
+    if skip_unless_root("for_over_a_map_with_key_and_value_variables") {
+        return;
+    }
+    let script =
+        "BEGIN { @m[1] = 10; @m[2] = 20; for ($k, $v : @m) { @s = sum($k * $v); } exit(); }";
+    let output = run(&["-e", script]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.lines().any(|line| line == "@s: 50"),
+        "no @s: 50 in:\n{stdout}"
+    );
+}

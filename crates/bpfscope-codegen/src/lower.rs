@@ -95,6 +95,14 @@ pub struct LoweredFunction {
     pub span: Span,
 }
 
+/// The variables a loop over a map fills: one `(key, value)` tuple, or a key and a value.
+#[derive(Clone, Copy, Debug)]
+struct LoopVariables {
+    /// The `(key, value)` tuple, or the key alone when `value` is set.
+    key_or_entry: usize,
+    value: Option<usize>,
+}
+
 /// Slots in the probe's (main function's) frame that callbacks share with it.
 #[derive(Clone, Copy, Debug)]
 struct SharedSlots {
@@ -211,7 +219,7 @@ impl<'a> Lowering<'a> {
     /// the code around it see the same `$variables`.
     fn lower_callback(
         &mut self,
-        variable: usize,
+        variable: LoopVariables,
         map: usize,
         body: &[TypedStatement],
         span: Span,
@@ -323,51 +331,52 @@ impl<'a> Lowering<'a> {
         }
     }
 
-    /// At the start of a loop body: `$variable = (key, value)` from the entry's pointers.
-    fn load_loop_variable(&mut self, variable: usize, map: usize, key: VReg, value: VReg) {
+    /// At the start of a loop body: `$variable = (key, value)` from the entry's pointers, or
+    /// `$key = key; $value = value` for the two-variable form.
+    fn load_loop_variable(&mut self, variable: LoopVariables, map: usize, key: VReg, value: VReg) {
         let (Some(storage), Some(script_map), Some(declared)) = (
-            self.variables.get(variable).copied(),
+            self.variables.get(variable.key_or_entry).copied(),
             self.script_map(map),
-            self.probe.variables.get(variable),
+            self.probe.variables.get(variable.key_or_entry),
         ) else {
             return;
         };
-        let Type::Tuple(elements) = &declared.ty else {
-            return;
-        };
-        let (offsets, _) = bpfscope_check::types::tuple_layout(elements);
-        let (Some(&key_offset), Some(&value_offset)) = (offsets.first(), offsets.get(1)) else {
-            return;
+        let (key_destination, value_destination) = match variable.value {
+            Some(value_variable) => {
+                let Some(value_storage) = self.variables.get(value_variable).copied() else {
+                    return;
+                };
+                (storage.place, value_storage.place)
+            }
+            None => {
+                let Type::Tuple(elements) = &declared.ty else {
+                    return;
+                };
+                let (offsets, _) = bpfscope_check::types::tuple_layout(elements);
+                let (Some(&key_offset), Some(&value_offset)) = (offsets.first(), offsets.get(1))
+                else {
+                    return;
+                };
+                (storage.place.at(key_offset), storage.place.at(value_offset))
+            }
         };
         let key_place = Place {
             base: Base::Reg(key),
             offset: 0,
         };
-        self.copy(
-            key_place,
-            storage.place.at(key_offset),
-            script_map.key_size(),
-        );
+        self.copy(key_place, key_destination, script_map.key_size());
         let value_place = Place {
             base: Base::Reg(value),
             offset: 0,
         };
         match &script_map.value {
             MapValueKind::Plain(ty) if !ty.is_scalar() => {
-                self.copy(
-                    value_place,
-                    storage.place.at(value_offset),
-                    script_map.value_size(),
-                );
+                self.copy(value_place, value_destination, script_map.value_size());
             }
             // Scalars, counts, sums, and min/max (whose value comes before its "set" flag).
             _ => {
                 let loaded = self.load_place(Width::B8, value_place);
-                self.store_place(
-                    Width::B8,
-                    storage.place.at(value_offset),
-                    Operand::Reg(loaded),
-                );
+                self.store_place(Width::B8, value_destination, Operand::Reg(loaded));
             }
         }
     }
@@ -410,7 +419,13 @@ impl<'a> Lowering<'a> {
     }
 
     /// `for ($variable : @map) { body }` through `bpf_for_each_map_elem`.
-    fn for_map(&mut self, variable: usize, map: usize, body: &[TypedStatement], span: Span) {
+    fn for_map(
+        &mut self,
+        variable: LoopVariables,
+        map: usize,
+        body: &[TypedStatement],
+        span: Span,
+    ) {
         let shared = self.shared_slots();
         if self.callback.is_none() {
             let context_place = self.shared_place(shared.context);
@@ -649,9 +664,18 @@ impl<'a> Lowering<'a> {
             } => self.for_range(*variable, start, end, *max_iterations, body, statement.span),
             TypedStatementKind::ForMap {
                 variable,
+                value_variable,
                 map,
                 body,
-            } => self.for_map(*variable, *map, body, statement.span),
+            } => self.for_map(
+                LoopVariables {
+                    key_or_entry: *variable,
+                    value: *value_variable,
+                },
+                *map,
+                body,
+                statement.span,
+            ),
             TypedStatementKind::MapUpdate { map, keys, value } => {
                 self.map_update(*map, keys, value)
             }
@@ -1926,6 +1950,22 @@ impl<'a> Lowering<'a> {
             TypedExprKind::TupleIndex { .. } => {
                 if let Some((place, _)) = self.element_place(expr) {
                     self.copy(place, destination, capacity);
+                }
+            }
+            // A `char[N]` member of a kernel struct: N bytes read as they are (a bad pointer
+            // reads as zeros, an empty string), the last one cleared so the string ends.
+            TypedExprKind::Dereference { pointer, space } => {
+                let address = self.scalar(pointer);
+                self.builder.call_discarding(
+                    Self::read_helper(*space, false),
+                    vec![
+                        destination.call_arg(),
+                        CallArg::Imm(i64::from(capacity)),
+                        CallArg::Reg(address),
+                    ],
+                );
+                if matches!(expr.ty, Type::Str { .. }) && capacity > 0 {
+                    self.store_place(Width::B1, destination.at(capacity - 1), Operand::Imm(0));
                 }
             }
             _ => self.error(

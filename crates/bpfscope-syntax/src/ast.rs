@@ -305,9 +305,13 @@ pub enum StatementKind {
         body: Block,
     },
     /// `for ($variable : @map) { ... }`; `variable` excludes the `$`.
+    ///
+    /// bpfscope extension: `for ($key, $value : @map)` binds the key and the value to two
+    /// variables instead of one `(key, value)` tuple; `value_variable` holds the second.
     ForMap {
         variable: String,
         variable_span: Span,
+        value_variable: Option<(String, Span)>,
         map: MapAccess,
         body: Block,
     },

@@ -841,6 +841,12 @@ impl<'source> Parser<'source> {
         self.advance();
         let parenthesised = self.eat_punct(Punct::LeftParen);
         let (variable, variable_span) = self.expect_variable()?;
+        // `for ($key, $value : @map)`: the two-variable form (a bpfscope extension).
+        let value_variable = if self.eat_punct(Punct::Comma) {
+            Some(self.expect_variable()?)
+        } else {
+            None
+        };
         self.expect_punct(Punct::Colon)?;
         let kind_without_body = if let TokenKind::Map(name) = self.peek_kind() {
             let name_span = self.advance().span;
@@ -860,10 +866,18 @@ impl<'source> Parser<'source> {
             self.expect_punct(Punct::RightParen)?;
         }
         let body = self.parse_block()?;
+        if let (Some((_, value_span)), Ok(_)) = (&value_variable, &kind_without_body) {
+            self.push_diagnostic(Diagnostic::error(
+                *value_span,
+                "a range loop binds one variable: write `for ($i : start..end)`",
+            ));
+            return Err(Reported);
+        }
         Ok(match kind_without_body {
             Err(map) => StatementKind::ForMap {
                 variable,
                 variable_span,
+                value_variable,
                 map,
                 body,
             },

@@ -231,11 +231,15 @@ impl TreePrinter {
             }
             StatementKind::ForMap {
                 variable,
+                value_variable,
                 map,
                 body,
                 ..
             } => {
-                self.line(indent, &format!("for: ${variable}"));
+                match value_variable {
+                    Some((value, _)) => self.line(indent, &format!("for: ${variable}, ${value}")),
+                    None => self.line(indent, &format!("for: ${variable}")),
+                }
                 self.map(indent + 1, map);
                 self.block(indent + 1, body);
             }

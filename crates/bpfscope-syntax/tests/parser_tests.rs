@@ -1127,3 +1127,37 @@ fn random_inputs_parse_without_panic() {
         parse_and_render(&text);
     }
 }
+
+#[test]
+fn for_map_with_key_and_value_variables() {
+    check_ast(
+        r#"BEGIN { for ($k, $v : @m) { @s = sum($k * $v); } }"#,
+        r#"
+Program
+ probe
+  attach: BEGIN
+  block
+   for: $k, $v
+    map: @m
+    block
+     assign: =
+      map: @s
+      call: sum
+       binary: *
+        variable: $k
+        variable: $v
+"#,
+    );
+}
+
+#[test]
+fn error_range_loop_with_two_variables() {
+    check_errors(
+        r#"BEGIN { for ($a, $b : 0..3) { } }"#,
+        r#"
+stdin:1:18-20: ERROR: a range loop binds one variable: write `for ($i : start..end)`
+BEGIN { for ($a, $b : 0..3) { } }
+                 ~~
+"#,
+    );
+}
