@@ -51,7 +51,12 @@ pub struct Btf<'data> {
     base: Option<Arc<Btf<'data>>>,
     /// `(hash of name, id)` of every named own type, sorted; built on first by-name lookup.
     name_index: OnceLock<Vec<(u64, u32)>>,
+    /// How many by-name lookups were answered by scanning (see `find_all_into`).
+    name_scans: std::sync::atomic::AtomicU32,
 }
+
+/// By-name lookups answered by a scan before the name index is built.
+const NAME_SCANS_BEFORE_INDEX: u32 = 4;
 
 impl std::fmt::Debug for Btf<'_> {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -300,6 +305,7 @@ impl<'data> Btf<'data> {
             pointer_size,
             base,
             name_index: OnceLock::new(),
+            name_scans: std::sync::atomic::AtomicU32::new(0),
             data,
         })
     }
@@ -519,7 +525,17 @@ impl<'data> Btf<'data> {
     }
 
     fn find_all_into(&self, name: &str, found: &mut Vec<TypeId>) {
-        if !name.is_empty() {
+        // A script usually looks up one or two names (`struct task_struct`): scanning for them
+        // costs ~1 ms each, building the index ~5 ms. Scan for the first few, index after that.
+        let scans_so_far = self
+            .name_scans
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if !name.is_empty()
+            && self.name_index.get().is_none()
+            && scans_so_far < NAME_SCANS_BEFORE_INDEX
+        {
+            self.scan_for_name(name, found);
+        } else if !name.is_empty() {
             let hash = name_hash(name.as_bytes());
             let index = self.own_name_index();
             let start = index.partition_point(|(entry_hash, _)| *entry_hash < hash);
@@ -537,6 +553,38 @@ impl<'data> Btf<'data> {
         }
         if let Some(base) = &self.base {
             base.find_all_into(name, found);
+        }
+    }
+
+    /// Own types named `name`, found by comparing names in place (no index built).
+    fn scan_for_name(&self, name: &str, found: &mut Vec<TypeId>) {
+        let strings = self
+            .data
+            .get(self.strings_start..self.strings_start + self.strings_len)
+            .unwrap_or(&[]);
+        let wanted = name.as_bytes();
+        for (index_in_blob, position) in self.type_offsets.iter().enumerate() {
+            let Some(name_offset) = self.read_u32(*position as usize) else {
+                continue;
+            };
+            if name_offset == 0 {
+                continue;
+            }
+            let matches = if name_offset < self.string_base {
+                self.base.as_ref().is_some_and(|base| {
+                    base.string_at(name_offset)
+                        .is_ok_and(|found_name| found_name == name)
+                })
+            } else {
+                // Compare in place: the name, then its NUL; most types differ at the first byte.
+                let start = (name_offset - self.string_base) as usize;
+                strings.get(start) == wanted.first()
+                    && strings.get(start..start + wanted.len()) == Some(wanted)
+                    && strings.get(start + wanted.len()) == Some(&0)
+            };
+            if matches {
+                found.push(TypeId(self.first_id + index_in_blob as u32));
+            }
         }
     }
 

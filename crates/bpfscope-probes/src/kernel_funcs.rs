@@ -44,7 +44,7 @@ impl KernelBtf {
 
 /// Reads and parses vmlinux BTF (read once per call, owned bytes).
 pub fn load_vmlinux_btf(fs: &KernelFs) -> Result<Btf<'static>, ProbeError> {
-    let bytes = fs.read(VMLINUX_BTF).map_err(|source| ProbeError::Io {
+    let bytes = fs.read_for_process_lifetime(VMLINUX_BTF).map_err(|source| ProbeError::Io {
         path: VMLINUX_BTF.to_string(),
         source,
     })?;

@@ -433,7 +433,12 @@ pub fn list_tracepoints(
 /// each other, and handing files between threads costs wake-ups and allocations: measured on
 /// the 2-CPU host, a plain C loop reading all ~2,300 files takes ~10 ms, and this one thread
 /// ~3 ms more than that for the parsing; the reader-plus-parser pair took ~20 ms.
-fn fill_args_one_thread(fs: &KernelFs, root: &str, entries: &mut [ProbeEntry], notes: &mut Vec<String>) {
+fn fill_args_one_thread(
+    fs: &KernelFs,
+    root: &str,
+    entries: &mut [ProbeEntry],
+    notes: &mut Vec<String>,
+) {
     let mut buffer = Vec::new();
     let mut path = String::new();
     for entry in entries.iter_mut() {
@@ -448,89 +453,21 @@ fn fill_args_one_thread(fs: &KernelFs, root: &str, entries: &mut [ProbeEntry], n
         path.push_str(event);
         path.push_str("/format");
         let parsed = read_until_complete(fs, &path, &mut buffer, &format_text_is_complete)
-            .map_err(|source| ProbeError::Io { path: path.clone(), source })
-            .and_then(|()| parse_event_args(&decode(&buffer)).map_err(|error| with_path(error, &path)));
+            .map_err(|source| ProbeError::Io {
+                path: path.clone(),
+                source,
+            })
+            .and_then(|()| {
+                parse_event_args(&decode(&buffer)).map_err(|error| with_path(error, &path))
+            });
         match parsed {
             Ok(args) => entry.args = args,
-            Err(error) => notes.push(format!("tracepoint:{}: no arguments: {error}", entry.target)),
+            Err(error) => notes.push(format!(
+                "tracepoint:{}: no arguments: {error}",
+                entry.target
+            )),
         }
     }
-}
-
-/// Reads the format files of `entries` and fills each entry's `args`, on two threads: a reader
-/// that only reads files and hands them over in batches, and the calling thread that parses.
-///
-/// Reading ~2,300 files is most of `-lv 'tracepoint:*'`'s time, and the kernel generates
-/// format text under one mutex, so more readers mostly spin on that mutex. Measured on the
-/// 2-CPU CI host under load (medians of 40 interleaved runs): one thread ~24 ms, a worker per
-/// CPU doing both ~23.4 ms, this split ~22.3 ms (bpftrace 0.17: ~61 ms).
-fn fill_args_reader_and_parser(
-    fs: &KernelFs,
-    root: &str,
-    entries: &mut [ProbeEntry],
-    notes: &mut Vec<String>,
-) {
-    const BATCH_SIZE: usize = 64;
-    type Batch = (usize, Vec<u8>, Vec<std::io::Result<std::ops::Range<usize>>>);
-    let paths: Vec<String> = entries
-        .iter()
-        .map(|entry| match entry.target.split_once(':') {
-            Some((category, event)) => format_path(root, category, event),
-            None => String::new(),
-        })
-        .collect();
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Batch>(64);
-    std::thread::scope(|scope| {
-        let paths = &paths;
-        scope.spawn(move || {
-            let mut buffer = Vec::new();
-            for (batch_index, batch_paths) in paths.chunks(BATCH_SIZE).enumerate() {
-                let mut bytes = Vec::with_capacity(batch_paths.len() * 1024);
-                let mut ranges = Vec::with_capacity(batch_paths.len());
-                for path in batch_paths {
-                    let result =
-                        read_until_complete(fs, path, &mut buffer, &format_text_is_complete).map(
-                            |()| {
-                                let start = bytes.len();
-                                bytes.extend_from_slice(&buffer);
-                                start..bytes.len()
-                            },
-                        );
-                    ranges.push(result);
-                }
-                if sender
-                    .send((batch_index * BATCH_SIZE, bytes, ranges))
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        });
-        for (first_index, bytes, ranges) in receiver {
-            for (offset, range) in ranges.into_iter().enumerate() {
-                let index = first_index + offset;
-                let (Some(entry), Some(path)) = (entries.get_mut(index), paths.get(index)) else {
-                    continue;
-                };
-                let parsed = range
-                    .map_err(|source| ProbeError::Io {
-                        path: path.clone(),
-                        source,
-                    })
-                    .and_then(|range| {
-                        parse_event_args(&decode(bytes.get(range).unwrap_or(&[])))
-                            .map_err(|error| with_path(error, path))
-                    });
-                match parsed {
-                    Ok(args) => entry.args = args,
-                    Err(error) => notes.push(format!(
-                        "tracepoint:{}: no arguments: {error}",
-                        entry.target
-                    )),
-                }
-            }
-        }
-    });
 }
 
 /// Reads a tracefs file with a few large `read` calls. tracefs files report size 0, so
