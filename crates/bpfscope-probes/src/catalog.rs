@@ -183,6 +183,18 @@ impl std::hash::Hasher for FnvHasher {
 /// streaming, in two cheap passes: the tracepoints' keys, then only the kernel functions whose
 /// key is among them.
 fn stable_event_keys(fs: &KernelFs, patterns: &[&str]) -> EventKeys {
+    // Only a listing that can hold kprobe/fentry entries marks anything: skip both passes
+    // otherwise (`-l 'tracepoint:*'` would read available_events twice for nothing).
+    let may_list_kernel_functions = patterns.iter().any(|pattern| match split_pattern(pattern) {
+        Ok(PatternKind::Provider(provider, _)) => {
+            matches!(provider, Provider::Kprobe | Provider::Fentry)
+        }
+        Ok(PatternKind::FullName(_)) => true,
+        Err(_) => false,
+    });
+    if !may_list_kernel_functions {
+        return EventKeys::default();
+    }
     // The marker is about kprobe/fentry entries; kretprobe and fexit list the same functions,
     // so scanning them again would only double the cost of a full `-l`.
     let is_kernel_function =
@@ -403,11 +415,7 @@ fn list_provider(
         Provider::Tracepoint => {
             let glob = Glob::new(target_pattern)?;
             let matches = |target: &str| also(target) && glob.matches(target);
-            emit_all(
-                tracefs::list_tracepoints(fs, &matches, verbose, notes),
-                &|_| true,
-                sink,
-            )
+            tracefs::for_each_tracepoint(fs, &matches, verbose, notes, sink)
         }
         Provider::Rawtracepoint
         | Provider::Kprobe
@@ -507,11 +515,7 @@ fn list_provider_by_full_name(
     };
     let everything = |_: &str| true;
     match provider {
-        Provider::Tracepoint => emit_all(
-            tracefs::list_tracepoints(fs, &matches, verbose, notes),
-            &everything,
-            sink,
-        ),
+        Provider::Tracepoint => tracefs::for_each_tracepoint(fs, &matches, verbose, notes, sink),
         Provider::Rawtracepoint
         | Provider::Kprobe
         | Provider::Kretprobe
