@@ -2,13 +2,16 @@
 """Benchmarks bpfscope against bpftrace in the same run: wall time and peak RSS, medians of N runs.
 
 Usage (as root):  bench/bench.py [--runs N] [--bpfscope PATH] [--bpftrace PATH] [CASE ...]
-Each case runs both tools alternately (so machine noise hits both alike) with output to /dev/null.
+Wall times are hyperfine's medians (warm-up runs first, output to /dev/null); peak RSS is the
+median of GNU time's figure over the same number of runs.
 Prints one line per case with both medians and the ratio bpfscope/bpftrace, and the goal it is held to.
 """
 import argparse
 import os
 import statistics
 import subprocess
+import json
+import shlex
 import shutil
 import sys
 import tempfile
@@ -36,30 +39,26 @@ CASES = {
 }
 
 
-def run_once(argv):
-    """Runs argv with output discarded; returns (wall seconds, peak RSS KiB, exit status).
-
-    Peak RSS comes from GNU time: a child forked from Python reports Python's own pages in
-    ru_maxrss (about 15 MB), which would swamp a small tool's figure.
-    """
+def peak_rss_kib(argv):
+    """Peak RSS of one run, from GNU time (a child forked from Python would report Python's pages)."""
     with tempfile.NamedTemporaryFile("r") as rss_file:
-        start = time.perf_counter()
         status = subprocess.run([GNU_TIME, "-f", "%M", "-o", rss_file.name] + argv, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL).returncode
-        wall = time.perf_counter() - start
-        rss = int(rss_file.read().strip().splitlines()[-1])
-    return wall, rss, status
+        if status != 0:
+            raise SystemExit(f"bench: {' '.join(argv)} exited with {status}")
+        return int(rss_file.read().strip().splitlines()[-1])
 
 
-def measure(argv, runs):
-    walls, rsss = [], []
-    for _ in range(runs):
-        wall, rss, code = run_once(argv)
-        if code != 0:
-            raise SystemExit(f"bench: {' '.join(argv)} exited with {code}")
-        walls.append(wall)
-        rsss.append(rss)
-    return walls, rsss
+def wall_medians(commands, runs):
+    """Median wall seconds of each command, from hyperfine: no shell, interleaved warm-up, precise
+    timing (a Python-spawned child would add ~1 ms to every run, which skews ratios of small times)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as export:
+        hyperfine = ["hyperfine", "-N", "--warmup", "3", "--runs", str(runs), "--export-json", export.name,
+                     "--style", "none"]
+        subprocess.run(hyperfine + [shlex.join(command) for command in commands], check=True,
+                       stdout=subprocess.DEVNULL)
+        results = json.load(open(export.name))["results"]
+    return [result["median"] for result in results]
 
 
 def main():
@@ -73,30 +72,21 @@ def main():
         raise SystemExit("bench: run as root (both tools need it)")
     if not os.path.exists(GNU_TIME):
         subprocess.run(["apt-get", "install", "-y", "-qq", "time"], check=True)
-    if not shutil.which(args.bpftrace):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "bpftrace"], check=True)
+    for tool, package in ((args.bpftrace, "bpftrace"), ("hyperfine", "hyperfine")):
+        if not shutil.which(tool):
+            subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True)
     failed = False
     print(f"{'case':28} {'bpfscope':>12} {'bpftrace':>12} {'wall ratio':>10} {'rss KiB':>17} {'rss ratio':>9}  goal")
     for name in args.cases:
         ours_args, theirs_args, goal, check = CASES[name]
-        ours_walls, ours_rss, their_walls, their_rss = [], [], [], []
-        # Warm caches once for each, then alternate runs.
-        run_once([args.bpfscope] + ours_args)
-        if theirs_args:
-            run_once([args.bpftrace] + theirs_args)
-        for _ in range(args.runs):
-            w, r = measure([args.bpfscope] + ours_args, 1)
-            ours_walls += w
-            ours_rss += r
-            if theirs_args:
-                w, r = measure([args.bpftrace] + theirs_args, 1)
-                their_walls += w
-                their_rss += r
-        ours_wall = statistics.median(ours_walls)
-        ours_peak = statistics.median(ours_rss)
-        if theirs_args:
-            their_wall = statistics.median(their_walls)
-            their_peak = statistics.median(their_rss)
+        ours = [args.bpfscope] + ours_args
+        theirs = [args.bpftrace] + theirs_args if theirs_args else None
+        walls = wall_medians([ours] + ([theirs] if theirs else []), args.runs)
+        ours_wall = walls[0]
+        ours_peak = statistics.median(peak_rss_kib(ours) for _ in range(args.runs))
+        if theirs:
+            their_wall = walls[1]
+            their_peak = statistics.median(peak_rss_kib(theirs) for _ in range(args.runs))
             wall_ratio, rss_ratio = ours_wall / their_wall, ours_peak / their_peak
             theirs_text = f"{their_wall * 1000:9.1f} ms"
             rss_text = f"{ours_peak:>7.0f}/{their_peak:<9.0f}"
