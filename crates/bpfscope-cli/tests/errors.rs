@@ -99,3 +99,43 @@ fn garbage_programs_never_panic() {
         assert_ne!(output.status.code(), Some(101), "{program:?}");
     }
 }
+
+#[test]
+fn full_map_is_reported_once_by_name() {
+    if skip_unless_root("full_map_is_reported_once_by_name") {
+        return;
+    }
+    let output = std::process::Command::new(bpfscope())
+        .env("BPFSCOPE_MAP_KEYS_MAX", "5")
+        .args([
+            "-e",
+            "BEGIN { $i = 0; while ($i < 20) { @m[$i] = $i; $i++; } exit(); }",
+        ])
+        .output()
+        .expect("bpfscope runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("is full"))
+        .collect();
+    assert_eq!(
+        warnings,
+        ["bpfscope: warning: map @m is full (5 entries): 15 updates were dropped; raise the limit with BPFSCOPE_MAP_KEYS_MAX=N"],
+        "{stderr}"
+    );
+    // The five entries that fit are all kept and printed.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|line| line.starts_with("@m["))
+            .count(),
+        5,
+        "{stdout}"
+    );
+}
