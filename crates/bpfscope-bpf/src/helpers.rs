@@ -32,6 +32,7 @@ helpers! {
     GET_STACKID = 27, "get_stackid";
     GET_CURRENT_TASK = 35, "get_current_task";
     PROBE_READ_STR = 45, "probe_read_str";
+    OVERRIDE_RETURN = 58, "override_return";
     SEND_SIGNAL = 109, "send_signal";
     PROBE_READ_USER = 112, "probe_read_user";
     PROBE_READ_KERNEL = 113, "probe_read_kernel";

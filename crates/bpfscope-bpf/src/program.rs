@@ -84,6 +84,8 @@ pub enum AttachTarget {
         file_offset: u64,
         is_return: bool,
         pid: Option<i32>,
+        /// File offset of a USDT semaphore the kernel increments while attached (0: none).
+        ref_ctr_offset: u64,
     },
     /// `fentry:`/`fexit:` (BPF trampolines), by BTF id of the function.
     Fentry {

@@ -1,6 +1,7 @@
 //! Name resolution and type checking: AST in, typed program and resources out, with located diagnostics.
 
 mod kernel_access;
+mod probe_kinds;
 
 use crate::printf;
 use crate::probe_info::ProbeInfo;
@@ -14,6 +15,7 @@ use bpfscope_syntax::{
     Span, Statement, StatementKind, TypeSpecKind, UnaryOperator,
 };
 use kernel_access::KernelTypesSlot;
+use probe_kinds::ProbeArguments;
 
 /// Limits the checker applies; the defaults follow bpftrace where it has one.
 #[derive(Clone, Debug)]
@@ -28,6 +30,12 @@ pub struct CheckOptions {
     pub join_value_capacity: u32,
     /// Entries of every script map (bpftrace's `max_map_keys`, default 4096).
     pub max_map_entries: u32,
+    /// The script's positional parameters (`$1` is the first).
+    pub positional: Vec<String>,
+    /// `--unsafe`: allow `signal`, `system` and `override`.
+    pub allow_unsafe: bool,
+    /// `-p PID`: uprobes and USDT probes fire only in this process.
+    pub pid: Option<i32>,
 }
 
 /// Rounds a `for ($i : a..b)` loop may run: the kernel verifies a loop round by round, so it
@@ -42,6 +50,9 @@ impl Default for CheckOptions {
             join_item_capacity: 1024,
             join_value_capacity: 1024,
             max_map_entries: DEFAULT_MAP_ENTRIES,
+            positional: Vec::new(),
+            allow_unsafe: false,
+            pid: None,
         }
     }
 }
@@ -100,6 +111,10 @@ struct ResolvedAttach {
     format: Option<TracepointFormat>,
     /// `syscalls:*` tracepoint pointers point into user memory.
     user_pointers: bool,
+    /// What `argN`, `retval` and `args.NAME` read for kprobes, uprobes, USDT and fentry.
+    arguments: ProbeArguments,
+    /// The traced function, for `func`.
+    function: Option<String>,
 }
 
 /// Checks a parsed program. `source` is the text it was parsed from (for line numbers).
@@ -122,6 +137,7 @@ pub fn check(
                 resolve_attach_point(
                     attach_point,
                     probe_info,
+                    options,
                     &mut attaches,
                     &mut attach_diagnostics,
                 );
@@ -258,6 +274,7 @@ fn has_wildcard(text: &str) -> bool {
 fn resolve_attach_point(
     attach_point: &bpfscope_syntax::AttachPoint,
     probe_info: &dyn ProbeInfo,
+    options: &CheckOptions,
     out: &mut Vec<ResolvedAttach>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
@@ -277,6 +294,8 @@ fn resolve_attach_point(
             context: ProbeContext::Special,
             format: None,
             user_pointers: false,
+            arguments: ProbeArguments::None,
+            function: None,
         });
         return;
     }
@@ -334,6 +353,8 @@ fn resolve_attach_point(
                         context: ProbeContext::Tracepoint,
                         format: Some(format),
                         user_pointers: category == "syscalls",
+                        arguments: ProbeArguments::None,
+                        function: None,
                     }),
                     Err(reason) => diagnostics.push(
                         Diagnostic::error(
@@ -361,6 +382,8 @@ fn resolve_attach_point(
                 context: ProbeContext::RawTracepoint,
                 format: None,
                 user_pointers: false,
+                arguments: ProbeArguments::None,
+                function: None,
             });
         }
         Provider::Interval | Provider::Profile => match timer_sample(provider, rest) {
@@ -376,16 +399,30 @@ fn resolve_attach_point(
                 context: ProbeContext::Special,
                 format: None,
                 user_pointers: false,
+                arguments: ProbeArguments::None,
+                function: None,
             }),
             Err(message) => diagnostics.push(Diagnostic::error(span, message)),
         },
-        other => diagnostics.push(Diagnostic::error(
-            span,
-            format!(
-                "probe type '{}' is not supported yet by this compiler",
-                other.name()
-            ),
-        )),
+        other => {
+            if !probe_kinds::resolve_probe_kind(
+                other,
+                rest,
+                span,
+                probe_info,
+                options.pid,
+                out,
+                diagnostics,
+            ) {
+                diagnostics.push(Diagnostic::error(
+                    span,
+                    format!(
+                        "probe type '{}' is not supported yet by this compiler",
+                        other.name()
+                    ),
+                ))
+            }
+        }
     }
 }
 
@@ -1448,6 +1485,7 @@ impl ProbeChecker<'_> {
                     space,
                 })
             }
+            "signal" | "system" | "override" => self.unsafe_call(function, arguments, span),
             "exit" => {
                 if let Some(argument) = arguments.first() {
                     self.error(argument.span, "exit() takes no argument");
@@ -1477,6 +1515,67 @@ impl ProbeChecker<'_> {
                 Some(TypedStatementKind::Expression(typed))
             }
         }
+    }
+
+    /// `signal`, `system` and `override`, which change what traced programs do: refused
+    /// without `--unsafe`.
+    fn unsafe_call(
+        &mut self,
+        function: &str,
+        arguments: &[Expr],
+        span: Span,
+    ) -> Option<TypedStatementKind> {
+        if !self.state.options.allow_unsafe {
+            self.state.diagnostics.push(
+                Diagnostic::error(
+                    span,
+                    format!("{function}() is an unsafe function: it changes what the traced programs do"),
+                )
+                .with_hint("run with --unsafe to allow it"),
+            );
+            return None;
+        }
+        if function == "system" {
+            self.error(span, "system() is not supported yet by this compiler");
+            return None;
+        }
+        let [argument] = arguments else {
+            self.error(span, format!("{function}() takes exactly one argument"));
+            return None;
+        };
+        if function == "override"
+            && !matches!(
+                self.attach.attach,
+                AttachTarget::Kprobe {
+                    is_return: false,
+                    ..
+                }
+            )
+        {
+            self.error(span, "override() can only be used in kprobe probes");
+            return None;
+        }
+        let value = if function == "signal" {
+            match &argument.kind {
+                ExprKind::String(name) => {
+                    let name = String::from_utf8_lossy(name).to_string();
+                    let Some(number) = signal_number(&name) else {
+                        self.error(argument.span, format!("unknown signal '{name}'"));
+                        return None;
+                    };
+                    self.integer(number, argument.span)
+                }
+                _ => self.expr(argument)?,
+            }
+        } else {
+            self.expr(argument)?
+        };
+        self.require_scalar(&value, function)?;
+        Some(if function == "signal" {
+            TypedStatementKind::Signal { signal: value }
+        } else {
+            TypedStatementKind::Override { value }
+        })
     }
 
     /// The array argument of `join`: a pointer to pointers to strings.
@@ -1726,12 +1825,32 @@ impl ProbeChecker<'_> {
                 self.error(span, "++/-- can only be used as a statement here");
                 None
             }
-            ExprKind::PositionalParameter(_) | ExprKind::PositionalParameterCount => {
-                self.error(
-                    span,
-                    "positional parameters are not supported yet by this compiler",
-                );
-                None
+            ExprKind::PositionalParameter(number) => {
+                let text = usize::try_from(*number)
+                    .ok()
+                    .and_then(|number| number.checked_sub(1))
+                    .and_then(|index| self.state.options.positional.get(index))
+                    .cloned();
+                // As bpftrace: a number when the parameter is one, else a string; a missing
+                // parameter is 0 (or "" where a string is expected).
+                match text {
+                    None => Some(self.integer(0, span)),
+                    Some(text) => match parse_integer_parameter(&text) {
+                        Some(value) => Some(self.integer(value, span)),
+                        None => {
+                            let capacity = text.len() as u32 + 1;
+                            Some(expr_node(
+                                TypedExprKind::String(text.into_bytes()),
+                                Type::Str { capacity },
+                                span,
+                            ))
+                        }
+                    },
+                }
+            }
+            ExprKind::PositionalParameterCount => {
+                let count = self.state.options.positional.len() as i64;
+                Some(self.integer(count, span))
             }
             ExprKind::Sizeof(argument) => self.size_of(argument, span),
             ExprKind::Offsetof { target, fields } => self.offset_of(target, fields, span),
@@ -1770,6 +1889,9 @@ impl ProbeChecker<'_> {
                     span,
                 ))
             }
+            "args" if self.has_fentry_arguments() => {
+                Some(expr_node(TypedExprKind::Integer(0), Type::Context, span))
+            }
             "args" => match self.attach.context {
                 ProbeContext::Tracepoint => {
                     Some(expr_node(TypedExprKind::Integer(0), Type::Context, span))
@@ -1777,22 +1899,20 @@ impl ProbeChecker<'_> {
                 _ => {
                     self.error(
                         span,
-                        "The args builtin can only be used with tracepoint probes here",
+                        "The args builtin can only be used with tracepoint, fentry and fexit probes here",
                     );
                     None
                 }
             },
+            "retval" => self.return_value(span),
+            "func" => self.function_name(span),
             _ if name.len() == 4
                 && name.starts_with("arg")
                 && name.as_bytes()[3].is_ascii_digit() =>
             {
                 let index = name.as_bytes()[3] - b'0';
                 if self.attach.context != ProbeContext::RawTracepoint {
-                    self.error(
-                        span,
-                        format!("The {name} builtin can only be used with 'kprobes', 'uprobes', 'usdt' and 'rawtracepoint' probes"),
-                    );
-                    return None;
+                    return self.register_argument(index, span);
                 }
                 builtin(Builtin::Arg(index), Type::UINT64)
             }
@@ -1821,6 +1941,9 @@ impl ProbeChecker<'_> {
         let base_typed = self.expr(base)?;
         if Self::is_kernel_record_base(&base_typed) {
             return self.kernel_member(base_typed, field, field_span, span);
+        }
+        if base_typed.ty == Type::Context && self.has_fentry_arguments() {
+            return self.fentry_argument(field, field_span);
         }
         if base_typed.ty != Type::Context {
             self.error(
@@ -2352,6 +2475,7 @@ fn timer_sample(provider: Provider, rest: &str) -> Result<bpfscope_bpf::Sample, 
         "s" => 1_000_000_000,
         "ms" => 1_000_000,
         "us" => 1_000,
+        "ns" => 1,
         "hz" => return Ok(bpfscope_bpf::Sample::Frequency(count)),
         _ => return Err(usage),
     };
@@ -2359,6 +2483,53 @@ fn timer_sample(provider: Provider, rest: &str) -> Result<bpfscope_bpf::Sample, 
         .checked_mul(nanoseconds_per_unit)
         .map(bpfscope_bpf::Sample::Period)
         .ok_or_else(|| format!("{}: the period is too long", provider.name()))
+}
+
+/// The number of a signal named `SIGKILL`, `KILL` or `9`.
+fn signal_number(name: &str) -> Option<i64> {
+    const SIGNALS: [(&str, i64); 16] = [
+        ("HUP", 1),
+        ("INT", 2),
+        ("QUIT", 3),
+        ("ILL", 4),
+        ("TRAP", 5),
+        ("ABRT", 6),
+        ("BUS", 7),
+        ("FPE", 8),
+        ("KILL", 9),
+        ("USR1", 10),
+        ("SEGV", 11),
+        ("USR2", 12),
+        ("PIPE", 13),
+        ("ALRM", 14),
+        ("TERM", 15),
+        ("STOP", 19),
+    ];
+    if let Ok(number) = name.parse::<i64>() {
+        return Some(number);
+    }
+    let short = name.strip_prefix("SIG").unwrap_or(name);
+    SIGNALS
+        .iter()
+        .find(|(candidate, _)| *candidate == short)
+        .map(|(_, number)| *number)
+}
+
+/// A positional parameter that is a number (decimal, or hex with `0x`).
+fn parse_integer_parameter(text: &str) -> Option<i64> {
+    let trimmed = text.trim();
+    let (negative, digits) = match trimmed.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, trimmed),
+    };
+    let value = match digits.strip_prefix("0x") {
+        Some(hex) => i64::from_str_radix(hex, 16).ok()?,
+        None if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            digits.parse().ok()?
+        }
+        None => return None,
+    };
+    Some(if negative { -value } else { value })
 }
 
 /// A map value kind as messages name it (`count`, `int64`, `string[64]`).

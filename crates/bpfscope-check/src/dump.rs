@@ -138,6 +138,14 @@ fn dump_statements(statements: &[TypedStatement], depth: usize, out: &mut String
             TypedStatementKind::Break => out.push_str(&format!("{pad}break\n")),
             TypedStatementKind::Continue => out.push_str(&format!("{pad}continue\n")),
             TypedStatementKind::Return => out.push_str(&format!("{pad}return\n")),
+            TypedStatementKind::Signal { signal } => {
+                out.push_str(&format!("{pad}signal\n"));
+                dump_expr(signal, depth + 1, out);
+            }
+            TypedStatementKind::Override { value } => {
+                out.push_str(&format!("{pad}override\n"));
+                dump_expr(value, depth + 1, out);
+            }
         }
     }
 }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use bpfscope_btf::Btf;
 use bpfscope_probes::glob::Glob;
 use bpfscope_probes::tracefs::{self, TracepointFormat};
-use bpfscope_probes::KernelFs;
+use bpfscope_probes::usdt::UsdtProbe;
+use bpfscope_probes::{KernelFs, Provider};
 
 /// Probe facts the checker asks for. The checker itself does no IO.
 pub trait ProbeInfo {
@@ -17,6 +18,42 @@ pub trait ProbeInfo {
     /// scripts without them never pay for reading and indexing it.
     fn kernel_btf(&self) -> Result<Arc<Btf<'static>>, String> {
         Err("kernel BTF is not available here".to_string())
+    }
+    /// Kernel functions matching a wildcard `pattern`, as `-l` names them after `provider:`
+    /// (`vfs_read`, `module:function` for kprobes; `vmlinux:vfs_read` for fentry), sorted.
+    fn kernel_functions(&self, provider: Provider, pattern: &str) -> Result<Vec<String>, String> {
+        let _ = (provider, pattern);
+        Err("kernel functions cannot be listed here".to_string())
+    }
+    /// `(binary, function)` pairs matching a `BINARY:FUNCTION` pattern with wildcards.
+    fn uprobe_targets(
+        &self,
+        provider: Provider,
+        pattern: &str,
+    ) -> Result<Vec<(String, String)>, String> {
+        let _ = (provider, pattern);
+        Err("binaries cannot be read here".to_string())
+    }
+    /// The path and file offset of `function` (`name`, `name+OFFSET` or an address) in `binary`
+    /// (a path, a library name like `libc`, or a program on PATH).
+    fn resolve_uprobe(&self, binary: &str, function: &str) -> Result<(String, u64), String> {
+        let _ = (binary, function);
+        Err("binaries cannot be read here".to_string())
+    }
+    /// The path and every location of a USDT probe.
+    fn resolve_usdt(
+        &self,
+        binary: &str,
+        provider: Option<&str>,
+        name: &str,
+    ) -> Result<(String, Vec<UsdtProbe>), String> {
+        let _ = (binary, provider, name);
+        Err("binaries cannot be read here".to_string())
+    }
+    /// The link-time address of a symbol (a variable too) in `binary`.
+    fn symbol_address(&self, binary: &str, symbol: &str) -> Option<u64> {
+        let _ = (binary, symbol);
+        None
     }
 }
 
@@ -49,6 +86,55 @@ impl ProbeInfo for KernelProbeInfo {
         bpfscope_probes::kernel_funcs::load_vmlinux_btf(&self.fs)
             .map(Arc::new)
             .map_err(|error| error.to_string())
+    }
+
+    fn kernel_functions(&self, provider: Provider, pattern: &str) -> Result<Vec<String>, String> {
+        let glob = Glob::new(pattern).map_err(|error| error.to_string())?;
+        let mut notes = Vec::new();
+        let entries = bpfscope_probes::kernel_funcs::list_kernel_functions(
+            &self.fs,
+            provider,
+            &|target| glob.matches(target),
+            false,
+            &mut notes,
+        )
+        .map_err(|error| error.to_string())?;
+        Ok(entries.into_iter().map(|entry| entry.target).collect())
+    }
+
+    fn uprobe_targets(
+        &self,
+        provider: Provider,
+        pattern: &str,
+    ) -> Result<Vec<(String, String)>, String> {
+        let entries = bpfscope_probes::elf::list_uprobes(&self.fs, provider, pattern, false)
+            .map_err(|error| error.to_string())?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|entry| {
+                let (binary, function) = entry.target.split_once(':')?;
+                Some((binary.to_string(), function.to_string()))
+            })
+            .collect())
+    }
+
+    fn resolve_uprobe(&self, binary: &str, function: &str) -> Result<(String, u64), String> {
+        bpfscope_probes::elf::resolve_uprobe(&self.fs, binary, function)
+            .map_err(|error| error.to_string())
+    }
+
+    fn resolve_usdt(
+        &self,
+        binary: &str,
+        provider: Option<&str>,
+        name: &str,
+    ) -> Result<(String, Vec<UsdtProbe>), String> {
+        bpfscope_probes::usdt::resolve_usdt(&self.fs, binary, provider, name)
+            .map_err(|error| error.to_string())
+    }
+
+    fn symbol_address(&self, binary: &str, symbol: &str) -> Option<u64> {
+        bpfscope_probes::elf::symbol_address_in(&self.fs, binary, symbol)
     }
 }
 

@@ -198,6 +198,11 @@ pub enum ProbeContext {
     RawTracepoint,
     /// `BEGIN`/`END`: run through `BPF_PROG_TEST_RUN`, no usable context.
     Special,
+    /// kprobe, uprobe, USDT: `struct pt_regs`, read with direct context loads.
+    PtRegs,
+    /// fentry/fexit: an array of u64 slots, the arguments then the return value (the verifier
+    /// types each slot from the function's BTF).
+    Fentry,
 }
 
 /// One attach point's program.
@@ -235,6 +240,9 @@ pub enum Builtin {
     Comm,
     /// `argN` of a raw tracepoint.
     Arg(u8),
+    /// The u64 at this byte offset of the context: a `struct pt_regs` register for kprobes,
+    /// uprobes and USDT, an argument slot for fentry/fexit.
+    ContextWord(i16),
     CurrentTask,
 }
 
@@ -449,4 +457,12 @@ pub enum TypedStatementKind {
     Break,
     Continue,
     Return,
+    /// `signal(N)` (needs `--unsafe`): `bpf_send_signal` to the current process.
+    Signal {
+        signal: TypedExpr,
+    },
+    /// `override(rc)` in a kprobe (needs `--unsafe`): `bpf_override_return`.
+    Override {
+        value: TypedExpr,
+    },
 }

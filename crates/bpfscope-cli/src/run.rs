@@ -9,7 +9,8 @@ use bpfscope_bpf::CompiledProgram;
 use bpfscope_check::{CheckOptions, KernelProbeInfo};
 use bpfscope_codegen::CodegenOptions;
 use bpfscope_output::{EventOutcome, EventPrinter, OutputFormat, TextStyle};
-use bpfscope_probes::{tracefs, KernelFs};
+use bpfscope_probes::{tracefs, KernelFs, Provider};
+use bpfscope_runtime::features::{self, Feature, FeatureProbeInputs, FeatureStatus};
 use bpfscope_runtime::{Control, Map, RuntimeError, Session, SessionOptions, StopReason};
 use bpfscope_syntax::Diagnostic;
 
@@ -110,11 +111,24 @@ fn compile(cli: &Cli, source: &Source, fs: &KernelFs) -> anyhow::Result<Option<C
             bpfscope_probes::Provider::from_name(point.provider())
                 == Some(bpfscope_probes::Provider::Tracepoint)
         });
-    if uses_tracepoints && tracefs::locate(fs).is_none() {
+    let uses_kernel_functions = program
+        .probes
+        .iter()
+        .flat_map(|probe| &probe.attach_points)
+        .any(|point| {
+            Provider::from_name(point.provider())
+                .and_then(needed_feature)
+                .is_some()
+        });
+    if (uses_tracepoints || uses_kernel_functions) && tracefs::locate(fs).is_none() {
         crate::list::mount_tracefs()?;
     }
     let probe_info = KernelProbeInfo { fs: fs.clone() };
-    let checked = bpfscope_check::check(&program, &source.text, &probe_info, &check_options()?);
+    let unsupported = unsupported_probe_types(&program, fs, &probe_info);
+    if report(&unsupported, source) {
+        return Ok(None);
+    }
+    let checked = bpfscope_check::check(&program, &source.text, &probe_info, &check_options(cli)?);
     if report(&checked.diagnostics, source) {
         return Ok(None);
     }
@@ -144,6 +158,124 @@ fn compile(cli: &Cli, source: &Source, fs: &KernelFs) -> anyhow::Result<Option<C
     Ok(Some(compiled))
 }
 
+/// The kernel facility a provider needs, when it is one this kernel may lack.
+fn needed_feature(provider: Provider) -> Option<Feature> {
+    Some(match provider {
+        Provider::Kprobe => Feature::Kprobe,
+        Provider::Kretprobe => Feature::Kretprobe,
+        Provider::Fentry => Feature::Fentry,
+        Provider::Fexit => Feature::Fexit,
+        _ => return None,
+    })
+}
+
+/// Errors for attach points whose probe type this kernel cannot run, each with the reason
+/// (found by trying, as `--info` does) and, where one exists, a tracepoint or raw tracepoint
+/// of the same event to use instead.
+fn unsupported_probe_types(
+    program: &bpfscope_syntax::Program,
+    fs: &KernelFs,
+    probe_info: &KernelProbeInfo,
+) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    let mut statuses: Vec<(Feature, FeatureStatus)> = Vec::new();
+    for point in program.probes.iter().flat_map(|probe| &probe.attach_points) {
+        let Some(provider) = Provider::from_name(point.provider()) else {
+            continue;
+        };
+        let Some(feature) = needed_feature(provider) else {
+            continue;
+        };
+        let status = match statuses.iter().find(|(known, _)| *known == feature) {
+            Some((_, status)) => status.clone(),
+            None => {
+                let status = features::probe_feature(feature, &feature_inputs(fs, probe_info));
+                statuses.push((feature, status.clone()));
+                status
+            }
+        };
+        let reason = match status {
+            FeatureStatus::Available | FeatureStatus::NotTested(_) => continue,
+            FeatureStatus::Unavailable(reason) => reason,
+        };
+        let target = point
+            .raw
+            .split_once(':')
+            .map(|(_, rest)| rest)
+            .unwrap_or("");
+        let mut diagnostic = Diagnostic::error(
+            point.span,
+            format!(
+                "{} probes are not available on this kernel ({}): {reason}",
+                provider.name(),
+                bpfscope_runtime::sys::kernel_release().unwrap_or_default()
+            ),
+        );
+        diagnostic = match alternative_probe(provider, target, probe_info) {
+            Some(alternative) => diagnostic.with_hint(format!("use {alternative} instead")),
+            None => diagnostic.with_hint(
+                "use a tracepoint or rawtracepoint instead (list them with: bpfscope -l 'tracepoint:*'), or run on a kernel with this probe type (see bpfscope --info)",
+            ),
+        };
+        diagnostics.push(diagnostic);
+    }
+    diagnostics
+}
+
+/// What `probe_feature` needs to try kprobes and fentry: a kernel function and its BTF id.
+fn feature_inputs(fs: &KernelFs, probe_info: &KernelProbeInfo) -> FeatureProbeInputs {
+    use bpfscope_check::ProbeInfo;
+    FeatureProbeInputs {
+        fentry_function_btf_id: probe_info
+            .kernel_btf()
+            .ok()
+            .and_then(|btf| btf.find(bpfscope_btf::Kind::Func, "vfs_read"))
+            .map(|id| id.0),
+        kprobe_function: Some("vfs_read".to_string()),
+        tracefs_root: tracefs::locate(fs).map(Into::into),
+        ..FeatureProbeInputs::default()
+    }
+}
+
+/// A tracepoint (or raw tracepoint) for the same event as kernel-function probe `target`:
+/// `kprobe:__x64_sys_execve` → `tracepoint:syscalls:sys_enter_execve`.
+fn alternative_probe(
+    provider: Provider,
+    target: &str,
+    probe_info: &KernelProbeInfo,
+) -> Option<String> {
+    use bpfscope_check::ProbeInfo;
+    let function = target.split('+').next()?.rsplit(':').next()?;
+    if function.is_empty() || function.contains(['*', '?', '[']) {
+        return None;
+    }
+    let is_return = matches!(provider, Provider::Kretprobe | Provider::Fexit);
+    const SYSCALL_PREFIXES: [&str; 6] = [
+        "__x64_sys_",
+        "__ia32_sys_",
+        "__se_sys_",
+        "__do_sys_",
+        "ksys_",
+        "sys_",
+    ];
+    if let Some(syscall) = SYSCALL_PREFIXES
+        .iter()
+        .find_map(|prefix| function.strip_prefix(prefix))
+    {
+        let event = format!("sys_{}_{syscall}", if is_return { "exit" } else { "enter" });
+        if probe_info.tracepoint_format("syscalls", &event).is_ok() {
+            return Some(format!("tracepoint:syscalls:{event}"));
+        }
+    }
+    let matches = probe_info
+        .expand_tracepoints(&format!("*:{function}"))
+        .ok()?;
+    let (category, event) = matches.first()?;
+    Some(format!(
+        "tracepoint:{category}:{event} (or rawtracepoint:{event})"
+    ))
+}
+
 /// A positive integer from the first of `names` that is set in the environment.
 fn environment_limit(names: &[&str]) -> anyhow::Result<Option<u32>> {
     for name in names {
@@ -163,8 +295,20 @@ fn environment_limit(names: &[&str]) -> anyhow::Result<Option<u32>> {
 /// Checker limits, from the environment where set: string size (`BPFSCOPE_STRLEN`, or
 /// bpftrace's `BPFTRACE_STRLEN`) and map size (`BPFSCOPE_MAP_KEYS_MAX`, or bpftrace's
 /// `BPFTRACE_MAP_KEYS_MAX`).
-fn check_options() -> anyhow::Result<CheckOptions> {
-    let mut options = CheckOptions::default();
+fn check_options(cli: &Cli) -> anyhow::Result<CheckOptions> {
+    // With `-e`, the first word after the options is `$1`, not a script file.
+    let positional = match (&cli.program, &cli.script_or_pattern) {
+        (Some(_), Some(first)) => std::iter::once(first.clone())
+            .chain(cli.positional.iter().cloned())
+            .collect(),
+        _ => cli.positional.clone(),
+    };
+    let mut options = CheckOptions {
+        positional,
+        allow_unsafe: cli.allow_unsafe,
+        pid: cli.pid,
+        ..CheckOptions::default()
+    };
     if let Some(strlen) = environment_limit(&["BPFSCOPE_STRLEN", "BPFTRACE_STRLEN"])? {
         options.max_strlen = strlen.clamp(2, 4096);
     }

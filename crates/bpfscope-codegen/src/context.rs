@@ -36,3 +36,9 @@ pub fn data_loc_address(builder: &mut IrBuilder, context: VReg, offset: u32) -> 
 pub fn load_raw_tracepoint_arg(builder: &mut IrBuilder, context: VReg, index: u8) -> VReg {
     builder.load(Width::B8, Base::Reg(context), i16::from(index) * 8)
 }
+
+/// The u64 at `offset` of the context: a `struct pt_regs` register (kprobe, uprobe, USDT) or
+/// an fentry/fexit argument slot. Both allow direct, aligned 8-byte context loads.
+pub fn load_context_word(builder: &mut IrBuilder, context: VReg, offset: i16) -> VReg {
+    builder.load(Width::B8, Base::Reg(context), offset)
+}

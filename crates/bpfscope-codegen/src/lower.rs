@@ -710,6 +710,18 @@ impl<'a> Lowering<'a> {
                 };
                 self.builder.jump(target);
             }
+            TypedStatementKind::Signal { signal } => {
+                let number = self.scalar(signal);
+                self.call(helpers::SEND_SIGNAL, vec![CallArg::Reg(number)]);
+            }
+            TypedStatementKind::Override { value } => {
+                let value = self.scalar(value);
+                let context = self.context;
+                self.call(
+                    helpers::OVERRIDE_RETURN,
+                    vec![CallArg::Reg(context), CallArg::Reg(value)],
+                );
+            }
             TypedStatementKind::Return => {
                 if self.callback.is_some() {
                     // Leaves the probe: every enclosing loop over a map sees the flag and stops.
@@ -1756,6 +1768,9 @@ impl<'a> Lowering<'a> {
             Builtin::CurrentTask => self.call(helpers::GET_CURRENT_TASK, vec![]),
             Builtin::Arg(index) => {
                 context::load_raw_tracepoint_arg(&mut self.builder, self.context, index)
+            }
+            Builtin::ContextWord(offset) => {
+                context::load_context_word(&mut self.builder, self.context, offset)
             }
             Builtin::Elapsed => {
                 let now = self.call(helpers::KTIME_GET_NS, vec![]);

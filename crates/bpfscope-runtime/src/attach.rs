@@ -230,8 +230,19 @@ pub fn attach_uprobe(
     file_offset: u64,
     is_return: bool,
     pid: Option<i32>,
+    ref_ctr_offset: u64,
 ) -> Result<Attachment, RuntimeError> {
-    let (pmu_type, config) = probe_pmu("uprobe", is_return, NO_UPROBE_PMU_REASON)?;
+    let (pmu_type, mut config) = probe_pmu("uprobe", is_return, NO_UPROBE_PMU_REASON)?;
+    if ref_ctr_offset != 0 {
+        // The kernel increments the USDT semaphore at this file offset while the probe is
+        // attached (the uprobe PMU's `ref_ctr_offset` config field, Linux 4.20+).
+        let bit = sys::pmu_format_field_start("uprobe", "ref_ctr_offset").map_err(|_| {
+            RuntimeError::Unsupported(
+                "this kernel's uprobe PMU has no ref_ctr_offset: USDT semaphores cannot be set (Linux 4.20+ needed)".to_string(),
+            )
+        })?;
+        config |= ref_ctr_offset << bit;
+    }
     let c_path = CString::new(path)
         .map_err(|_| RuntimeError::Unsupported(format!("invalid file path {path:?}")))?;
     let mut attr = sys::new_perf_event_attr();

@@ -294,7 +294,8 @@ fn probe_uprobe(target: Option<&(PathBuf, u64)>, is_return: bool) -> FeatureStat
     let path_text = path.to_string_lossy();
     status_of(
         load_trivial(plain(prog_type::KPROBE), &RETURN_ZERO).and_then(|program| {
-            attach::attach_uprobe(program.as_fd(), &path_text, *offset, is_return, None).map(drop)
+            attach::attach_uprobe(program.as_fd(), &path_text, *offset, is_return, None, 0)
+                .map(drop)
         }),
     )
 }
@@ -383,6 +384,65 @@ fn probe_write_user(lockdown: Option<&str>) -> FeatureStatus {
     }
 }
 
+/// Tries one feature (as `--info` does for all of them), e.g. to explain why a script's probe
+/// type cannot run here.
+pub fn probe_feature(feature: Feature, inputs: &FeatureProbeInputs) -> FeatureStatus {
+    let tracefs_root = inputs.tracefs_root.clone().or_else(sys::find_tracefs);
+    let lockdown = std::fs::read_to_string("/sys/kernel/security/lockdown")
+        .ok()
+        .and_then(|text| parse_lockdown(&text));
+    probe_feature_with(
+        feature,
+        inputs,
+        tracefs_root.as_deref(),
+        lockdown.as_deref(),
+    )
+}
+
+fn probe_feature_with(
+    feature: Feature,
+    inputs: &FeatureProbeInputs,
+    tracefs_root: Option<&Path>,
+    lockdown: Option<&str>,
+) -> FeatureStatus {
+    let kprobe_function = inputs.kprobe_function.as_deref().unwrap_or("vfs_read");
+    match feature {
+        Feature::Tracepoint => probe_tracepoint(tracefs_root),
+        Feature::RawTracepoint => probe_raw_tracepoint(),
+        Feature::TpBtf => probe_tracing(
+            inputs.tp_btf_sched_switch_btf_id,
+            attach_type::TRACE_RAW_TP,
+            "tp_btf",
+        ),
+        Feature::Kprobe => probe_kprobe(kprobe_function, false),
+        Feature::Kretprobe => probe_kprobe(kprobe_function, true),
+        Feature::KprobeMulti => probe_kprobe_multi(kprobe_function),
+        Feature::Fentry => probe_tracing(
+            inputs.fentry_function_btf_id,
+            attach_type::TRACE_FENTRY,
+            "fentry",
+        ),
+        Feature::Fexit => probe_tracing(
+            inputs.fentry_function_btf_id,
+            attach_type::TRACE_FEXIT,
+            "fexit",
+        ),
+        Feature::Uprobe => probe_uprobe(inputs.uprobe_target.as_ref(), false),
+        Feature::Uretprobe => probe_uprobe(inputs.uprobe_target.as_ref(), true),
+        Feature::SoftwareEvents => probe_perf_event(
+            perf_event_open_sys::bindings::PERF_TYPE_SOFTWARE,
+            u64::from(perf_event_open_sys::bindings::PERF_COUNT_SW_CPU_CLOCK),
+        ),
+        Feature::HardwareEvents => probe_perf_event(
+            perf_event_open_sys::bindings::PERF_TYPE_HARDWARE,
+            u64::from(perf_event_open_sys::bindings::PERF_COUNT_HW_CPU_CYCLES),
+        ),
+        Feature::RingBuffer => probe_ring_buffer(),
+        Feature::ProgTestRun => probe_test_run(),
+        Feature::ProbeWriteUser => probe_write_user(lockdown),
+    }
+}
+
 /// Tries every feature and gathers the kernel facts. Needs root for meaningful answers.
 pub fn probe_features(inputs: &FeatureProbeInputs) -> FeatureReport {
     let tracefs_root = inputs.tracefs_root.clone().or_else(sys::find_tracefs);
@@ -396,44 +456,14 @@ pub fn probe_features(inputs: &FeatureProbeInputs) -> FeatureReport {
                 )),
             ),
         };
-    let kprobe_function = inputs.kprobe_function.as_deref().unwrap_or("vfs_read");
     let mut results = Vec::with_capacity(Feature::ALL.len());
     for feature in Feature::ALL {
-        let status = match feature {
-            Feature::Tracepoint => probe_tracepoint(tracefs_root.as_deref()),
-            Feature::RawTracepoint => probe_raw_tracepoint(),
-            Feature::TpBtf => probe_tracing(
-                inputs.tp_btf_sched_switch_btf_id,
-                attach_type::TRACE_RAW_TP,
-                "tp_btf",
-            ),
-            Feature::Kprobe => probe_kprobe(kprobe_function, false),
-            Feature::Kretprobe => probe_kprobe(kprobe_function, true),
-            Feature::KprobeMulti => probe_kprobe_multi(kprobe_function),
-            Feature::Fentry => probe_tracing(
-                inputs.fentry_function_btf_id,
-                attach_type::TRACE_FENTRY,
-                "fentry",
-            ),
-            Feature::Fexit => probe_tracing(
-                inputs.fentry_function_btf_id,
-                attach_type::TRACE_FEXIT,
-                "fexit",
-            ),
-            Feature::Uprobe => probe_uprobe(inputs.uprobe_target.as_ref(), false),
-            Feature::Uretprobe => probe_uprobe(inputs.uprobe_target.as_ref(), true),
-            Feature::SoftwareEvents => probe_perf_event(
-                perf_event_open_sys::bindings::PERF_TYPE_SOFTWARE,
-                u64::from(perf_event_open_sys::bindings::PERF_COUNT_SW_CPU_CLOCK),
-            ),
-            Feature::HardwareEvents => probe_perf_event(
-                perf_event_open_sys::bindings::PERF_TYPE_HARDWARE,
-                u64::from(perf_event_open_sys::bindings::PERF_COUNT_HW_CPU_CYCLES),
-            ),
-            Feature::RingBuffer => probe_ring_buffer(),
-            Feature::ProgTestRun => probe_test_run(),
-            Feature::ProbeWriteUser => probe_write_user(lockdown.as_deref()),
-        };
+        let status = probe_feature_with(
+            feature,
+            inputs,
+            tracefs_root.as_deref(),
+            lockdown.as_deref(),
+        );
         results.push((feature, status));
     }
     if lockdown.is_none() {

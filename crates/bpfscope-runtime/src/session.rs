@@ -305,7 +305,15 @@ impl Session {
                     file_offset,
                     is_return,
                     pid,
-                } => attach::attach_uprobe(fd, path, *file_offset, *is_return, *pid)?,
+                    ref_ctr_offset,
+                } => attach::attach_uprobe(
+                    fd,
+                    path,
+                    *file_offset,
+                    *is_return,
+                    *pid,
+                    *ref_ctr_offset,
+                )?,
                 AttachTarget::Fentry { .. } => attach::attach_tracing(fd, &program.probe_name)?,
                 AttachTarget::PerfEvent {
                     perf_type,

@@ -743,6 +743,23 @@ pub fn pmu_format_bit(pmu_name: &str, flag: &str) -> io::Result<u32> {
     })
 }
 
+/// The first bit of a PMU format field written `config:N` or `config:N-M` (e.g. the uprobe
+/// PMU's `ref_ctr_offset`, `config:32-63`).
+pub fn pmu_format_field_start(pmu_name: &str, field: &str) -> io::Result<u32> {
+    let path = Path::new("/sys/bus/event_source/devices")
+        .join(pmu_name)
+        .join("format")
+        .join(field);
+    let text = std::fs::read_to_string(&path)?;
+    let start = text.trim().split('-').next().unwrap_or("");
+    parse_pmu_format_bit(start).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("malformed {}", path.display()),
+        )
+    })
+}
+
 /// Parses `config:N` into N. Pure.
 pub fn parse_pmu_format_bit(text: &str) -> Option<u32> {
     let bit: u32 = text.trim().strip_prefix("config:")?.parse().ok()?;

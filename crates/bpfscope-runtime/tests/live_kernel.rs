@@ -555,7 +555,7 @@ fn uprobe_on_a_function_of_this_test_binary_attaches() {
     )
     .expect("load kprobe-type program");
     let attachment =
-        bpfscope_runtime::attach::attach_uprobe(program.as_fd(), "/bin/true", 0x40, false, None)
+        bpfscope_runtime::attach::attach_uprobe(program.as_fd(), "/bin/true", 0x40, false, None, 0)
             .expect("attach uprobe");
     assert_eq!(attachment.len(), 1);
 }
@@ -665,6 +665,7 @@ fn uprobe_and_uretprobe_fire_on_a_function_of_this_test_binary() {
             file_offset,
             is_return: false,
             pid: None,
+            ref_ctr_offset: 0,
         },
     );
     let exit = record_program(
@@ -676,6 +677,7 @@ fn uprobe_and_uretprobe_fire_on_a_function_of_this_test_binary() {
             file_offset,
             is_return: true,
             pid: Some(std::process::id() as i32),
+            ref_ctr_offset: 0,
         },
     );
     let compiled = compiled_with(vec![entry, exit], 16 * 1024);

@@ -1,0 +1,711 @@
+//! Attach points of kprobes, uprobes, USDT, fentry/fexit and perf events, and the builtins that read their contexts.
+
+use super::{expr_node, has_wildcard, ProbeChecker, ResolvedAttach};
+use crate::probe_info::ProbeInfo;
+use crate::typed::*;
+use crate::types::{type_of_ctype, AddressSpace, Type};
+use bpfscope_bpf::{AttachTarget, Sample};
+use bpfscope_btf::TypeId;
+use bpfscope_probes::usdt::{UsdtArgument, UsdtArgumentLocation};
+use bpfscope_probes::Provider;
+use bpfscope_syntax::{BinaryOperator, Diagnostic, Span};
+
+/// Where x86-64 `struct pt_regs` keeps the registers that carry function arguments
+/// (rdi, rsi, rdx, rcx, r8, r9, from arch/x86/include/asm/ptrace.h), and the return value (rax).
+pub(super) const PT_REGS_ARGUMENT_OFFSETS: [i16; 6] = [112, 104, 96, 88, 72, 64];
+pub(super) const PT_REGS_RETURN_VALUE_OFFSET: i16 = 80;
+pub(super) const PT_REGS_IP_OFFSET: i16 = 128;
+
+/// What a probe's arguments are, beyond its [`ProbeContext`].
+#[derive(Clone, Debug, Default)]
+pub(super) enum ProbeArguments {
+    /// No `argN`/`retval` (tracepoints have `args`, BEGIN has nothing).
+    #[default]
+    None,
+    /// kprobe/uprobe: registers in `struct pt_regs`; `retval` on the return probe.
+    Registers { is_return: bool },
+    /// USDT: each argument's location, from the note; the probe's link-time address and the
+    /// link-time addresses of symbols that `%rip`-relative operands name.
+    Usdt {
+        arguments: Vec<UsdtArgument>,
+        probe_address: u64,
+        symbols: Vec<(String, u64)>,
+    },
+    /// fentry/fexit: parameters (name, BTF type id) in u64 context slots, then the return value.
+    Fentry {
+        parameters: Vec<(String, u32)>,
+        return_type: u32,
+        is_return: bool,
+    },
+}
+
+/// Splits `FUNCTION+OFFSET` into the name and the offset (0 without one).
+fn function_and_offset(text: &str) -> Result<(String, u64), String> {
+    let Some((function, offset)) = text.split_once('+') else {
+        return Ok((text.to_string(), 0));
+    };
+    let offset = offset.trim();
+    let parsed = match offset.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => offset.parse(),
+    };
+    parsed
+        .map(|value| (function.to_string(), value))
+        .map_err(|_| format!("invalid offset '{offset}' in '{text}'"))
+}
+
+/// A perf event's count from its third part (`software:page-faults:100`), else the default.
+fn perf_event_count(text: Option<&str>, default_period: u64) -> Result<u64, String> {
+    match text {
+        None | Some("") => Ok(default_period.max(1)),
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|count| *count > 0)
+            .ok_or_else(|| format!("invalid event count '{text}': expected a positive integer")),
+    }
+}
+
+/// Resolves the attach points of the providers this module handles; `false` when `provider`
+/// is none of them.
+pub(super) fn resolve_probe_kind(
+    provider: Provider,
+    rest: &str,
+    span: Span,
+    probe_info: &dyn ProbeInfo,
+    pid: Option<i32>,
+    out: &mut Vec<ResolvedAttach>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> bool {
+    let mut error = |message: String| diagnostics.push(Diagnostic::error(span, message));
+    match provider {
+        Provider::Kprobe | Provider::Kretprobe => {
+            let is_return = provider == Provider::Kretprobe;
+            let (target, offset) = match function_and_offset(rest) {
+                Ok(parsed) => parsed,
+                Err(message) => {
+                    error(message);
+                    return true;
+                }
+            };
+            if is_return && offset != 0 {
+                error("kretprobe cannot have an offset: it fires when the function returns".into());
+                return true;
+            }
+            if target.is_empty() {
+                error(format!(
+                    "{} needs a kernel function: {0}:FUNCTION",
+                    provider.name()
+                ));
+                return true;
+            }
+            let targets = if has_wildcard(&target) {
+                match probe_info.kernel_functions(provider, &target) {
+                    Ok(targets) if !targets.is_empty() => targets,
+                    Ok(_) => {
+                        error(format!("No probes matched: {}:{target}", provider.name()));
+                        return true;
+                    }
+                    Err(reason) => {
+                        error(format!("cannot list kernel functions: {reason}"));
+                        return true;
+                    }
+                }
+            } else {
+                vec![target.clone()]
+            };
+            for target in targets {
+                // `module:function`: the kprobe PMU finds the function by name alone.
+                let function = target.rsplit(':').next().unwrap_or(&target).to_string();
+                let probe_name = if offset != 0 {
+                    format!("{}:{target}+{offset}", provider.name())
+                } else {
+                    format!("{}:{target}", provider.name())
+                };
+                out.push(ResolvedAttach {
+                    probe_name,
+                    attach: AttachTarget::Kprobe {
+                        function: function.clone(),
+                        offset,
+                        is_return,
+                    },
+                    context: ProbeContext::PtRegs,
+                    format: None,
+                    user_pointers: false,
+                    arguments: ProbeArguments::Registers { is_return },
+                    function: Some(function),
+                });
+            }
+        }
+        Provider::Uprobe | Provider::Uretprobe => {
+            let is_return = provider == Provider::Uretprobe;
+            let Some((binary, function)) = rest.split_once(':') else {
+                error(format!(
+                    "{} needs a binary and a function: {0}:/path/to/binary:FUNCTION (or a library name like libc)",
+                    provider.name()
+                ));
+                return true;
+            };
+            let targets: Vec<(String, String)> = if has_wildcard(rest) {
+                match probe_info.uprobe_targets(provider, rest) {
+                    Ok(targets) if !targets.is_empty() => targets,
+                    Ok(_) => {
+                        error(format!("No probes matched: {}:{rest}", provider.name()));
+                        return true;
+                    }
+                    Err(reason) => {
+                        error(format!("cannot list functions of {binary}: {reason}"));
+                        return true;
+                    }
+                }
+            } else {
+                vec![(binary.to_string(), function.to_string())]
+            };
+            for (binary, function) in targets {
+                match probe_info.resolve_uprobe(&binary, &function) {
+                    Ok((path, file_offset)) => {
+                        let plain_function = function.split('+').next().unwrap_or(&function);
+                        out.push(ResolvedAttach {
+                            probe_name: format!("{}:{path}:{function}", provider.name()),
+                            attach: AttachTarget::Uprobe {
+                                path,
+                                file_offset,
+                                is_return,
+                                pid,
+                                ref_ctr_offset: 0,
+                            },
+                            context: ProbeContext::PtRegs,
+                            format: None,
+                            user_pointers: true,
+                            arguments: ProbeArguments::Registers { is_return },
+                            function: Some(plain_function.to_string()),
+                        })
+                    }
+                    Err(reason) => error(format!(
+                        "cannot attach {}:{binary}:{function}: {reason}",
+                        provider.name()
+                    )),
+                }
+            }
+        }
+        Provider::Usdt => {
+            let parts: Vec<&str> = rest.split(':').collect();
+            let (binary, usdt_provider, name) = match parts.as_slice() {
+                [binary, name] => (*binary, None, *name),
+                [binary, usdt_provider, name] => (*binary, Some(*usdt_provider), *name),
+                _ => {
+                    error("usdt probes are written usdt:/path/to/binary:[PROVIDER:]NAME".into());
+                    return true;
+                }
+            };
+            if has_wildcard(rest) {
+                error("usdt probes with wildcards are not supported yet: name the probe".into());
+                return true;
+            }
+            match probe_info.resolve_usdt(binary, usdt_provider, name) {
+                Ok((_, locations)) if locations.is_empty() => {
+                    error(format!("No probes matched: usdt:{rest}"));
+                }
+                Ok((path, locations)) => {
+                    for location in locations {
+                        let Some(file_offset) = location.file_offset else {
+                            error(format!(
+                                "usdt:{rest}: the probe's address {:#x} is in no loadable segment of {path}",
+                                location.address
+                            ));
+                            continue;
+                        };
+                        out.push(ResolvedAttach {
+                            probe_name: format!(
+                                "usdt:{path}:{}:{}",
+                                location.provider, location.name
+                            ),
+                            attach: AttachTarget::Uprobe {
+                                path: path.clone(),
+                                file_offset,
+                                is_return: false,
+                                pid,
+                                ref_ctr_offset: location.semaphore_file_offset.unwrap_or(0),
+                            },
+                            context: ProbeContext::PtRegs,
+                            format: None,
+                            user_pointers: true,
+                            arguments: ProbeArguments::Usdt {
+                                arguments: location.arguments.clone(),
+                                probe_address: location.address,
+                                symbols: location
+                                    .arguments
+                                    .iter()
+                                    .filter_map(|argument| match &argument.location {
+                                        UsdtArgumentLocation::Memory {
+                                            symbol: Some(symbol),
+                                            ..
+                                        } => Some((
+                                            symbol.clone(),
+                                            probe_info.symbol_address(&path, symbol)?,
+                                        )),
+                                        _ => None,
+                                    })
+                                    .collect(),
+                            },
+                            function: None,
+                        });
+                    }
+                }
+                Err(reason) => error(format!("cannot attach usdt:{rest}: {reason}")),
+            }
+        }
+        Provider::Fentry | Provider::Fexit => {
+            let is_return = provider == Provider::Fexit;
+            let function_pattern = match rest.split_once(':') {
+                Some(("vmlinux", function)) => function,
+                Some((module, _)) => {
+                    error(format!(
+                        "{}: functions of module '{module}' are not supported yet (only vmlinux)",
+                        provider.name()
+                    ));
+                    return true;
+                }
+                None => rest,
+            };
+            let btf = match probe_info.kernel_btf() {
+                Ok(btf) => btf,
+                Err(reason) => {
+                    error(format!(
+                        "{} needs the kernel's BTF, which could not be read: {reason}",
+                        provider.name()
+                    ));
+                    return true;
+                }
+            };
+            let functions = if has_wildcard(function_pattern) {
+                match probe_info.kernel_functions(provider, &format!("vmlinux:{function_pattern}"))
+                {
+                    Ok(targets) if !targets.is_empty() => targets
+                        .into_iter()
+                        .filter_map(|target| target.strip_prefix("vmlinux:").map(str::to_string))
+                        .collect(),
+                    Ok(_) => {
+                        error(format!("No probes matched: {}:{rest}", provider.name()));
+                        return true;
+                    }
+                    Err(reason) => {
+                        error(format!("cannot list kernel functions: {reason}"));
+                        return true;
+                    }
+                }
+            } else {
+                vec![function_pattern.to_string()]
+            };
+            for function in functions {
+                let Some(id) = btf.find(bpfscope_btf::Kind::Func, &function) else {
+                    error(format!(
+                        "{}:{function}: the kernel's BTF has no function '{function}'",
+                        provider.name()
+                    ));
+                    continue;
+                };
+                let prototype = match btf.func_proto(id) {
+                    Ok(prototype) => prototype,
+                    Err(reason) => {
+                        error(format!("{}:{function}: {reason}", provider.name()));
+                        continue;
+                    }
+                };
+                let parameters = prototype
+                    .params
+                    .iter()
+                    .map(|param| (param.name.to_string(), param.ty.0))
+                    .collect();
+                out.push(ResolvedAttach {
+                    probe_name: format!("{}:{function}", provider.name()),
+                    attach: AttachTarget::Fentry {
+                        function: function.clone(),
+                        btf_id: id.0,
+                        is_return,
+                    },
+                    context: ProbeContext::Fentry,
+                    format: None,
+                    user_pointers: false,
+                    arguments: ProbeArguments::Fentry {
+                        parameters,
+                        return_type: prototype.return_type.0,
+                        is_return,
+                    },
+                    function: Some(function),
+                });
+            }
+        }
+        Provider::Software | Provider::Hardware => {
+            let mut parts = rest.splitn(2, ':');
+            let name = parts.next().unwrap_or("");
+            let count = parts.next();
+            let Some((perf_type, config, default_period)) =
+                bpfscope_probes::perf_events::resolve_perf_event(provider, name)
+            else {
+                error(format!(
+                    "unknown {} event '{name}'; list them with: bpfscope -l '{0}:*'",
+                    provider.name()
+                ));
+                return true;
+            };
+            match perf_event_count(count, default_period) {
+                Ok(period) => out.push(ResolvedAttach {
+                    probe_name: format!("{}:{rest}", provider.name()),
+                    attach: AttachTarget::PerfEvent {
+                        perf_type,
+                        config,
+                        sample: Sample::Period(period),
+                        one_cpu: false,
+                    },
+                    context: ProbeContext::Special,
+                    format: None,
+                    user_pointers: false,
+                    arguments: ProbeArguments::None,
+                    function: None,
+                }),
+                Err(message) => error(message),
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// A u64 read from the context at `offset`.
+fn context_word(offset: i16, span: Span) -> TypedExpr {
+    expr_node(
+        TypedExprKind::Builtin(Builtin::ContextWord(offset)),
+        Type::UINT64,
+        span,
+    )
+}
+
+/// Narrows (and sign-extends) a 64-bit value to an integer of `bytes`.
+fn narrowed(value: TypedExpr, bytes: u8, signed: bool) -> TypedExpr {
+    let span = value.span;
+    let cast = expr_node(
+        TypedExprKind::Cast(Box::new(value)),
+        Type::Int { bytes, signed },
+        span,
+    );
+    // Values are 64 bits wide once read, as bpftrace widens them.
+    TypedExpr {
+        ty: Type::Int { bytes: 8, signed },
+        ..cast
+    }
+}
+
+impl ProbeChecker<'_> {
+    /// `argN` of a kprobe, uprobe or USDT probe; `None` (with a diagnostic) elsewhere.
+    pub(super) fn register_argument(&mut self, index: u8, span: Span) -> Option<TypedExpr> {
+        match &self.attach.arguments {
+            ProbeArguments::Registers { .. } => {
+                let Some(offset) = PT_REGS_ARGUMENT_OFFSETS.get(usize::from(index)) else {
+                    self.error(
+                        span,
+                        format!("arg{index}: only arg0..arg5 (the register arguments) can be read"),
+                    );
+                    return None;
+                };
+                Some(context_word(*offset, span))
+            }
+            ProbeArguments::Usdt { arguments, .. } => {
+                let Some(argument) = arguments.get(usize::from(index)) else {
+                    self.error(
+                        span,
+                        format!(
+                            "{} has {} arguments: arg{index} does not exist",
+                            self.attach.probe_name,
+                            arguments.len()
+                        ),
+                    );
+                    return None;
+                };
+                let argument = argument.clone();
+                self.usdt_argument(&argument, span)
+            }
+            ProbeArguments::Fentry { .. } => {
+                self.error(
+                    span,
+                    "fentry/fexit arguments are read by name: args.NAME (see bpfscope -lv 'fentry:FUNCTION')",
+                );
+                None
+            }
+            ProbeArguments::None => {
+                self.error(
+                    span,
+                    format!("The arg{index} builtin can only be used with 'kprobes', 'uprobes', 'usdt' and 'rawtracepoint' probes"),
+                );
+                None
+            }
+        }
+    }
+
+    fn usdt_argument(&mut self, argument: &UsdtArgument, span: Span) -> Option<TypedExpr> {
+        let register_value = |checker: &mut Self, register: &str| -> Option<TypedExpr> {
+            let Some(slot) = bpfscope_probes::usdt::x86_64_pt_regs_slot(register) else {
+                checker.error(
+                    span,
+                    format!(
+                        "USDT argument '{}' uses register %{register}, which a probe cannot read",
+                        argument.text
+                    ),
+                );
+                return None;
+            };
+            let mut value = context_word(slot.offset as i16, span);
+            if slot.byte_shift > 0 {
+                value = expr_node(
+                    TypedExprKind::Binary {
+                        op: BinaryOperator::ShiftRight,
+                        left: Box::new(value),
+                        right: Box::new(expr_node(
+                            TypedExprKind::Integer(i64::from(slot.byte_shift) * 8),
+                            Type::UINT64,
+                            span,
+                        )),
+                    },
+                    Type::UINT64,
+                    span,
+                );
+            }
+            Some(value)
+        };
+        match &argument.location {
+            UsdtArgumentLocation::Constant { value } => {
+                Some(expr_node(TypedExprKind::Integer(*value), Type::INT64, span))
+            }
+            UsdtArgumentLocation::Register { register } => {
+                let value = register_value(self, register)?;
+                if argument.size >= 8 {
+                    Some(TypedExpr {
+                        ty: Type::Int {
+                            bytes: 8,
+                            signed: argument.signed,
+                        },
+                        ..value
+                    })
+                } else {
+                    Some(narrowed(value, argument.size, argument.signed))
+                }
+            }
+            UsdtArgumentLocation::Memory {
+                base_register,
+                index_register,
+                scale,
+                offset,
+                symbol,
+            } => {
+                if index_register.is_some() {
+                    self.error(
+                        span,
+                        format!(
+                            "USDT argument '{}': indexed operands are not supported yet",
+                            argument.text
+                        ),
+                    );
+                    return None;
+                }
+                let _ = scale;
+                let base = match (symbol, base_register) {
+                    (Some(symbol), _) => {
+                        // `symbol(%rip)`: the variable's run-time address is its link-time
+                        // address moved by as much as the probe's (the uprobe's ip is the
+                        // probe's run-time address when the program runs).
+                        let ProbeArguments::Usdt {
+                            probe_address,
+                            symbols,
+                            ..
+                        } = &self.attach.arguments
+                        else {
+                            return None;
+                        };
+                        let Some((_, symbol_address)) =
+                            symbols.iter().find(|(name, _)| name == symbol)
+                        else {
+                            self.error(
+                                span,
+                                format!(
+                                    "USDT argument '{}': symbol '{symbol}' is not in the binary's symbol tables",
+                                    argument.text
+                                ),
+                            );
+                            return None;
+                        };
+                        let displacement = symbol_address.wrapping_sub(*probe_address) as i64;
+                        expr_node(
+                            TypedExprKind::Binary {
+                                op: BinaryOperator::Add,
+                                left: Box::new(context_word(PT_REGS_IP_OFFSET, span)),
+                                right: Box::new(expr_node(
+                                    TypedExprKind::Integer(displacement),
+                                    Type::INT64,
+                                    span,
+                                )),
+                            },
+                            Type::UINT64,
+                            span,
+                        )
+                    }
+                    (None, Some(base_register)) => register_value(self, base_register)?,
+                    (None, None) => {
+                        self.error(
+                            span,
+                            format!("USDT argument '{}' has no base register", argument.text),
+                        );
+                        return None;
+                    }
+                };
+                let address = expr_node(
+                    TypedExprKind::Binary {
+                        op: BinaryOperator::Add,
+                        left: Box::new(base),
+                        right: Box::new(expr_node(
+                            TypedExprKind::Integer(*offset),
+                            Type::INT64,
+                            span,
+                        )),
+                    },
+                    Type::UINT64,
+                    span,
+                );
+                let value_type = Type::Int {
+                    bytes: argument.size.clamp(1, 8),
+                    signed: argument.signed,
+                };
+                let pointer_type = Type::Pointer {
+                    pointee: Box::new(value_type.clone()),
+                    space: AddressSpace::User,
+                };
+                let read = expr_node(
+                    TypedExprKind::Dereference {
+                        pointer: Box::new(TypedExpr {
+                            ty: pointer_type,
+                            ..address
+                        }),
+                        space: AddressSpace::User,
+                    },
+                    value_type,
+                    span,
+                );
+                Some(TypedExpr {
+                    ty: Type::Int {
+                        bytes: 8,
+                        signed: argument.signed,
+                    },
+                    ..read
+                })
+            }
+            UsdtArgumentLocation::Unsupported => {
+                self.error(
+                    span,
+                    format!(
+                        "USDT argument '{}' has an operand bpfscope cannot read",
+                        argument.text
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `retval` of a kretprobe, uretprobe or fexit.
+    pub(super) fn return_value(&mut self, span: Span) -> Option<TypedExpr> {
+        match &self.attach.arguments {
+            ProbeArguments::Registers { is_return: true } => {
+                Some(context_word(PT_REGS_RETURN_VALUE_OFFSET, span))
+            }
+            ProbeArguments::Fentry {
+                parameters,
+                return_type,
+                is_return: true,
+            } => {
+                let slot = (parameters.len() * 8) as i16;
+                let return_type = *return_type;
+                let value = context_word(slot, span);
+                self.btf_typed_slot(value, return_type, span)
+            }
+            _ => {
+                self.error(
+                    span,
+                    "The retval builtin can only be used with 'kretprobe', 'uretprobe' and 'fexit' probes",
+                );
+                None
+            }
+        }
+    }
+
+    /// `func`: the traced function's name.
+    pub(super) fn function_name(&mut self, span: Span) -> Option<TypedExpr> {
+        let Some(function) = self.attach.function.clone() else {
+            self.error(
+                span,
+                "The func builtin can only be used with kprobe, uprobe and fentry probes",
+            );
+            return None;
+        };
+        let capacity = function.len() as u32 + 1;
+        Some(expr_node(
+            TypedExprKind::String(function.into_bytes()),
+            Type::Str { capacity },
+            span,
+        ))
+    }
+
+    /// Whether `args` is the fentry/fexit parameter record here.
+    pub(super) fn has_fentry_arguments(&self) -> bool {
+        matches!(self.attach.arguments, ProbeArguments::Fentry { .. })
+    }
+
+    /// `args.NAME` of fentry/fexit: the parameter's u64 context slot, typed from BTF.
+    pub(super) fn fentry_argument(&mut self, name: &str, span: Span) -> Option<TypedExpr> {
+        let ProbeArguments::Fentry { parameters, .. } = &self.attach.arguments else {
+            return None;
+        };
+        let Some(index) = parameters
+            .iter()
+            .position(|(candidate, _)| candidate == name)
+        else {
+            let names: Vec<&str> = parameters.iter().map(|(name, _)| name.as_str()).collect();
+            let mut diagnostic = Diagnostic::error(
+                span,
+                format!(
+                    "{} has no parameter named '{name}'; its parameters: {}",
+                    self.attach.probe_name,
+                    names.join(", ")
+                ),
+            );
+            if let Some(suggestion) = bpfscope_syntax::did_you_mean(name, names.iter().copied()) {
+                diagnostic = diagnostic.with_note(format!("Did you mean '{suggestion}'?"));
+            }
+            self.state.diagnostics.push(diagnostic);
+            return None;
+        };
+        let type_id = parameters.get(index).map(|(_, ty)| *ty).unwrap_or(0);
+        let value = context_word((index * 8) as i16, span);
+        self.btf_typed_slot(value, type_id, span)
+    }
+
+    /// A u64 context slot given the C type of BTF `type_id`: integers narrowed, pointers typed.
+    fn btf_typed_slot(&mut self, value: TypedExpr, type_id: u32, span: Span) -> Option<TypedExpr> {
+        let ctype = match self.kernel_types(span)?.ctype_of_btf(TypeId(type_id)) {
+            Ok(ctype) => ctype,
+            Err(error) => {
+                self.error(span, error.to_string());
+                return None;
+            }
+        };
+        match type_of_ctype(&ctype) {
+            Type::Int { bytes, signed } if bytes < 8 => Some(narrowed(value, bytes, signed)),
+            ty @ (Type::Int { .. } | Type::Pointer { .. }) => Some(TypedExpr { ty, ..value }),
+            other => {
+                self.error(
+                    span,
+                    format!("arguments of type '{other}' passed by value cannot be read yet"),
+                );
+                None
+            }
+        }
+    }
+}
