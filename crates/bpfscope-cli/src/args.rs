@@ -21,7 +21,10 @@ pub enum OutputFormat {
         bpfscope -lv tracepoint:syscalls:sys_enter_execve   show a probe's arguments\n  \
         bpfscope -lv 'struct task_struct'         print a kernel type from BTF\n  \
         bpfscope --info                            what this kernel can trace\n  \
-        bpfscope -e 'tracepoint:syscalls:sys_enter_execve { printf(\"%s\\n\", comm); }'"
+        bpfscope -e 'tracepoint:syscalls:sys_enter_execve { printf(\"%s\\n\", comm); }'\n\n\
+        TOOLS (bpfscope TOOL --help for options):\n  \
+        execsnoop    one line per exec (execve, execveat) with PID, PPID, UID, RET, argv;\n               \
+        --lifetime adds exit status, lifetime and CPU time; --summary ranks commands by CPU"
 )]
 pub struct Cli {
     /// List probes matching PATTERN (wildcards `*`, `?`, `[...]`; comma-separated patterns).
@@ -96,4 +99,103 @@ pub struct Cli {
         allow_hyphen_values = true
     )]
     pub positional: Vec<String>,
+}
+
+/// `bpfscope execsnoop`: trace every exec, with what each new program cost.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bpfscope execsnoop",
+    bin_name = "bpfscope execsnoop",
+    about = "Trace exec() calls (execve, execveat): one line per exec with PID, PPID, UID, COMM, \
+             return value (errno name) and argv; with --lifetime, each program's exit status, \
+             lifetime and CPU time; with --summary, commands ranked by CPU time.",
+    after_help = "EXAMPLES:\n  \
+        bpfscope execsnoop -T                 wall-clock time on each line\n  \
+        bpfscope execsnoop -x -n make         failed execs whose command name contains 'make'\n  \
+        bpfscope execsnoop --lifetime         exit status, lifetime and CPU time per program\n  \
+        bpfscope execsnoop --summary 5        per-command table every 5 s and at exit"
+)]
+pub struct ExecsnoopArgs {
+    /// Print wall-clock time (HH:MM:SS) first.
+    #[arg(short = 'T', long = "time", conflicts_with = "timestamp")]
+    pub time: bool,
+
+    /// Print seconds since the tool started first.
+    #[arg(short = 't', long = "timestamp")]
+    pub timestamp: bool,
+
+    /// Only failed execs.
+    #[arg(short = 'x', long = "fails", conflicts_with = "successful_only")]
+    pub failed_only: bool,
+
+    /// Only successful execs.
+    #[arg(long = "ok")]
+    pub successful_only: bool,
+
+    /// Only commands whose name (comm) contains TEXT (a substring, not a regex).
+    #[arg(short = 'n', long = "name", value_name = "TEXT")]
+    pub name: Option<String>,
+
+    /// Only execs whose argv (joined with spaces) contains TEXT.
+    #[arg(long = "arg", value_name = "TEXT")]
+    pub argument: Option<String>,
+
+    /// Only this user id.
+    #[arg(short = 'u', long = "uid", value_name = "UID")]
+    pub uid: Option<u32>,
+
+    /// Only children of this process.
+    #[arg(short = 'P', long = "ppid", value_name = "PID")]
+    pub ppid: Option<u32>,
+
+    /// Print each program when it ends, with EXIT (code or signal), LIFE (since exec) and CPU
+    /// (user+system since exec); failed execs are printed at once.
+    #[arg(short = 'L', long = "lifetime")]
+    pub lifetime: bool,
+
+    /// Add the command names of 4 ancestors (parent<grandparent<...); not with --lifetime yet
+    /// (the two need more than the 512 bytes of stack a BPF program may use).
+    #[arg(short = 'A', long = "ancestors", conflicts_with = "lifetime")]
+    pub ancestors: bool,
+
+    /// Aggregate by command: execs, failures, average lifetime, average and total CPU time;
+    /// printed every SECONDS (when given) and at exit, sorted by value.
+    #[arg(
+        short = 's',
+        long = "summary",
+        value_name = "SECONDS",
+        num_args = 0..=1,
+        default_missing_value = "0",
+        conflicts_with_all = ["lifetime", "ancestors"]
+    )]
+    pub summary: Option<u32>,
+
+    /// Output format.
+    #[arg(short = 'f', long = "format", value_enum, default_value = "text")]
+    pub format: OutputFormat,
+
+    /// Write output to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Quiet: no header and no "Attaching N probes...".
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+
+    /// Compile and load, but do not attach or run.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+
+    /// Print the generated script and exit.
+    #[arg(long = "print-script")]
+    pub print_script: bool,
+
+    /// Print a compiler stage too: ast, types, bpf, verifier, all.
+    #[arg(
+        short = 'd',
+        long = "debug",
+        value_name = "STAGE",
+        value_delimiter = ','
+    )]
+    pub debug_stages: Vec<String>,
 }

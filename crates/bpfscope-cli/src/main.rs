@@ -4,6 +4,7 @@ mod args;
 mod info;
 mod list;
 mod run;
+mod tools;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -13,6 +14,16 @@ use clap::Parser;
 use crate::args::{Cli, OutputFormat};
 
 fn main() -> ExitCode {
+    // `bpfscope TOOL ...` runs a built-in tool; its options are its own, not bpftrace's.
+    // args_os: argv need not be UTF-8, and std::env::args() would panic on it.
+    let arguments: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if arguments
+        .get(1)
+        .and_then(|first| first.to_str())
+        .is_some_and(|first| tools::TOOL_NAMES.contains(&first))
+    {
+        return finish(tools::run(&arguments));
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
@@ -25,7 +36,12 @@ fn main() -> ExitCode {
             };
         }
     };
-    match run(&cli) {
+    finish(run(&cli))
+}
+
+/// The exit code for a run's result, printing its error.
+fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
         Ok(code) => code,
         Err(error) => {
             if is_broken_pipe(&error) {
