@@ -143,7 +143,9 @@ fn match_units<Unit: TextUnit>(tokens: &[Token], text: &[Unit]) -> bool {
             None => return false,
         }
     }
-    tokens[token_idx..].iter().all(|token| *token == Token::AnyString)
+    tokens[token_idx..]
+        .iter()
+        .all(|token| *token == Token::AnyString)
 }
 
 fn token_matches(token: &Token, c: char) -> bool {

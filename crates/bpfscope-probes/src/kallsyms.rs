@@ -120,11 +120,18 @@ pub fn find_byte(bytes: &[u8], needle: u8) -> Option<usize> {
         let word = u64::from_ne_bytes(word) ^ pattern;
         // A byte of `word` is zero exactly where the needle is; this bit trick flags such bytes.
         if (word.wrapping_sub(0x0101_0101_0101_0101) & !word & 0x8080_8080_8080_8080) != 0 {
-            return chunk.iter().position(|&byte| byte == needle).map(|index| offset + index);
+            return chunk
+                .iter()
+                .position(|&byte| byte == needle)
+                .map(|index| offset + index);
         }
         offset += 8;
     }
-    chunks.remainder().iter().position(|&byte| byte == needle).map(|index| offset + index)
+    chunks
+        .remainder()
+        .iter()
+        .position(|&byte| byte == needle)
+        .map(|index| offset + index)
 }
 
 /// `[name]` → `name`.

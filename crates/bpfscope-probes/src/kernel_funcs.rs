@@ -44,10 +44,12 @@ impl KernelBtf {
 
 /// Reads and parses vmlinux BTF (read once per call, owned bytes).
 pub fn load_vmlinux_btf(fs: &KernelFs) -> Result<Btf<'static>, ProbeError> {
-    let bytes = fs.read_for_process_lifetime(VMLINUX_BTF).map_err(|source| ProbeError::Io {
-        path: VMLINUX_BTF.to_string(),
-        source,
-    })?;
+    let bytes = fs
+        .read_for_process_lifetime(VMLINUX_BTF)
+        .map_err(|source| ProbeError::Io {
+            path: VMLINUX_BTF.to_string(),
+            source,
+        })?;
     Btf::parse(bytes).map_err(|error| ProbeError::BadFile {
         path: VMLINUX_BTF.to_string(),
         reason: error.to_string(),

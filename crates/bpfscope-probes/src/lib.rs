@@ -7,9 +7,9 @@
 pub mod catalog;
 pub mod elf;
 pub mod glob;
+pub mod kallsyms;
 pub mod kernel_fs;
 pub mod kernel_funcs;
-pub mod kallsyms;
 pub mod ldcache;
 pub mod perf_events;
 pub mod tracefs;
@@ -179,7 +179,11 @@ pub struct ProbeEntry {
 
 impl ProbeEntry {
     pub fn new(provider: Provider, target: impl Into<String>) -> ProbeEntry {
-        ProbeEntry { provider, target: target.into(), args: Vec::new() }
+        ProbeEntry {
+            provider,
+            target: target.into(),
+            args: Vec::new(),
+        }
     }
 
     /// The full name, `provider:target`.
