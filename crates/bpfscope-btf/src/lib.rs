@@ -53,6 +53,8 @@ pub struct Btf<'data> {
     name_index: OnceLock<Vec<(u64, u32)>>,
     /// How many by-name lookups were answered by scanning (see `find_all_into`).
     name_scans: std::sync::atomic::AtomicU32,
+    /// Names already scanned for, with the own types found.
+    scanned_names: std::sync::Mutex<Vec<(String, Vec<TypeId>)>>,
 }
 
 /// By-name lookups answered by a scan before the name index is built.
@@ -306,6 +308,7 @@ impl<'data> Btf<'data> {
             base,
             name_index: OnceLock::new(),
             name_scans: std::sync::atomic::AtomicU32::new(0),
+            scanned_names: std::sync::Mutex::new(Vec::new()),
             data,
         })
     }
@@ -534,7 +537,24 @@ impl<'data> Btf<'data> {
             && self.name_index.get().is_none()
             && scans_so_far < NAME_SCANS_BEFORE_INDEX
         {
-            self.scan_for_name(name, found);
+            // The checker's two passes ask for the same names: remember what a scan found.
+            let remembered = self.scanned_names.lock().ok().and_then(|scanned| {
+                scanned
+                    .iter()
+                    .find(|(scanned_name, _)| scanned_name == name)
+                    .map(|(_, ids)| ids.clone())
+            });
+            match remembered {
+                Some(ids) => found.extend(ids),
+                None => {
+                    let first_new = found.len();
+                    self.scan_for_name(name, found);
+                    if let Ok(mut scanned) = self.scanned_names.lock() {
+                        let ids = found.get(first_new..).unwrap_or_default().to_vec();
+                        scanned.push((name.to_string(), ids));
+                    }
+                }
+            }
         } else if !name.is_empty() {
             let hash = name_hash(name.as_bytes());
             let index = self.own_name_index();
