@@ -22,6 +22,8 @@ const FRAME_BUDGET: u32 = 320;
 const STACK_AGGREGATE_LIMIT: u32 = 64;
 /// Copies up to this size are unrolled loads/stores; bigger ones use `probe_read_kernel`.
 const UNROLLED_COPY_LIMIT: u32 = 64;
+/// Instructions an unrolled `strcontains` with a literal needle may take before it loops.
+const STRCONTAINS_UNROLLED_LIMIT: u64 = 4096;
 /// Instructions the kernel verifier may walk through a loop (its limit is 1,000,000 in all;
 /// the rest is left for the code around the loop and its branches).
 const LOOP_VERIFIER_BUDGET: u64 = 300_000;
@@ -126,10 +128,16 @@ pub struct Lowering<'a> {
     program: &'a TypedProgram,
     probe: &'a TypedProbe,
     options: &'a CodegenOptions,
+    /// Stack in use now: variables and shared slots, plus the current statement's temporaries.
     frame_bytes: u32,
+    /// The most stack ever in use: temporaries are given back after each statement.
+    frame_peak: u32,
     context: VReg,
     scratch_base: VReg,
+    /// Scratch-map bytes in use now (given back after each statement, like the stack).
     scratch_bytes: u32,
+    /// The most scratch-map bytes ever in use.
+    scratch_peak: u32,
     variables: Vec<VariableStorage>,
     /// (continue target, break target) of the enclosing loops.
     loops: Vec<(Label, Label)>,
@@ -160,9 +168,11 @@ impl<'a> Lowering<'a> {
             probe,
             options,
             frame_bytes: 0,
+            frame_peak: 0,
             context,
             scratch_base,
             scratch_bytes: 0,
+            scratch_peak: 0,
             variables: Vec::new(),
             loops: Vec::new(),
             exit_label,
@@ -189,6 +199,10 @@ impl<'a> Lowering<'a> {
             };
             lowering.variables.push(VariableStorage { place, size });
         }
+        // Slots that outlive any one statement are taken before the first one.
+        if shared_variables {
+            lowering.shared_slots();
+        }
         lowering.line(probe.span);
         if let Some(predicate) = &probe.predicate {
             let exit = lowering.exit_label;
@@ -206,8 +220,8 @@ impl<'a> Lowering<'a> {
         insns.extend(body);
         Ok(LoweredProbe {
             insns,
-            frame_bytes: lowering.frame_bytes,
-            scratch_bytes: lowering.scratch_bytes,
+            frame_bytes: lowering.frame_bytes.max(lowering.frame_peak),
+            scratch_bytes: lowering.scratch_bytes.max(lowering.scratch_peak),
             functions: lowering.functions.into_iter().flatten().collect(),
         })
     }
@@ -255,9 +269,11 @@ impl<'a> Lowering<'a> {
             probe: self.probe,
             options: self.options,
             frame_bytes: 0,
+            frame_peak: 0,
             context,
             scratch_base,
             scratch_bytes: scratch_start,
+            scratch_peak: scratch_start,
             variables,
             loops: Vec::new(),
             exit_label,
@@ -298,7 +314,7 @@ impl<'a> Lowering<'a> {
             base: Base::Reg(probe_frame),
             offset: context_offset,
         });
-        let uses_scratch = child.scratch_bytes > scratch_start
+        let uses_scratch = child.scratch_bytes.max(child.scratch_peak) > scratch_start
             || child.variables.iter().any(
                 |storage| matches!(storage.place.base, Base::Reg(base) if base == scratch_base),
             );
@@ -320,12 +336,14 @@ impl<'a> Lowering<'a> {
         }
         let mut insns = std::mem::take(&mut child.builder.insns);
         insns.extend(body_insns);
-        self.scratch_bytes = self.scratch_bytes.max(child.scratch_bytes);
+        self.scratch_bytes = self
+            .scratch_bytes
+            .max(child.scratch_bytes.max(child.scratch_peak));
         self.errors.append(&mut child.errors);
         self.functions = std::mem::take(&mut child.functions);
         LoweredFunction {
             insns,
-            frame_bytes: child.frame_bytes,
+            frame_bytes: child.frame_bytes.max(child.frame_peak),
             caller: self.callback.map(|callback| callback.function),
             span,
         }
@@ -490,7 +508,7 @@ impl<'a> Lowering<'a> {
     fn prologue(&mut self) {
         self.line(self.probe.span);
         self.builder.push(IrInsn::TakeContext { dst: self.context });
-        if self.scratch_bytes > 0 {
+        if self.scratch_bytes.max(self.scratch_peak) > 0 {
             let key = self.zero_key();
             let pointer = self.builder.vreg();
             self.builder.push(IrInsn::Call {
@@ -596,7 +614,19 @@ impl<'a> Lowering<'a> {
         }
     }
 
+    /// One statement; its temporaries' stack and scratch-map space is free again after it, so
+    /// that long scripts and the two branches of an `if` share the same slots.
     fn statement(&mut self, statement: &TypedStatement) {
+        let frame_mark = self.frame_bytes;
+        let scratch_mark = self.scratch_bytes;
+        self.statement_without_reuse(statement);
+        self.frame_peak = self.frame_peak.max(self.frame_bytes);
+        self.scratch_peak = self.scratch_peak.max(self.scratch_bytes);
+        self.frame_bytes = frame_mark;
+        self.scratch_bytes = scratch_mark;
+    }
+
+    fn statement_without_reuse(&mut self, statement: &TypedStatement) {
         self.line(statement.span);
         match &statement.kind {
             TypedStatementKind::Expression(expr) => {
@@ -1001,10 +1031,16 @@ impl<'a> Lowering<'a> {
             return result;
         }
         let capacity = haystack.ty.size();
+        let needle_length = needle.len() as u32;
+        // Unrolled, every start position costs two instructions per needle byte: past a few
+        // thousand, jumps overflow their 16-bit offsets and the verifier gives up.
+        let unrolled_instructions = u64::from(capacity) * (2 * u64::from(needle_length) + 2);
+        if unrolled_instructions > STRCONTAINS_UNROLLED_LIMIT {
+            return self.string_contains_looped(haystack, needle, capacity);
+        }
         let place = self.aggregate_place(haystack);
         let found = self.builder.label();
         let not_found = self.builder.label();
-        let needle_length = needle.len() as u32;
         for start in 0..capacity.saturating_sub(needle_length - 1) {
             let next = self.builder.label();
             for (index, byte) in needle.iter().enumerate() {
@@ -1025,6 +1061,61 @@ impl<'a> Lowering<'a> {
             src: Operand::Imm(0),
         });
         self.builder.place(found);
+        result
+    }
+
+    /// `strcontains(s, "literal")` on a long string: a bounded loop over the start positions
+    /// (verified round by round), the comparison with the literal unrolled inside it.
+    fn string_contains_looped(
+        &mut self,
+        haystack: &TypedExpr,
+        needle: &[u8],
+        capacity: u32,
+    ) -> VReg {
+        let needle_length = needle.len() as u32;
+        if needle_length > capacity {
+            return self.builder.constant(0);
+        }
+        let place = self.aggregate_place(haystack);
+        let haystack_pointer = self.place_pointer(place);
+        let result = self.builder.constant(0);
+        let found = self.builder.label();
+        let done = self.builder.label();
+        let outer = self.builder.label();
+        let next_start = self.builder.label();
+        // Starts past this one leave too few bytes for the needle.
+        let start_limit = capacity - needle_length + 1;
+        let start = self.builder.constant(0);
+        self.builder.place(outer);
+        self.builder
+            .branch(BPF_JGE, start, Operand::Imm(start_limit as i32), done);
+        let at = self.builder.copy(haystack_pointer);
+        self.builder.alu(BPF_ADD, at, Operand::Reg(start));
+        // One branch per start position, not one per needle byte: the verifier keeps every
+        // untaken branch pending, and more than 8192 of them make it give up.
+        let difference = self.builder.constant(0);
+        for (index, byte) in needle.iter().enumerate() {
+            let seen = self.builder.load(Width::B1, Base::Reg(at), index as i16);
+            if index == 0 {
+                // The string ended before the needle could start: nowhere further.
+                self.builder.branch(BPF_JEQ, seen, Operand::Imm(0), done);
+            }
+            self.builder
+                .alu(BPF_XOR, seen, Operand::Imm(i32::from(*byte)));
+            self.builder.alu(BPF_OR, difference, Operand::Reg(seen));
+        }
+        self.builder
+            .branch(BPF_JNE, difference, Operand::Imm(0), next_start);
+        self.builder.jump(found);
+        self.builder.place(next_start);
+        self.builder.alu(BPF_ADD, start, Operand::Imm(1));
+        self.builder.jump(outer);
+        self.builder.place(found);
+        self.builder.push(IrInsn::Move {
+            dst: result,
+            src: Operand::Imm(1),
+        });
+        self.builder.place(done);
         result
     }
 
@@ -1803,8 +1894,20 @@ impl<'a> Lowering<'a> {
 
     /// Writes the value of an aggregate expression (string, tuple, array) into `destination`,
     /// at most `capacity` bytes.
+    ///
+    /// Every byte of `destination` up to `capacity` is written, the bytes after a string's NUL
+    /// as zeros: values used as map keys must be equal byte for byte when they print the same.
     fn aggregate_into(&mut self, expr: &TypedExpr, destination: Place, capacity: u32) {
+        let outer_capacity = capacity;
         let capacity = capacity.min(expr.ty.record_size().max(1));
+        self.aggregate_value_into(expr, destination, capacity);
+        if outer_capacity > capacity {
+            self.zero_fill_exact(destination.at(capacity), outer_capacity - capacity);
+        }
+    }
+
+    /// The body of `aggregate_into` for a capacity no larger than the expression's own size.
+    fn aggregate_value_into(&mut self, expr: &TypedExpr, destination: Place, capacity: u32) {
         match &expr.kind {
             TypedExprKind::String(bytes) => {
                 let mut padded = bytes.clone();
@@ -1817,10 +1920,14 @@ impl<'a> Lowering<'a> {
             TypedExprKind::Builtin(Builtin::Comm) => {
                 // get_current_comm needs at least the full 16 bytes to NUL-terminate properly.
                 if capacity >= 16 {
+                    // The kernel pads the 16 bytes with zeros; the rest is ours to clear.
                     self.builder.call_discarding(
                         helpers::GET_CURRENT_COMM,
                         vec![destination.call_arg(), CallArg::Imm(16)],
                     );
+                    if capacity > 16 {
+                        self.zero_fill_exact(destination.at(16), capacity - 16);
+                    }
                 } else {
                     let temporary = self.allocate(16);
                     self.builder.call_discarding(
@@ -1832,26 +1939,40 @@ impl<'a> Lowering<'a> {
             }
             TypedExprKind::Variable(index) => {
                 if let Some(storage) = self.variables.get(*index).copied() {
-                    self.copy(storage.place, destination, capacity.min(storage.size));
+                    let copied = capacity.min(storage.size);
+                    self.copy(storage.place, destination, copied);
+                    if capacity > copied {
+                        self.zero_fill_exact(destination.at(copied), capacity - copied);
+                    }
                 }
             }
             TypedExprKind::ContextField { offset, access, .. } => match access {
                 ContextFieldAccess::Inline { bytes } => {
+                    let read = capacity.min(*bytes);
+                    let is_string = matches!(expr.ty, Type::Str { .. });
+                    if is_string || read < capacity {
+                        self.zero_fill_exact(destination, capacity);
+                    }
+                    // A `char[N]` field may hold old bytes after its NUL: the string read stops
+                    // there and leaves the zeros, so equal strings make equal keys.
                     self.builder.call_discarding(
-                        helpers::PROBE_READ_KERNEL,
+                        if is_string {
+                            helpers::PROBE_READ_KERNEL_STR
+                        } else {
+                            helpers::PROBE_READ_KERNEL
+                        },
                         vec![
                             destination.call_arg(),
-                            CallArg::Imm(i64::from(capacity.min(*bytes))),
+                            CallArg::Imm(i64::from(read)),
                             CallArg::RegPlusOffset(self.context, *offset as i32),
                         ],
                     );
-                    if matches!(expr.ty, Type::Str { .. }) && capacity > 0 {
-                        self.store_place(Width::B1, destination.at(capacity - 1), Operand::Imm(0));
-                    }
                 }
                 ContextFieldAccess::DataLoc => {
                     let address =
                         context::data_loc_address(&mut self.builder, self.context, *offset);
+                    // The string read does not clear the bytes after the NUL.
+                    self.zero_fill_exact(destination, capacity);
                     self.builder.call_discarding(
                         helpers::PROBE_READ_KERNEL_STR,
                         vec![
@@ -1892,10 +2013,9 @@ impl<'a> Lowering<'a> {
                         CallArg::Reg(size)
                     }
                 };
-                if length.is_some() {
-                    // Bytes past a short read stay as they were: clear them so the string ends.
-                    self.zero_fill(destination, capacity);
-                }
+                // Bytes past a short read stay as they were: clear them so the string ends and
+                // equal strings are equal byte for byte.
+                self.zero_fill_exact(destination, capacity);
                 self.builder.call_discarding(
                     Self::read_helper(*space, true),
                     vec![destination.call_arg(), size, CallArg::Reg(address)],
@@ -1910,6 +2030,8 @@ impl<'a> Lowering<'a> {
                 // buffer has twice the capacity; the string itself never passes `capacity`.
                 let full = expr.ty.record_size().max(2);
                 let working = self.allocate_scratch(full * 2);
+                // The scratch map keeps earlier runs' bytes: the copied part must be zeros.
+                self.zero_fill_exact(working, full);
                 self.join_string(array, *space, separator, working, full);
                 self.copy(working, destination, capacity);
             }
@@ -1938,7 +2060,8 @@ impl<'a> Lowering<'a> {
                         let value = self.scalar(element);
                         self.store_place(Width::B8, place, Operand::Reg(value));
                     } else {
-                        let size = element.ty.record_size();
+                        // The padding up to the next element is zeroed too.
+                        let size = element.ty.record_size().div_ceil(8) * 8;
                         self.aggregate_into(element, place, size);
                     }
                 }
@@ -1969,19 +2092,21 @@ impl<'a> Lowering<'a> {
             }
             // A `char[N]` member of a kernel struct: N bytes read as they are (a bad pointer
             // reads as zeros, an empty string), the last one cleared so the string ends.
+            // Read as a string (after zeroing) so old bytes after the NUL never reach a key.
             TypedExprKind::Dereference { pointer, space } => {
                 let address = self.scalar(pointer);
+                let is_string = matches!(expr.ty, Type::Str { .. });
+                if is_string {
+                    self.zero_fill_exact(destination, capacity);
+                }
                 self.builder.call_discarding(
-                    Self::read_helper(*space, false),
+                    Self::read_helper(*space, is_string),
                     vec![
                         destination.call_arg(),
                         CallArg::Imm(i64::from(capacity)),
                         CallArg::Reg(address),
                     ],
                 );
-                if matches!(expr.ty, Type::Str { .. }) && capacity > 0 {
-                    self.store_place(Width::B1, destination.at(capacity - 1), Operand::Imm(0));
-                }
             }
             _ => self.error(
                 expr.span,
@@ -2019,22 +2144,10 @@ impl<'a> Lowering<'a> {
         }
     }
 
+    /// Zeroes all `size` bytes: a string's bytes after its NUL must be zeros, or equal
+    /// strings would make different map keys.
     fn zero_fill(&mut self, destination: Place, size: u32) {
-        if size <= UNROLLED_COPY_LIMIT * 2 {
-            let mut offset = 0;
-            while offset < size {
-                let (width, step) = if size - offset >= 8 {
-                    (Width::B8, 8)
-                } else {
-                    (Width::B1, 1)
-                };
-                self.store_place(width, destination.at(offset), Operand::Imm(0));
-                offset += step;
-            }
-        } else {
-            // Large buffers: only the first byte, the consumers stop at the first NUL.
-            self.store_place(Width::B1, destination, Operand::Imm(0));
-        }
+        self.zero_fill_exact(destination, size);
     }
 
     fn copy(&mut self, source: Place, destination: Place, size: u32) {
@@ -2214,7 +2327,9 @@ impl<'a> Lowering<'a> {
         if size <= 256 {
             let mut offset = 0;
             while offset < size {
-                let (width, step) = if size - offset >= 8 {
+                // Wide stores only where aligned: the verifier refuses misaligned stack access.
+                let aligned = (destination.offset + offset as i32).rem_euclid(8) == 0;
+                let (width, step) = if aligned && size - offset >= 8 {
                     (Width::B8, 8)
                 } else {
                     (Width::B1, 1)
@@ -2288,9 +2403,7 @@ impl<'a> Lowering<'a> {
             let register = self.scalar(value);
             self.store_place(Width::B8, place, Operand::Reg(register));
         } else {
-            if let Base::Frame = place.base {
-                self.zero_fill_exact(place, size);
-            }
+            // `aggregate_into` writes every byte, stack or scratch map alike.
             self.aggregate_into(value, place, size);
         }
         let status = self.call(
