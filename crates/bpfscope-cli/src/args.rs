@@ -153,9 +153,8 @@ pub struct ExecsnoopArgs {
     #[arg(short = 'L', long = "lifetime")]
     pub lifetime: bool,
 
-    /// Add the command names of 4 ancestors (parent<grandparent<...); not with --lifetime yet
-    /// (the two need more than the 512 bytes of stack a BPF program may use).
-    #[arg(short = 'A', long = "ancestors", conflicts_with = "lifetime")]
+    /// Add the command names of 4 ancestors (parent<grandparent<...).
+    #[arg(short = 'A', long = "ancestors")]
     pub ancestors: bool,
 
     /// Aggregate by command: execs, failures, average lifetime, average and total CPU time;

@@ -372,3 +372,39 @@ fn summary_ranks_commands_by_cpu_time() {
         "{output}"
     );
 }
+
+#[test]
+fn lifetime_and_ancestors_together() {
+    if skip_unless_root("lifetime_and_ancestors_together") {
+        return;
+    }
+    let directory = temp_dir("execsnoop-ancestors");
+    let marker = format!("anc-{}", std::process::id());
+    let our_pid = std::process::id().to_string();
+    let mut tracer = Execsnoop::start(
+        &["--lifetime", "--ancestors", "--ppid", &our_pid],
+        &directory,
+        "ancestors",
+    );
+    let mut child = Command::new("/bin/sh")
+        .args(["-c", "exit 4", &marker])
+        .spawn()
+        .expect("sh runs");
+    child.wait().expect("sh ends");
+    let output = String::from_utf8_lossy(&tracer.stop()).into_owned();
+    let lines = lines_with(&output, &marker);
+    let line = lines
+        .first()
+        .unwrap_or_else(|| panic!("no line for {marker} in:\n{output}"));
+    // PID PPID UID COMM RET EXIT LIFE(ms) CPU(ms) ANCESTORS ARGS
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(fields.get(1).copied(), Some(our_pid.as_str()), "{line}");
+    assert_eq!(fields.get(5).copied(), Some("4"), "{line}");
+    // The first ancestor is the parent: the forking thread of this test, named after the test.
+    let own_comm = std::fs::read_to_string("/proc/thread-self/comm").expect("comm");
+    let ancestors = fields.get(8).copied().unwrap_or("");
+    assert!(
+        ancestors.starts_with(own_comm.trim_end()),
+        "ancestors {ancestors:?} should start with {own_comm:?}: {line}"
+    );
+}

@@ -59,9 +59,6 @@ pub struct ExecsnoopOptions {
 pub enum ExecsnoopError {
     #[error("--summary aggregates by command; it does not combine with --lifetime or --ancestors")]
     SummaryExcludesLineOptions,
-    /// The compiler gives each printf its own stack space; both together pass 512 bytes.
-    #[error("--ancestors does not combine with --lifetime yet (the probe would need more than 512 bytes of BPF stack)")]
-    AncestorsExcludeLifetime,
 }
 
 /// One printf column: its header, its conversion(s) and the script expressions they print.
@@ -104,9 +101,6 @@ enum ImageEnd {
 pub fn execsnoop_script(options: &ExecsnoopOptions) -> Result<String, ExecsnoopError> {
     if options.summary_interval_seconds.is_some() && (options.lifetime || options.ancestors) {
         return Err(ExecsnoopError::SummaryExcludesLineOptions);
-    }
-    if options.lifetime && options.ancestors {
-        return Err(ExecsnoopError::AncestorsExcludeLifetime);
     }
     let summary = options.summary_interval_seconds.is_some();
     let tracks_images = options.lifetime || summary;
