@@ -33,6 +33,8 @@ helpers! {
     GET_CURRENT_TASK = 35, "get_current_task";
     PROBE_READ_STR = 45, "probe_read_str";
     OVERRIDE_RETURN = 58, "override_return";
+    GET_STACK = 67, "get_stack";
+    GET_CURRENT_CGROUP_ID = 80, "get_current_cgroup_id";
     SEND_SIGNAL = 109, "send_signal";
     PROBE_READ_USER = 112, "probe_read_user";
     PROBE_READ_KERNEL = 113, "probe_read_kernel";

@@ -190,6 +190,9 @@ pub enum ValueType {
     /// A kernel symbol address printed as a name (`ksym`).
     KernelSymbol,
     UserSymbol,
+    /// `ntop()`: a `u64` address family (2: IPv4, 10: IPv6) then 16 address bytes in network
+    /// order (IPv4 uses the first 4), printed as an IP address.
+    InetAddress,
 }
 
 impl ValueType {
@@ -209,6 +212,7 @@ impl ValueType {
                 .max()
                 .unwrap_or(0),
             ValueType::KernelStack { depth } | ValueType::UserStack { depth } => 8 + depth * 8,
+            ValueType::InetAddress => 24,
         }
     }
 }
@@ -240,6 +244,9 @@ pub enum Action {
     Time { format: String },
     /// `cat(path_format, args...)`: prints a file's contents.
     Cat { format: String, args: Vec<Field> },
+    /// `system(command_format, args...)` (`--unsafe`): runs the formatted command with
+    /// `sh -c` in user space; its output is printed.
+    System { format: String, args: Vec<Field> },
     /// `print(value)` of a non-map value.
     PrintValue { value: Field },
     /// `print(@map [, top [, div]])`: prints one map now; `top` keeps the largest N entries

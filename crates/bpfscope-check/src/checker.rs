@@ -74,7 +74,7 @@ impl CheckOutput {
 const BUILTIN_NAMES: &[&str] = &[
     "pid", "tid", "uid", "gid", "comm", "nsecs", "elapsed", "cpu", "rand", "probe", "args", "cpid",
     "curtask", "arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "arg6", "arg7", "arg8", "arg9",
-    "retval", "func",
+    "retval", "func", "kstack", "ustack", "cgroup",
 ];
 /// Function names, for "did you mean".
 const FUNCTION_NAMES: &[&str] = &[
@@ -101,6 +101,15 @@ const FUNCTION_NAMES: &[&str] = &[
     "strncmp",
     "strcontains",
     "len",
+    "kstack",
+    "ustack",
+    "ksym",
+    "usym",
+    "reg",
+    "kaddr",
+    "uaddr",
+    "cgroupid",
+    "ntop",
 ];
 
 /// One attach point after expansion, with what its context looks like.
@@ -873,6 +882,7 @@ impl ProbeChecker<'_> {
                 Type::Str { capacity } => Type::Str {
                     capacity: capacity.div_ceil(8) * 8,
                 },
+                Type::Stack { .. } | Type::Symbol { .. } | Type::Inet => key.ty.clone(),
                 other => {
                     self.error(key.span, format!("Invalid map key type: {other}"));
                     return None;
@@ -899,7 +909,9 @@ impl ProbeChecker<'_> {
         }
         for (expected, key) in map.keys.iter().zip(keys) {
             let fits = (expected.is_integer() && key.ty.is_scalar())
-                || matches!((expected, &key.ty), (Type::Str { .. }, Type::Str { .. }));
+                || matches!((expected, &key.ty), (Type::Str { .. }, Type::Str { .. }))
+                || (matches!(expected, Type::Symbol { .. }) && key.ty.is_scalar())
+                || expected == &key.ty;
             if !fits {
                 self.error(
                     key.span,
@@ -1013,7 +1025,11 @@ impl ProbeChecker<'_> {
             Type::Str { capacity } => Type::Str {
                 capacity: (*capacity).max(self.state.options.max_strlen),
             },
-            Type::Tuple(_) | Type::Timestamp { .. } => value.ty.clone(),
+            Type::Tuple(_)
+            | Type::Timestamp { .. }
+            | Type::Stack { .. }
+            | Type::Symbol { .. }
+            | Type::Inet => value.ty.clone(),
             other => {
                 self.error(
                     value.span,
@@ -1165,8 +1181,11 @@ impl ProbeChecker<'_> {
         value: &Expr,
     ) -> Option<TypedStatementKind> {
         let value = self.expr(value)?;
-        let storable =
-            value.ty.is_scalar() || matches!(value.ty, Type::Str { .. } | Type::Tuple(_));
+        let storable = value.ty.is_scalar()
+            || matches!(
+                value.ty,
+                Type::Str { .. } | Type::Tuple(_) | Type::Stack { .. } | Type::Inet
+            );
         if !storable {
             self.error(
                 value.span,
@@ -1319,47 +1338,7 @@ impl ProbeChecker<'_> {
         span: Span,
     ) -> Option<TypedStatementKind> {
         match function {
-            "printf" | "cat" => {
-                let format = self.literal_string(arguments.first(), function, span)?;
-                let conversions = match printf::parse_conversions(&format) {
-                    Ok(conversions) => conversions,
-                    Err(message) => {
-                        let format_span = arguments
-                            .first()
-                            .map(|argument| argument.span)
-                            .unwrap_or(span);
-                        self.error(format_span, message);
-                        return None;
-                    }
-                };
-                let values: Vec<Option<TypedExpr>> = arguments
-                    .iter()
-                    .skip(1)
-                    .map(|argument| self.expr(argument))
-                    .collect();
-                let values: Vec<TypedExpr> = values.into_iter().collect::<Option<Vec<_>>>()?;
-                let types: Vec<Type> = values.iter().map(|value| value.ty.clone()).collect();
-                let mut failed = false;
-                for (index, message) in printf::check_arguments(function, &conversions, &types) {
-                    let location = index
-                        .and_then(|index| values.get(index))
-                        .map(|value| value.span)
-                        .unwrap_or(span);
-                    self.error(location, message);
-                    failed = true;
-                }
-                if failed {
-                    return None;
-                }
-                let args = self.record_fields(&values)?;
-                let action = if function == "printf" {
-                    Action::Printf { format, args }
-                } else {
-                    Action::Cat { format, args }
-                };
-                let action_id = self.state.resources.add_action(action);
-                Some(TypedStatementKind::Emit { action_id, values })
-            }
+            "printf" | "cat" => self.formatted_emit(function, arguments, span),
             "delete" => {
                 let (map, key) = match arguments {
                     [Expr {
@@ -1517,6 +1496,54 @@ impl ProbeChecker<'_> {
         }
     }
 
+    /// `printf`, `cat` and `system`: a format string and values, recorded for user space.
+    fn formatted_emit(
+        &mut self,
+        function: &str,
+        arguments: &[Expr],
+        span: Span,
+    ) -> Option<TypedStatementKind> {
+        let format = self.literal_string(arguments.first(), function, span)?;
+        let conversions = match printf::parse_conversions(&format) {
+            Ok(conversions) => conversions,
+            Err(message) => {
+                let format_span = arguments
+                    .first()
+                    .map(|argument| argument.span)
+                    .unwrap_or(span);
+                self.error(format_span, message);
+                return None;
+            }
+        };
+        let values: Vec<Option<TypedExpr>> = arguments
+            .iter()
+            .skip(1)
+            .map(|argument| self.expr(argument))
+            .collect();
+        let values: Vec<TypedExpr> = values.into_iter().collect::<Option<Vec<_>>>()?;
+        let types: Vec<Type> = values.iter().map(|value| value.ty.clone()).collect();
+        let mut failed = false;
+        for (index, message) in printf::check_arguments(function, &conversions, &types) {
+            let location = index
+                .and_then(|index| values.get(index))
+                .map(|value| value.span)
+                .unwrap_or(span);
+            self.error(location, message);
+            failed = true;
+        }
+        if failed {
+            return None;
+        }
+        let args = self.record_fields(&values)?;
+        let action = match function {
+            "printf" => Action::Printf { format, args },
+            "cat" => Action::Cat { format, args },
+            _ => Action::System { format, args },
+        };
+        let action_id = self.state.resources.add_action(action);
+        Some(TypedStatementKind::Emit { action_id, values })
+    }
+
     /// `signal`, `system` and `override`, which change what traced programs do: refused
     /// without `--unsafe`.
     fn unsafe_call(
@@ -1536,8 +1563,7 @@ impl ProbeChecker<'_> {
             return None;
         }
         if function == "system" {
-            self.error(span, "system() is not supported yet by this compiler");
-            return None;
+            return self.formatted_emit(function, arguments, span);
         }
         let [argument] = arguments else {
             self.error(span, format!("{function}() takes exactly one argument"));
@@ -1865,6 +1891,50 @@ impl ProbeChecker<'_> {
         }
     }
 
+    /// `kstack`, `ustack`, `kstack(N)`, `kstack(bpftrace)`, `kstack(bpftrace, N)`: the frames
+    /// `bpf_get_stack` returns, at most N (127 by default, the kernel's
+    /// `perf_event_max_stack` default).
+    fn stack(&mut self, user: bool, arguments: &[Expr], span: Span) -> Option<TypedExpr> {
+        const DEFAULT_STACK_DEPTH: u32 = 127;
+        let name = if user { "ustack" } else { "kstack" };
+        let mut depth = DEFAULT_STACK_DEPTH;
+        if arguments.len() > 2 {
+            self.error(
+                span,
+                format!("{name}() takes at most two arguments: {name}(mode, depth)"),
+            );
+            return None;
+        }
+        for (index, argument) in arguments.iter().enumerate() {
+            match &argument.kind {
+                ExprKind::Identifier(mode) if index == 0 => {
+                    if mode != "bpftrace" {
+                        self.error(
+                            argument.span,
+                            format!("{name}() mode '{mode}' is not supported yet by this compiler (only 'bpftrace')"),
+                        );
+                        return None;
+                    }
+                }
+                ExprKind::Integer(frames) if (1..=1024).contains(frames) => {
+                    depth = u32::try_from(*frames).unwrap_or(DEFAULT_STACK_DEPTH);
+                }
+                _ => {
+                    self.error(
+                        argument.span,
+                        format!("{name}(): the depth must be an integer literal from 1 to 1024"),
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(expr_node(
+            TypedExprKind::Builtin(Builtin::Stack { user, depth }),
+            Type::Stack { user, depth },
+            span,
+        ))
+    }
+
     fn identifier(&mut self, name: &str, span: Span) -> Option<TypedExpr> {
         let builtin =
             |builtin: Builtin, ty: Type| Some(expr_node(TypedExprKind::Builtin(builtin), ty, span));
@@ -1880,6 +1950,8 @@ impl ProbeChecker<'_> {
             "cpid" => builtin(Builtin::Cpid, Type::UINT64),
             "curtask" => builtin(Builtin::CurrentTask, Type::UINT64),
             "comm" => builtin(Builtin::Comm, Type::Str { capacity: 16 }),
+            "cgroup" => builtin(Builtin::CgroupId, Type::UINT64),
+            "kstack" | "ustack" => self.stack(name == "ustack", &[], span),
             "probe" => {
                 let bytes = self.attach.probe_name.as_bytes().to_vec();
                 let capacity = bytes.len() as u32 + 1;
@@ -2296,6 +2368,135 @@ impl ProbeChecker<'_> {
                     format!("{function}() returns no value and can only be used as a statement"),
                 );
                 None
+            }
+            "kstack" | "ustack" => self.stack(function == "ustack", arguments, span),
+            "kaddr" | "cgroupid" => {
+                let name = self.literal_string(arguments.first(), function, span)?;
+                if arguments.len() != 1 {
+                    self.error(
+                        span,
+                        format!("{function}() takes one string literal argument"),
+                    );
+                    return None;
+                }
+                let found = if function == "kaddr" {
+                    self.probe_info.kernel_symbol_address(&name)
+                } else {
+                    self.probe_info.cgroup_id(&name)
+                };
+                match found {
+                    Ok(value) => Some(expr_node(
+                        TypedExprKind::Integer(value as i64),
+                        Type::UINT64,
+                        span,
+                    )),
+                    Err(reason) => {
+                        self.error(span, format!("{function}(\"{name}\"): {reason}"));
+                        None
+                    }
+                }
+            }
+            "uaddr" => {
+                let name = self.literal_string(arguments.first(), "uaddr", span)?;
+                let AttachTarget::Uprobe { path, .. } = &self.attach.attach else {
+                    self.error(
+                        span,
+                        "uaddr() can only be used in uprobe, uretprobe and usdt probes",
+                    );
+                    return None;
+                };
+                match self.probe_info.symbol_address(path, &name) {
+                    Some(address) => Some(expr_node(
+                        TypedExprKind::Integer(address as i64),
+                        Type::UINT64,
+                        span,
+                    )),
+                    None => {
+                        self.error(
+                            span,
+                            format!("uaddr(\"{name}\"): no symbol '{name}' in {path}"),
+                        );
+                        None
+                    }
+                }
+            }
+            "ntop" => {
+                let (family, address) = match arguments {
+                    [address] => (None, address),
+                    [family, address] => (Some(family), address),
+                    _ => {
+                        self.error(
+                            span,
+                            "ntop() takes one or two arguments: ntop([family,] address)",
+                        );
+                        return None;
+                    }
+                };
+                let address = self.expr(address)?;
+                let natural_family = match &address.ty {
+                    Type::Int { .. } => 2,
+                    Type::Array { element, length: 4 } if element.size() == 1 => 2,
+                    Type::Array {
+                        element,
+                        length: 16,
+                    } if element.size() == 1 => 10,
+                    other => {
+                        self.error(
+                            address.span,
+                            format!("ntop() expects an integer (IPv4) or a 4- or 16-byte array ({other} provided)"),
+                        );
+                        return None;
+                    }
+                };
+                let family = match family {
+                    Some(family) => {
+                        let family = self.expr(family)?;
+                        self.require_scalar(&family, "ntop")?;
+                        family
+                    }
+                    None => self.integer(natural_family, span),
+                };
+                // Laid out as a tuple (family word, then the address bytes), printed as an address.
+                Some(expr_node(
+                    TypedExprKind::Tuple(vec![family, address]),
+                    Type::Inet,
+                    span,
+                ))
+            }
+            "reg" => {
+                let name = self.literal_string(arguments.first(), "reg", span)?;
+                if arguments.len() != 1 {
+                    self.error(span, "reg() takes one argument: reg(\"name\")");
+                    return None;
+                }
+                self.register_by_name(&name, span)
+            }
+            "ksym" | "usym" => {
+                let [argument] = arguments else {
+                    self.error(
+                        span,
+                        format!("{function}() takes one argument: {function}(address)"),
+                    );
+                    return None;
+                };
+                let address = self.expr(argument)?;
+                if !(address.ty.is_integer() || address.ty.is_pointer()) {
+                    self.error(
+                        address.span,
+                        format!(
+                            "{function}() expects an integer or pointer argument ({} provided)",
+                            address.ty
+                        ),
+                    );
+                    return None;
+                }
+                Some(expr_node(
+                    TypedExprKind::Cast(Box::new(address)),
+                    Type::Symbol {
+                        user: function == "usym",
+                    },
+                    span,
+                ))
             }
             "strftime" => {
                 if arguments.len() != 2 {

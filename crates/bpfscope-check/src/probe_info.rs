@@ -55,6 +55,16 @@ pub trait ProbeInfo {
         let _ = (binary, symbol);
         None
     }
+    /// The address of a kernel symbol (`/proc/kallsyms`), or why there is none.
+    fn kernel_symbol_address(&self, symbol: &str) -> Result<u64, String> {
+        let _ = symbol;
+        Err("kernel symbols cannot be read here".to_string())
+    }
+    /// The id of the cgroup v2 directory `path` (its inode number), or why there is none.
+    fn cgroup_id(&self, path: &str) -> Result<u64, String> {
+        let _ = path;
+        Err("cgroups cannot be looked up here".to_string())
+    }
 }
 
 /// Probe facts from the live system (or a fixture tree) through [`KernelFs`].
@@ -135,6 +145,34 @@ impl ProbeInfo for KernelProbeInfo {
 
     fn symbol_address(&self, binary: &str, symbol: &str) -> Option<u64> {
         bpfscope_probes::elf::symbol_address_in(&self.fs, binary, symbol)
+    }
+
+    fn kernel_symbol_address(&self, symbol: &str) -> Result<u64, String> {
+        let text = self
+            .fs
+            .read_to_string("/proc/kallsyms")
+            .map_err(|error| format!("reading /proc/kallsyms: {error}"))?;
+        let entry = bpfscope_probes::kallsyms::parse_kallsyms_entries(&text)
+            .into_iter()
+            .find(|entry| entry.name == symbol && entry.module.is_none())
+            .ok_or_else(|| format!("no kernel symbol '{symbol}' in /proc/kallsyms"))?;
+        if entry.address == 0 {
+            return Err(
+                "/proc/kallsyms hides addresses (kernel.kptr_restrict; run as root)".into(),
+            );
+        }
+        Ok(entry.address)
+    }
+
+    fn cgroup_id(&self, path: &str) -> Result<u64, String> {
+        use std::os::unix::fs::MetadataExt;
+        // A cgroup v2 id is the inode number of its directory in the cgroup file system.
+        let metadata =
+            std::fs::metadata(self.fs.path(path)).map_err(|error| format!("{path}: {error}"))?;
+        if !metadata.is_dir() {
+            return Err(format!("{path} is not a cgroup directory"));
+        }
+        Ok(metadata.ino())
     }
 }
 

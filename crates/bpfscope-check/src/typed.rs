@@ -244,6 +244,13 @@ pub enum Builtin {
     /// uprobes and USDT, an argument slot for fentry/fexit.
     ContextWord(i16),
     CurrentTask,
+    /// `kstack`/`ustack` (with `depth` frames): written into memory by `bpf_get_stack`.
+    Stack {
+        user: bool,
+        depth: u32,
+    },
+    /// `cgroup`: the current task's cgroup v2 id.
+    CgroupId,
 }
 
 /// How a tracepoint field is read from the context.

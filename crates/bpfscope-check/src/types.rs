@@ -35,6 +35,18 @@ pub enum Type {
     Timestamp {
         format: String,
     },
+    /// `kstack`/`ustack`: a frame count word (the process id in its high half for user
+    /// stacks) followed by `depth` return addresses, symbolized in user space.
+    Stack {
+        user: bool,
+        depth: u32,
+    },
+    /// `ksym(addr)`/`usym(addr)`: an address printed as the name of the symbol containing it.
+    Symbol {
+        user: bool,
+    },
+    /// `ntop()`: an address family word, then 16 address bytes (see `ValueType::InetAddress`).
+    Inet,
     /// The `args` record of a probe: usable only through field access.
     Context,
     /// The result of a function that returns nothing (`printf`, `exit`).
@@ -69,7 +81,9 @@ impl Type {
 
     /// Integers, booleans, pointers and timestamps live in one register.
     pub fn is_scalar(&self) -> bool {
-        self.is_integer() || self.is_pointer() || matches!(self, Type::Timestamp { .. })
+        self.is_integer()
+            || self.is_pointer()
+            || matches!(self, Type::Timestamp { .. } | Type::Symbol { .. })
     }
 
     pub fn is_signed(&self) -> bool {
@@ -82,7 +96,9 @@ impl Type {
             Type::Int { bytes, .. } => u32::from(*bytes),
             Type::Bool => 1,
             Type::Str { capacity } => *capacity,
-            Type::Pointer { .. } | Type::Timestamp { .. } => 8,
+            Type::Pointer { .. } | Type::Timestamp { .. } | Type::Symbol { .. } => 8,
+            Type::Stack { depth, .. } => depth.saturating_add(1).saturating_mul(8),
+            Type::Inet => 24,
             Type::Array { element, length } => element.size().saturating_mul(*length),
             Type::Tuple(elements) => tuple_layout(elements).1,
             Type::KernelObject(ctype) => u32::try_from(ctype.size()).unwrap_or(u32::MAX),
@@ -111,6 +127,11 @@ impl Type {
             Type::Timestamp { format } => ValueType::Timestamp {
                 format: format.clone(),
             },
+            Type::Stack { user: false, depth } => ValueType::KernelStack { depth: *depth },
+            Type::Stack { user: true, depth } => ValueType::UserStack { depth: *depth },
+            Type::Symbol { user: false } => ValueType::KernelSymbol,
+            Type::Symbol { user: true } => ValueType::UserSymbol,
+            Type::Inet => ValueType::InetAddress,
             Type::Array { .. } => ValueType::Buffer {
                 capacity: self.size(),
             },
@@ -176,6 +197,11 @@ impl std::fmt::Display for Type {
                 write!(formatter, ")")
             }
             Type::Timestamp { .. } => write!(formatter, "timestamp"),
+            Type::Stack { user, depth } => {
+                write!(formatter, "{}stack[{depth}]", if *user { "u" } else { "k" })
+            }
+            Type::Symbol { user } => write!(formatter, "{}sym", if *user { "u" } else { "k" }),
+            Type::Inet => write!(formatter, "inet"),
             Type::Context => write!(formatter, "args"),
             Type::Void => write!(formatter, "void"),
             Type::KernelObject(ctype) => write!(formatter, "{ctype}"),

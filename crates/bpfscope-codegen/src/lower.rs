@@ -1299,7 +1299,11 @@ impl<'a> Lowering<'a> {
 
     fn emit_record(&mut self, action_id: u64, values: &[TypedExpr]) {
         let fields = match self.action(action_id) {
-            Some(Action::Printf { args, .. } | Action::Cat { args, .. }) => args.clone(),
+            Some(
+                Action::Printf { args, .. }
+                | Action::Cat { args, .. }
+                | Action::System { args, .. },
+            ) => args.clone(),
             Some(Action::PrintValue { value }) => vec![value.clone()],
             Some(_) => Vec::new(),
             None => {
@@ -1874,6 +1878,54 @@ impl<'a> Lowering<'a> {
                 self.error(span, "comm is a string, not a number");
                 self.builder.constant(0)
             }
+            Builtin::Stack { .. } => {
+                self.error(span, "a stack is not a number");
+                self.builder.constant(0)
+            }
+            Builtin::CgroupId => self.call(helpers::GET_CURRENT_CGROUP_ID, vec![]),
+        }
+    }
+
+    /// `kstack`/`ustack` into `destination`: `bpf_get_stack` writes the frames after the count
+    /// word (and zeroes the bytes it does not fill, so equal stacks make equal map keys); the
+    /// count word holds the frame count, and for user stacks the process id in its high half,
+    /// which user space needs to find the process's mappings.
+    fn stack_into(&mut self, user: bool, depth: u32, destination: Place, capacity: u32) {
+        let frames = depth.min(capacity.saturating_sub(8) / 8);
+        if frames == 0 {
+            self.zero_fill_exact(destination, capacity);
+            return;
+        }
+        const BPF_F_USER_STACK: i64 = 1 << 8;
+        let flags = if user { BPF_F_USER_STACK } else { 0 };
+        let written = self.call(
+            helpers::GET_STACK,
+            vec![
+                CallArg::Reg(self.context),
+                destination.at(8).call_arg(),
+                CallArg::Imm(i64::from(frames) * 8),
+                CallArg::Imm(flags),
+            ],
+        );
+        let counted = self.builder.label();
+        self.builder
+            .branch(BPF_JSGE, written, Operand::Imm(0), counted);
+        self.builder.push(IrInsn::Move {
+            dst: written,
+            src: Operand::Imm(0),
+        });
+        self.builder.place(counted);
+        self.builder.alu(BPF_RSH, written, Operand::Imm(3));
+        if user {
+            let process = self.call(helpers::GET_CURRENT_PID_TGID, vec![]);
+            self.builder.alu(BPF_RSH, process, Operand::Imm(32));
+            self.builder.alu(BPF_LSH, process, Operand::Imm(32));
+            self.builder.alu(BPF_OR, written, Operand::Reg(process));
+        }
+        self.store_place(Width::B8, destination, Operand::Reg(written));
+        let used = (frames + 1) * 8;
+        if capacity > used {
+            self.zero_fill_exact(destination.at(used), capacity - used);
         }
     }
 
@@ -1916,6 +1968,9 @@ impl<'a> Lowering<'a> {
                     *last = 0;
                 }
                 self.store_bytes(&padded, destination);
+            }
+            TypedExprKind::Builtin(Builtin::Stack { user, depth }) => {
+                self.stack_into(*user, *depth, destination, capacity);
             }
             TypedExprKind::Builtin(Builtin::Comm) => {
                 // get_current_comm needs at least the full 16 bytes to NUL-terminate properly.

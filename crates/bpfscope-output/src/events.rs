@@ -60,6 +60,8 @@ pub enum EventOutcome {
     },
     /// `clear(@map)` (`zero == false`) or `zero(@map)` (`zero == true`) of `CompiledProgram::maps[index]`.
     ClearMap(usize, bool),
+    /// `system()`: the caller runs this command with `sh -c` and prints what it writes.
+    RunCommand(String),
     /// The record printed nothing because of a problem the user should see on stderr
     /// (for example a `cat()` of a missing file); tracing goes on.
     Warning(String),
@@ -67,6 +69,10 @@ pub enum EventOutcome {
 
 #[derive(Clone, Debug)]
 enum PreparedAction {
+    System {
+        format: PrintfFormat,
+        args: Vec<Field>,
+    },
     Printf {
         format: PrintfFormat,
         args: Vec<Field>,
@@ -151,6 +157,10 @@ impl EventPrinter {
                     format: format.clone(),
                 },
                 Action::Cat { format, args } => PreparedAction::Cat {
+                    format: parse(format)?,
+                    args: args.clone(),
+                },
+                Action::System { format, args } => PreparedAction::System {
                     format: parse(format)?,
                     args: args.clone(),
                 },
@@ -264,6 +274,21 @@ impl EventPrinter {
                 text.extend_from_slice(&format_local_now(time_format));
                 write_event(format, "time", &text, out)?;
                 EventOutcome::Continue
+            }
+            PreparedAction::System {
+                format: command_format,
+                args,
+            } => {
+                let values = decode_fields(action_id, args, record)?;
+                let mut command = Vec::new();
+                command_format.format(
+                    &values,
+                    TextStyle {
+                        escape_control: false,
+                    },
+                    &mut command,
+                );
+                EventOutcome::RunCommand(String::from_utf8_lossy(&command).into_owned())
             }
             PreparedAction::Cat {
                 format: path_format,

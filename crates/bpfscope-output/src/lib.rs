@@ -18,7 +18,7 @@ pub mod value;
 pub use events::{EventOutcome, EventPrinter, EventPrinterOptions};
 pub use maps::{print_map, print_map_with_style, print_maps_at_exit, MapEntry};
 pub use printf::{PrintfFormat, PrintfFormatError};
-pub use value::TextStyle;
+pub use value::{install_symbolizer, Symbolizer, TextStyle};
 
 /// `-f text` (bpftrace's default) or `-f json` (one JSON object per line).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

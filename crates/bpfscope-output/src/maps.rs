@@ -26,8 +26,8 @@ use bpfscope_bpf::{MapLayout, MapSpec, MapValue, ValueType};
 
 use crate::escape::push_json_string;
 use crate::value::{
-    compare_values, decode_value, integer_text, push_value_json, push_value_key_text,
-    push_value_text, read_unsigned, DecodedValue, TextStyle,
+    compare_values, decode_value, integer_text, push_map_key_text, push_value_json,
+    push_value_key_text, push_value_text, read_unsigned, DecodedValue, TextStyle,
 };
 use crate::{OutputError, OutputFormat};
 
@@ -558,7 +558,7 @@ fn map_text(
                 if index > 0 {
                     out.extend_from_slice(b", ");
                 }
-                push_value_text(part, style, &mut out);
+                push_map_key_text(part, style, &mut out);
             }
             out.push(b']');
         }

@@ -23,7 +23,11 @@ pub enum DecodedValue<'a> {
     Tuple(Vec<DecodedValue<'a>>),
     Buffer(&'a [u8]),
     KernelStack(Vec<u64>),
-    UserStack(Vec<u64>),
+    /// The frames of a user stack and the process they belong to (whose maps symbolize them).
+    UserStack {
+        pid: u32,
+        addresses: Vec<u64>,
+    },
     KernelSymbol(u64),
     UserSymbol(u64),
     /// Text made in user space from a raw value (a `strftime()` timestamp), printed like a string.
@@ -139,6 +143,13 @@ pub fn decode_value<'a>(
             ))
         }
         ValueType::KernelSymbol => Ok(DecodedValue::KernelSymbol(read_unsigned(bytes, offset, 8)?)),
+        ValueType::InetAddress => {
+            let family = read_unsigned(bytes, offset, 8)?;
+            let address = slice_at(bytes, offset.saturating_add(8), 16, "inet address")?;
+            Ok(DecodedValue::Formatted(
+                inet_address_text(family, address).into_bytes(),
+            ))
+        }
         ValueType::UserSymbol => Ok(DecodedValue::UserSymbol(read_unsigned(bytes, offset, 8)?)),
         ValueType::Tuple(fields) => {
             let mut elements = Vec::with_capacity(fields.len());
@@ -168,20 +179,48 @@ pub fn decode_value<'a>(
             Ok(DecodedValue::Buffer(data))
         }
         ValueType::KernelStack { depth } | ValueType::UserStack { depth } => {
-            let frame_count = (read_unsigned(bytes, offset, 8)?).min(u64::from(*depth)) as usize;
+            // The count word: frames in the low 32 bits, the process id (user stacks) above.
+            let count_word = read_unsigned(bytes, offset, 8)?;
+            let frame_count = (count_word & 0xffff_ffff).min(u64::from(*depth)) as usize;
             let mut addresses = Vec::with_capacity(frame_count);
             for frame_index in 0..frame_count {
                 let frame_offset = offset
                     .saturating_add(8)
                     .saturating_add(frame_index.saturating_mul(8));
-                addresses.push(read_unsigned(bytes, frame_offset, 8)?);
+                let address = read_unsigned(bytes, frame_offset, 8)?;
+                // A zero return address ends the walk (bpftrace prints nothing after it).
+                if address == 0 {
+                    break;
+                }
+                addresses.push(address);
             }
             if matches!(ty, ValueType::KernelStack { .. }) {
                 Ok(DecodedValue::KernelStack(addresses))
             } else {
-                Ok(DecodedValue::UserStack(addresses))
+                Ok(DecodedValue::UserStack {
+                    pid: (count_word >> 32) as u32,
+                    addresses,
+                })
             }
         }
+    }
+}
+
+/// `ntop()`'s text: dotted IPv4 for family 2 (`AF_INET`), RFC 5952 IPv6 for 10 (`AF_INET6`),
+/// as `inet_ntop` writes them; other families print as an empty string.
+pub fn inet_address_text(family: u64, address: &[u8]) -> String {
+    const AF_INET: u64 = 2;
+    const AF_INET6: u64 = 10;
+    match family {
+        AF_INET => match address.get(..4).map(<[u8; 4]>::try_from) {
+            Some(Ok(octets)) => std::net::Ipv4Addr::from(octets).to_string(),
+            _ => String::new(),
+        },
+        AF_INET6 => match address.get(..16).map(<[u8; 16]>::try_from) {
+            Some(Ok(octets)) => std::net::Ipv6Addr::from(octets).to_string(),
+            _ => String::new(),
+        },
+        _ => String::new(),
     }
 }
 
@@ -238,12 +277,90 @@ pub fn push_buffer_hex_dump(data: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-fn push_stack_text(addresses: &[u64], out: &mut Vec<u8>) {
-    // bpftrace prints one frame per line, indented by 8 spaces, after a leading newline.
-    // Symbolization needs kallsyms / ELF symbols, which this crate does not read: addresses print as hex.
+/// Turns addresses into `(symbol name, offset into the symbol)`. Built by the caller (from
+/// `/proc/kallsyms`, `/proc/PID/maps` and ELF symbol tables) so that this crate reads no files.
+pub trait Symbolizer: Send + Sync {
+    /// The kernel symbol containing `address`.
+    fn kernel_symbol(&self, address: u64) -> Option<(String, u64)>;
+    /// The symbol containing `address` in process `pid` (0: the process is not known).
+    fn user_symbol(&self, pid: u32, address: u64) -> Option<(String, u64)>;
+}
+
+static INSTALLED_SYMBOLIZER: std::sync::RwLock<Option<std::sync::Arc<dyn Symbolizer>>> =
+    std::sync::RwLock::new(None);
+
+/// Makes `symbolizer` name the stacks and symbols printed from now on (until replaced).
+pub fn install_symbolizer(symbolizer: std::sync::Arc<dyn Symbolizer>) {
+    if let Ok(mut installed) = INSTALLED_SYMBOLIZER.write() {
+        *installed = Some(symbolizer);
+    }
+}
+
+fn installed_symbolizer() -> Option<std::sync::Arc<dyn Symbolizer>> {
+    INSTALLED_SYMBOLIZER
+        .read()
+        .ok()
+        .and_then(|installed| installed.clone())
+}
+
+/// A frame as bpftrace prints it: `symbol+offset`, or the hex address when nothing names it.
+fn frame_text(symbolizer: Option<&dyn Symbolizer>, user_pid: Option<u32>, address: u64) -> String {
+    let symbol = symbolizer.and_then(|symbolizer| match user_pid {
+        Some(pid) => symbolizer.user_symbol(pid, address),
+        None => symbolizer.kernel_symbol(address),
+    });
+    match symbol {
+        Some((name, offset)) => format!("{name}+{offset}"),
+        None => format!("0x{address:x}"),
+    }
+}
+
+/// A symbol as `ksym()`/`usym()` print it: the name alone, or the hex address.
+fn symbol_text(user: bool, address: u64) -> String {
+    let symbolizer = installed_symbolizer();
+    let symbol = symbolizer.as_deref().and_then(|symbolizer| {
+        if user {
+            symbolizer.user_symbol(0, address)
+        } else {
+            symbolizer.kernel_symbol(address)
+        }
+    });
+    match symbol {
+        Some((name, _)) => name,
+        None => format!("0x{address:x}"),
+    }
+}
+
+/// bpftrace prints one frame per line after a leading newline, indented by `indent` spaces
+/// (8 in printed values, 4 in map keys).
+fn push_stack_text(addresses: &[u64], user_pid: Option<u32>, indent: usize, out: &mut Vec<u8>) {
+    let symbolizer = installed_symbolizer();
     out.push(b'\n');
     for address in addresses {
-        out.extend_from_slice(format!("        0x{:x}\n", address).as_bytes());
+        out.extend(std::iter::repeat_n(b' ', indent));
+        out.extend_from_slice(frame_text(symbolizer.as_deref(), user_pid, *address).as_bytes());
+        out.push(b'\n');
+    }
+}
+
+/// The stack's frames as text lines (for JSON).
+fn stack_frame_texts(addresses: &[u64], user_pid: Option<u32>) -> Vec<String> {
+    let symbolizer = installed_symbolizer();
+    addresses
+        .iter()
+        .map(|address| frame_text(symbolizer.as_deref(), user_pid, *address))
+        .collect()
+}
+
+/// Appends a map key element as bpftrace prints it between `@map[` and `]`: stacks with
+/// frames indented by 4, everything else as [`push_value_text`].
+pub fn push_map_key_text(value: &DecodedValue<'_>, style: TextStyle, out: &mut Vec<u8>) {
+    match value {
+        DecodedValue::KernelStack(addresses) => push_stack_text(addresses, None, 4, out),
+        DecodedValue::UserStack { pid, addresses } => {
+            push_stack_text(addresses, Some(*pid), 4, out)
+        }
+        other => push_value_text(other, style, out),
     }
 }
 
@@ -257,10 +374,14 @@ pub fn push_value_text(value: &DecodedValue<'_>, style: TextStyle, out: &mut Vec
         DecodedValue::Bool(flag) => out.extend_from_slice(if *flag { b"true" } else { b"false" }),
         DecodedValue::Str(bytes) => push_traced_text(bytes, style, out),
         DecodedValue::Formatted(bytes) => push_traced_text(bytes, style, out),
-        DecodedValue::Pointer(address)
-        | DecodedValue::KernelSymbol(address)
-        | DecodedValue::UserSymbol(address) => {
+        DecodedValue::Pointer(address) => {
             out.extend_from_slice(format!("0x{:x}", address).as_bytes())
+        }
+        DecodedValue::KernelSymbol(address) => {
+            out.extend_from_slice(symbol_text(false, *address).as_bytes())
+        }
+        DecodedValue::UserSymbol(address) => {
+            out.extend_from_slice(symbol_text(true, *address).as_bytes())
         }
         DecodedValue::Tuple(elements) => {
             out.push(b'(');
@@ -273,8 +394,9 @@ pub fn push_value_text(value: &DecodedValue<'_>, style: TextStyle, out: &mut Vec
             out.push(b')');
         }
         DecodedValue::Buffer(data) => push_buffer_escaped(data, out),
-        DecodedValue::KernelStack(addresses) | DecodedValue::UserStack(addresses) => {
-            push_stack_text(addresses, out)
+        DecodedValue::KernelStack(addresses) => push_stack_text(addresses, None, 8, out),
+        DecodedValue::UserStack { pid, addresses } => {
+            push_stack_text(addresses, Some(*pid), 8, out)
         }
     }
 }
@@ -287,10 +409,14 @@ pub fn push_value_json(value: &DecodedValue<'_>, out: &mut String) {
         DecodedValue::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
         DecodedValue::Str(bytes) => push_json_string(bytes, out),
         DecodedValue::Formatted(bytes) => push_json_string(bytes, out),
-        DecodedValue::Pointer(address)
-        | DecodedValue::KernelSymbol(address)
-        | DecodedValue::UserSymbol(address) => {
+        DecodedValue::Pointer(address) => {
             push_json_string(format!("0x{:x}", address).as_bytes(), out)
+        }
+        DecodedValue::KernelSymbol(address) => {
+            push_json_string(symbol_text(false, *address).as_bytes(), out)
+        }
+        DecodedValue::UserSymbol(address) => {
+            push_json_string(symbol_text(true, *address).as_bytes(), out)
         }
         DecodedValue::Tuple(elements) => {
             out.push('[');
@@ -307,13 +433,17 @@ pub fn push_value_json(value: &DecodedValue<'_>, out: &mut String) {
             push_buffer_escaped(data, &mut rendered);
             push_json_string(&rendered, out);
         }
-        DecodedValue::KernelStack(addresses) | DecodedValue::UserStack(addresses) => {
+        DecodedValue::KernelStack(addresses) | DecodedValue::UserStack { addresses, .. } => {
+            let user_pid = match value {
+                DecodedValue::UserStack { pid, .. } => Some(*pid),
+                _ => None,
+            };
             out.push('[');
-            for (index, address) in addresses.iter().enumerate() {
+            for (index, frame) in stack_frame_texts(addresses, user_pid).iter().enumerate() {
                 if index > 0 {
                     out.push(',');
                 }
-                push_json_string(format!("0x{:x}", address).as_bytes(), out);
+                push_json_string(frame.as_bytes(), out);
             }
             out.push(']');
         }
@@ -359,8 +489,17 @@ pub fn compare_values(left: &DecodedValue<'_>, right: &DecodedValue<'_>) -> std:
             }
             a.len().cmp(&b.len())
         }
-        (DecodedValue::KernelStack(a), DecodedValue::KernelStack(b))
-        | (DecodedValue::UserStack(a), DecodedValue::UserStack(b)) => a.cmp(b),
+        (DecodedValue::KernelStack(a), DecodedValue::KernelStack(b)) => a.cmp(b),
+        (
+            DecodedValue::UserStack {
+                pid: pid_a,
+                addresses: a,
+            },
+            DecodedValue::UserStack {
+                pid: pid_b,
+                addresses: b,
+            },
+        ) => (pid_a, a).cmp(&(pid_b, b)),
         _ => match (left.as_sort_number(), right.as_sort_number()) {
             (Some(a), Some(b)) => a.cmp(&b),
             _ => Ordering::Equal,
@@ -371,6 +510,24 @@ pub fn compare_values(left: &DecodedValue<'_>, right: &DecodedValue<'_>) -> std:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inet_addresses_print_as_inet_ntop_does() {
+        let mut record = vec![2u8, 0, 0, 0, 0, 0, 0, 0, 127, 0, 0, 1];
+        record.resize(24, 0);
+        let decoded = decode_value(&ValueType::InetAddress, &record, 0).ok();
+        assert_eq!(
+            decoded,
+            Some(DecodedValue::Formatted(b"127.0.0.1".to_vec()))
+        );
+        let mut six = [0u8; 16];
+        six[0] = 0xfe;
+        six[1] = 0x80;
+        six[15] = 1;
+        assert_eq!(inet_address_text(10, &six), "fe80::1");
+        assert_eq!(inet_address_text(7, &six), "");
+        assert!(decode_value(&ValueType::InetAddress, &record[..20], 0).is_err());
+    }
 
     #[test]
     fn decodes_signed_and_unsigned_integers_of_every_width() {

@@ -398,6 +398,40 @@ fn narrowed(value: TypedExpr, bytes: u8, signed: bool) -> TypedExpr {
 
 impl ProbeChecker<'_> {
     /// `argN` of a kprobe, uprobe or USDT probe; `None` (with a diagnostic) elsewhere.
+    /// `reg("name")`: a whole 64-bit register of the probed code, by the kernel's x86-64
+    /// `struct pt_regs` member names (`ip`, `sp`, `ax`, `di`, `r8`, `flags`, ...); only where the
+    /// context is a `struct pt_regs` (kprobes, uprobes, USDT).
+    pub(super) fn register_by_name(&mut self, name: &str, span: Span) -> Option<TypedExpr> {
+        if !matches!(
+            self.attach.arguments,
+            ProbeArguments::Registers { .. } | ProbeArguments::Usdt { .. }
+        ) {
+            self.error(
+                span,
+                "reg() can only be used in kprobe, kretprobe, uprobe, uretprobe and usdt probes",
+            );
+            return None;
+        }
+        // Members of `struct pt_regs` that are not general-purpose register names.
+        const OTHER_SLOTS: &[(&str, u32)] =
+            &[("orig_ax", 120), ("cs", 136), ("flags", 144), ("ss", 160)];
+        let offset = OTHER_SLOTS
+            .iter()
+            .find(|(slot, _)| *slot == name)
+            .map(|(_, offset)| *offset)
+            .or_else(|| {
+                // The table also knows 32/16/8-bit names; reg() always reads the whole register.
+                bpfscope_probes::usdt::x86_64_pt_regs_slot(name)
+                    .filter(|slot| slot.byte_shift == 0)
+                    .map(|slot| slot.offset)
+            });
+        let Some(offset) = offset.and_then(|offset| i16::try_from(offset).ok()) else {
+            self.error(span, format!("'{name}' is not a register name (x86-64 struct pt_regs: ip, sp, bp, ax, bx, cx, dx, si, di, r8..r15, flags, orig_ax, cs, ss)"));
+            return None;
+        };
+        Some(context_word(offset, span))
+    }
+
     pub(super) fn register_argument(&mut self, index: u8, span: Span) -> Option<TypedExpr> {
         match &self.attach.arguments {
             ProbeArguments::Registers { .. } => {
