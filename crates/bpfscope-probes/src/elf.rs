@@ -603,6 +603,27 @@ pub fn resolve_uprobe(
     Ok((path, file_offset))
 }
 
+/// The link-time address of the symbol `name` (any kind: variables too) from `.symtab` or
+/// `.dynsym`, e.g. for `%rip`-relative USDT operands like `-8@counter(%rip)`.
+pub fn symbol_address(bytes: &[u8], name: &str) -> Option<u64> {
+    use object::{ObjectSymbol, ObjectSymbolTable};
+    let file = object::File::parse(bytes).ok()?;
+    let from_table = |table: Option<object::SymbolTable<'_, '_>>| {
+        table?
+            .symbols()
+            .find(|symbol| symbol.name() == Ok(name) && symbol.address() != 0)
+            .map(|symbol| symbol.address())
+    };
+    from_table(file.symbol_table()).or_else(|| from_table(file.dynamic_symbol_table()))
+}
+
+/// [`symbol_address`] of a file named by path or library name.
+pub fn symbol_address_in(fs: &KernelFs, path_or_lib: &str, name: &str) -> Option<u64> {
+    let path = resolve_binary(fs, path_or_lib).ok()?;
+    let bytes = read_target(fs, &path).ok()?;
+    symbol_address(&bytes, name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -924,25 +945,4 @@ mod tests {
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].target, format!("{libc}:malloc"));
     }
-}
-
-/// The link-time address of the symbol `name` (any kind: variables too) from `.symtab` or
-/// `.dynsym`, e.g. for `%rip`-relative USDT operands like `-8@counter(%rip)`.
-pub fn symbol_address(bytes: &[u8], name: &str) -> Option<u64> {
-    use object::{ObjectSymbol, ObjectSymbolTable};
-    let file = object::File::parse(bytes).ok()?;
-    let from_table = |table: Option<object::SymbolTable<'_, '_>>| {
-        table?
-            .symbols()
-            .find(|symbol| symbol.name() == Ok(name) && symbol.address() != 0)
-            .map(|symbol| symbol.address())
-    };
-    from_table(file.symbol_table()).or_else(|| from_table(file.dynamic_symbol_table()))
-}
-
-/// [`symbol_address`] of a file named by path or library name.
-pub fn symbol_address_in(fs: &KernelFs, path_or_lib: &str, name: &str) -> Option<u64> {
-    let path = resolve_binary(fs, path_or_lib).ok()?;
-    let bytes = read_target(fs, &path).ok()?;
-    symbol_address(&bytes, name)
 }

@@ -147,10 +147,7 @@ impl FunctionSet {
         let mut buffer = vec![0u8; 1 << 16];
         // Bytes of an unfinished line are moved to the front before the next read.
         let mut filled = 0;
-        loop {
-            let Some(free) = buffer.get_mut(filled..) else {
-                break;
-            };
+        while let Some(free) = buffer.get_mut(filled..) {
             if free.is_empty() {
                 // A line longer than the buffer cannot be a symbol: drop it.
                 filled = 0;
