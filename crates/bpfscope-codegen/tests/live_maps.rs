@@ -1,88 +1,15 @@
 //! Maps against the real kernel: `@execs[tid] = join(args->argv)` (bpftrace #1390), an execsnoop
 //! with return values, and every aggregation read back from the kernel. Needs root; skips otherwise.
 
-use bpfscope_bpf::{Action, CompiledProgram, ValueType};
+mod common;
+
+use bpfscope_bpf::Action;
 use bpfscope_check::{check, CheckOptions, KernelProbeInfo};
-use bpfscope_codegen::{compile, disassemble_program, CodegenOptions};
+use bpfscope_codegen::{compile, CodegenOptions};
 use bpfscope_probes::KernelFs;
 use bpfscope_runtime::{Control, Session, SessionOptions};
+use common::*;
 use std::time::{Duration, Instant};
-
-fn can_run_bpf() -> bool {
-    let is_root = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("Uid:"))
-                .map(|line| line.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false);
-    if !is_root || !std::path::Path::new("/sys/kernel/tracing/events/syscalls").exists() {
-        eprintln!("skipping: needs root and tracefs at /sys/kernel/tracing");
-        return false;
-    }
-    true
-}
-
-fn compile_and_load(source: &str) -> (CompiledProgram, Session) {
-    let (ast, diagnostics) = bpfscope_syntax::parse(source);
-    assert!(diagnostics.is_empty(), "parse: {diagnostics:?}");
-    let info = KernelProbeInfo {
-        fs: KernelFs::live(),
-    };
-    let checked = check(&ast, source, &info, &CheckOptions::default());
-    assert!(!checked.has_errors(), "check: {:?}", checked.diagnostics);
-    let options = CodegenOptions {
-        ringbuf_bytes: 1 << 20,
-        ..CodegenOptions::default()
-    };
-    let compiled = compile(&checked.program, &options).expect("compiles");
-    match Session::load(&compiled, SessionOptions::default()) {
-        Ok(session) => (compiled, session),
-        Err(error) => {
-            let log = match &error {
-                bpfscope_runtime::RuntimeError::VerifierRejected(rejection) => {
-                    rejection.log.clone()
-                }
-                _ => String::new(),
-            };
-            let tail: Vec<&str> = log
-                .lines()
-                .rev()
-                .take(30)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
-            panic!(
-                "{error}\n{}\n{}",
-                tail.join("\n"),
-                disassemble_program(&compiled, source)
-            );
-        }
-    }
-}
-
-fn map_index(compiled: &CompiledProgram, name: &str) -> usize {
-    compiled
-        .maps
-        .iter()
-        .position(|map| map.name == name)
-        .unwrap_or_else(|| panic!("no map {name}"))
-}
-
-fn c_string(bytes: &[u8]) -> String {
-    let end = bytes
-        .iter()
-        .position(|byte| *byte == 0)
-        .unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
-}
-
-fn u64_at(bytes: &[u8], offset: usize) -> u64 {
-    u64::from_le_bytes(bytes[offset..offset + 8].try_into().expect("8 bytes"))
-}
 
 #[test]
 fn join_result_is_stored_in_a_map_keyed_by_tid() {
@@ -105,33 +32,6 @@ fn join_result_is_stored_in_a_map_keyed_by_tid() {
         .expect("reads")
         .expect("the child's tid is a key");
     assert_eq!(c_string(&values[0]), "/bin/true one two three");
-}
-
-#[derive(Debug)]
-struct Line {
-    ints: Vec<i64>,
-    strings: Vec<String>,
-}
-
-fn decode_printf(actions: &[Action], record: &[u8]) -> Option<Line> {
-    let Some(Action::Printf { args, .. }) = actions.get(u64_at(record, 0) as usize) else {
-        return None;
-    };
-    let mut line = Line {
-        ints: Vec::new(),
-        strings: Vec::new(),
-    };
-    for field in args {
-        let offset = field.offset as usize;
-        match field.ty {
-            ValueType::Int { .. } => line.ints.push(u64_at(record, offset) as i64),
-            ValueType::Str { capacity } => line
-                .strings
-                .push(c_string(&record[offset..offset + capacity as usize])),
-            _ => {}
-        }
-    }
-    Some(line)
 }
 
 #[test]
@@ -292,21 +192,6 @@ fn interval_probe_prints_and_clears_a_map() {
     assert!(actions_seen
         .iter()
         .any(|action| matches!(action, Some(Action::ClearMap { zero: false, .. }))));
-}
-
-/// Runs a BEGIN-only program through the real kernel and returns its printf lines.
-fn begin_lines(source: &str) -> Vec<Line> {
-    let (compiled, mut session) = compile_and_load(source);
-    let mut lines = Vec::new();
-    session
-        .run_begin(&mut |_, record| {
-            if let Some(line) = decode_printf(&compiled.actions, record) {
-                lines.push(line);
-            }
-            Control::Continue
-        })
-        .expect("BEGIN runs");
-    lines
 }
 
 #[test]
