@@ -193,6 +193,34 @@ pub enum ValueType {
     /// `ntop()`: a `u64` address family (2: IPv4, 10: IPv6) then 16 address bytes in network
     /// order (IPv4 uses the first 4), printed as an IP address.
     InetAddress,
+    /// A C struct or union copied whole from kernel memory, printed as bpftrace prints
+    /// structs: `{ .a = 1, .b = { .c = 2 } }`. `size` is the copied byte count.
+    Record {
+        size: u32,
+        fields: Vec<RecordField>,
+    },
+    /// A C array (not of `char`) inside a copied struct, printed `[1,2,3]`; elements follow
+    /// one another `element.size()` bytes apart.
+    CArray {
+        element: Box<ValueType>,
+        length: u32,
+    },
+    /// A bitfield inside a copied struct: `load_bytes` little-endian bytes are loaded, shifted
+    /// left by `shift_left` then right by `shift_right` (arithmetically when `signed`) in 64 bits.
+    Bitfield {
+        load_bytes: u8,
+        shift_left: u8,
+        shift_right: u8,
+        signed: bool,
+    },
+}
+
+/// One printed member of a [`ValueType::Record`]: its name and where it is in the record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordField {
+    pub name: String,
+    pub offset: u32,
+    pub ty: ValueType,
 }
 
 impl ValueType {
@@ -213,6 +241,9 @@ impl ValueType {
                 .unwrap_or(0),
             ValueType::KernelStack { depth } | ValueType::UserStack { depth } => 8 + depth * 8,
             ValueType::InetAddress => 24,
+            ValueType::Record { size, .. } => *size,
+            ValueType::CArray { element, length } => element.size().saturating_mul(*length),
+            ValueType::Bitfield { load_bytes, .. } => u32::from(*load_bytes),
         }
     }
 }

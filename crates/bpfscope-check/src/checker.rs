@@ -2,6 +2,7 @@
 
 mod kernel_access;
 mod probe_kinds;
+mod struct_print;
 
 use crate::printf;
 use crate::probe_info::ProbeInfo;
@@ -1433,10 +1434,16 @@ impl ProbeChecker<'_> {
                     return None;
                 }
                 let value = self.expr(arguments.first()?)?;
-                let fields = self.record_fields(std::slice::from_ref(&value))?;
-                let action_id = self.state.resources.add_action(Action::PrintValue {
-                    value: fields.into_iter().next()?,
-                });
+                let (value, field) = if matches!(value.ty, Type::KernelObject(_)) {
+                    self.struct_print_value(&value, span)?
+                } else {
+                    let fields = self.record_fields(std::slice::from_ref(&value))?;
+                    (value, fields.into_iter().next()?)
+                };
+                let action_id = self
+                    .state
+                    .resources
+                    .add_action(Action::PrintValue { value: field });
                 Some(TypedStatementKind::Emit {
                     action_id,
                     values: vec![value],

@@ -32,6 +32,10 @@ pub enum DecodedValue<'a> {
     UserSymbol(u64),
     /// Text made in user space from a raw value (a `strftime()` timestamp), printed like a string.
     Formatted(Vec<u8>),
+    /// A copied C struct/union: its members by name, in order.
+    Record(Vec<(String, DecodedValue<'a>)>),
+    /// A C array inside a copied struct.
+    Array(Vec<DecodedValue<'a>>),
 }
 
 impl DecodedValue<'_> {
@@ -177,6 +181,44 @@ pub fn decode_value<'a>(
                 "buffer",
             )?;
             Ok(DecodedValue::Buffer(data))
+        }
+        ValueType::Record { fields, .. } => {
+            let mut members = Vec::with_capacity(fields.len());
+            for field in fields {
+                let member_offset = offset.saturating_add(field.offset as usize);
+                members.push((
+                    field.name.clone(),
+                    decode_value(&field.ty, bytes, member_offset)?,
+                ));
+            }
+            Ok(DecodedValue::Record(members))
+        }
+        ValueType::CArray { element, length } => {
+            let stride = element.size() as usize;
+            let mut elements = Vec::new();
+            for index in 0..*length as usize {
+                let element_offset = offset.saturating_add(index.saturating_mul(stride));
+                elements.push(decode_value(element, bytes, element_offset)?);
+            }
+            Ok(DecodedValue::Array(elements))
+        }
+        ValueType::Bitfield {
+            load_bytes,
+            shift_left,
+            shift_right,
+            signed,
+        } => {
+            let loaded = read_unsigned(bytes, offset, usize::from(*load_bytes))?;
+            let shifted = loaded.wrapping_shl(u32::from(*shift_left));
+            let bits = if *signed {
+                (shifted as i64).wrapping_shr(u32::from(*shift_right)) as u64
+            } else {
+                shifted.wrapping_shr(u32::from(*shift_right))
+            };
+            Ok(DecodedValue::Integer {
+                bits,
+                signed: *signed,
+            })
         }
         ValueType::KernelStack { depth } | ValueType::UserStack { depth } => {
             // The count word: frames in the low 32 bits, the process id (user stacks) above.
@@ -394,6 +436,34 @@ pub fn push_value_text(value: &DecodedValue<'_>, style: TextStyle, out: &mut Vec
             out.push(b')');
         }
         DecodedValue::Buffer(data) => push_buffer_escaped(data, out),
+        DecodedValue::Record(members) => {
+            // bpftrace's struct form: `{ .a = 1, .b = { .c = 2 } }`; an empty struct is `{}`.
+            if members.is_empty() {
+                out.extend_from_slice(b"{}");
+                return;
+            }
+            out.extend_from_slice(b"{ ");
+            for (index, (name, member)) in members.iter().enumerate() {
+                if index > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                out.push(b'.');
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b" = ");
+                push_value_text(member, style, out);
+            }
+            out.extend_from_slice(b" }");
+        }
+        DecodedValue::Array(elements) => {
+            out.push(b'[');
+            for (index, element) in elements.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                push_value_text(element, style, out);
+            }
+            out.push(b']');
+        }
         DecodedValue::KernelStack(addresses) => push_stack_text(addresses, None, 8, out),
         DecodedValue::UserStack { pid, addresses } => {
             push_stack_text(addresses, Some(*pid), 8, out)
@@ -432,6 +502,28 @@ pub fn push_value_json(value: &DecodedValue<'_>, out: &mut String) {
             let mut rendered = Vec::new();
             push_buffer_escaped(data, &mut rendered);
             push_json_string(&rendered, out);
+        }
+        DecodedValue::Record(members) => {
+            out.push('{');
+            for (index, (name, member)) in members.iter().enumerate() {
+                if index > 0 {
+                    out.push_str(", ");
+                }
+                push_json_string(name.as_bytes(), out);
+                out.push_str(": ");
+                push_value_json(member, out);
+            }
+            out.push('}');
+        }
+        DecodedValue::Array(elements) => {
+            out.push('[');
+            for (index, element) in elements.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                push_value_json(element, out);
+            }
+            out.push(']');
         }
         DecodedValue::KernelStack(addresses) | DecodedValue::UserStack { addresses, .. } => {
             let user_pid = match value {
@@ -631,5 +723,125 @@ mod tests {
         bytes.extend_from_slice(b"abcd");
         let value = decode_value(&ValueType::Buffer { capacity: 8 }, &bytes, 0);
         assert_eq!(value.ok(), Some(DecodedValue::Buffer(b"abcd")));
+    }
+}
+
+#[cfg(test)]
+mod struct_print_tests {
+    use super::*;
+    use bpfscope_bpf::RecordField;
+
+    fn field(name: &str, offset: u32, ty: ValueType) -> RecordField {
+        RecordField {
+            name: name.to_string(),
+            offset,
+            ty,
+        }
+    }
+
+    #[test]
+    fn copied_structs_print_as_bpftrace_prints_structs() {
+        let inner = ValueType::Record {
+            size: 4,
+            fields: vec![field(
+                "val",
+                0,
+                ValueType::Int {
+                    bytes: 4,
+                    signed: false,
+                },
+            )],
+        };
+        let layout = ValueType::Record {
+            size: 40,
+            fields: vec![
+                field(
+                    "pid",
+                    0,
+                    ValueType::Int {
+                        bytes: 4,
+                        signed: true,
+                    },
+                ),
+                field("uid", 4, inner),
+                field("next", 8, ValueType::Pointer),
+                field("comm", 16, ValueType::Str { capacity: 8 }),
+                field(
+                    "pair",
+                    24,
+                    ValueType::CArray {
+                        element: Box::new(ValueType::Int {
+                            bytes: 2,
+                            signed: false,
+                        }),
+                        length: 2,
+                    },
+                ),
+                field(
+                    "bits",
+                    28,
+                    ValueType::Bitfield {
+                        load_bytes: 1,
+                        shift_left: 60,
+                        shift_right: 61,
+                        signed: false,
+                    },
+                ),
+            ],
+        };
+        let mut bytes = vec![0u8; 40];
+        bytes[..4].copy_from_slice(&(-7i32).to_le_bytes());
+        bytes[4..8].copy_from_slice(&1000u32.to_le_bytes());
+        bytes[8..16].copy_from_slice(&0xffff_8881_0000_1000u64.to_le_bytes());
+        bytes[16..20].copy_from_slice(b"bash");
+        bytes[24..26].copy_from_slice(&3u16.to_le_bytes());
+        bytes[26..28].copy_from_slice(&9u16.to_le_bytes());
+        // Bits 1..=3 of the byte hold 5.
+        bytes[28] = 0b0000_1010;
+        let decoded = decode_value(&layout, &bytes, 0).ok();
+        let Some(decoded) = decoded else {
+            panic!("the struct did not decode");
+        };
+        let mut text = Vec::new();
+        push_value_text(
+            &decoded,
+            TextStyle {
+                escape_control: false,
+            },
+            &mut text,
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&text),
+            "{ .pid = -7, .uid = { .val = 1000 }, .next = 0xffff888100001000, .comm = bash, \
+             .pair = [3,9], .bits = 5 }"
+        );
+        let mut json = String::new();
+        push_value_json(&decoded, &mut json);
+        assert_eq!(
+            json,
+            "{\"pid\": -7, \"uid\": {\"val\": 1000}, \"next\": \"0xffff888100001000\", \
+             \"comm\": \"bash\", \"pair\": [3,9], \"bits\": 5}"
+        );
+        assert!(decode_value(&layout, &bytes[..20], 0).is_err());
+    }
+
+    #[test]
+    fn empty_structs_print_as_empty_braces() {
+        let layout = ValueType::Record {
+            size: 0,
+            fields: Vec::new(),
+        };
+        let decoded = decode_value(&layout, &[], 0).ok();
+        let mut text = Vec::new();
+        if let Some(decoded) = decoded {
+            push_value_text(
+                &decoded,
+                TextStyle {
+                    escape_control: false,
+                },
+                &mut text,
+            );
+        }
+        assert_eq!(text, b"{}");
     }
 }
