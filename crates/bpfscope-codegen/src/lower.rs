@@ -1829,34 +1829,28 @@ impl<'a> Lowering<'a> {
         result
     }
 
+    /// The high or low 32 bits of a helper's 64-bit result.
+    fn half_of_helper_result(&mut self, helper: Helper, high: bool) -> VReg {
+        let value = self.call(helper, vec![]);
+        if high {
+            self.builder.alu(BPF_RSH, value, Operand::Imm(32));
+        } else {
+            self.builder.push(IrInsn::Alu32 {
+                op: BPF_MOV,
+                dst: value,
+                src: Operand::Reg(value),
+            });
+        }
+        value
+    }
+
     fn builtin(&mut self, builtin: Builtin, span: Span) -> VReg {
         match builtin {
-            Builtin::Pid | Builtin::Tid => {
-                let value = self.call(helpers::GET_CURRENT_PID_TGID, vec![]);
-                if builtin == Builtin::Pid {
-                    self.builder.alu(BPF_RSH, value, Operand::Imm(32));
-                } else {
-                    self.builder.push(IrInsn::Alu32 {
-                        op: BPF_MOV,
-                        dst: value,
-                        src: Operand::Reg(value),
-                    });
-                }
-                value
-            }
-            Builtin::Uid | Builtin::Gid => {
-                let value = self.call(helpers::GET_CURRENT_UID_GID, vec![]);
-                if builtin == Builtin::Gid {
-                    self.builder.alu(BPF_RSH, value, Operand::Imm(32));
-                } else {
-                    self.builder.push(IrInsn::Alu32 {
-                        op: BPF_MOV,
-                        dst: value,
-                        src: Operand::Reg(value),
-                    });
-                }
-                value
-            }
+            // Both helpers pack two 32-bit ids into one u64: tgid/gid high, pid/uid low.
+            Builtin::Pid => self.half_of_helper_result(helpers::GET_CURRENT_PID_TGID, true),
+            Builtin::Tid => self.half_of_helper_result(helpers::GET_CURRENT_PID_TGID, false),
+            Builtin::Gid => self.half_of_helper_result(helpers::GET_CURRENT_UID_GID, true),
+            Builtin::Uid => self.half_of_helper_result(helpers::GET_CURRENT_UID_GID, false),
             Builtin::Nsecs => self.call(helpers::KTIME_GET_NS, vec![]),
             Builtin::Cpu => self.call(helpers::GET_SMP_PROCESSOR_ID, vec![]),
             Builtin::Rand => self.call(helpers::GET_PRANDOM_U32, vec![]),
