@@ -180,16 +180,21 @@ pub enum ValueType {
     Timestamp {
         format: String,
     },
-    /// Stack addresses to symbolize.
+    /// Stack addresses to symbolize, printed as `mode` says.
     KernelStack {
         depth: u32,
+        mode: StackMode,
     },
     UserStack {
         depth: u32,
+        mode: StackMode,
     },
     /// A kernel symbol address printed as a name (`ksym`).
     KernelSymbol,
     UserSymbol,
+    /// `username(uid)`: a `u64` user id printed as the user's name from `/etc/passwd` (the
+    /// number when it has none).
+    UserName,
     /// `ntop()`: a `u64` address family (2: IPv4, 10: IPv6) then 16 address bytes in network
     /// order (IPv4 uses the first 4), printed as an IP address.
     InetAddress,
@@ -213,6 +218,48 @@ pub enum ValueType {
         shift_right: u8,
         signed: bool,
     },
+    /// `argv()`: a process's arguments as the kernel keeps them (NUL-terminated strings one
+    /// after another). A `u32` count of bytes captured, a `u32` count of bytes that did not
+    /// fit (`u32::MAX` when the amount is unknown), then `capacity` bytes. At most `max_args`
+    /// arguments are shown; more are reported as cut.
+    Argv {
+        capacity: u32,
+        max_args: u32,
+    },
+}
+
+/// How a `kstack`/`ustack` is printed (bpftrace's stack modes): part of the stack's type, so
+/// equal frames taken with different modes print differently.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum StackMode {
+    /// One `symbol+offset` per line, indented.
+    #[default]
+    Bpftrace,
+    /// `perf script`'s form: a tab, the hex address, the symbol (and for user frames the
+    /// mapped file in parentheses).
+    Perf,
+    /// Hex addresses only, unsymbolized.
+    Raw,
+}
+
+impl StackMode {
+    /// The mode named `name` in `kstack(name)` or the `stack_mode` setting.
+    pub fn from_name(name: &str) -> Option<StackMode> {
+        match name {
+            "bpftrace" => Some(StackMode::Bpftrace),
+            "perf" => Some(StackMode::Perf),
+            "raw" => Some(StackMode::Raw),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StackMode::Bpftrace => "bpftrace",
+            StackMode::Perf => "perf",
+            StackMode::Raw => "raw",
+        }
+    }
 }
 
 /// One printed member of a [`ValueType::Record`]: its name and where it is in the record.
@@ -232,6 +279,7 @@ impl ValueType {
             ValueType::Str { capacity } | ValueType::Buffer { capacity } => *capacity,
             ValueType::Pointer
             | ValueType::KernelSymbol
+            | ValueType::UserName
             | ValueType::UserSymbol
             | ValueType::Timestamp { .. } => 8,
             ValueType::Tuple(fields) => fields
@@ -239,14 +287,23 @@ impl ValueType {
                 .map(|(offset, ty)| offset + ty.size())
                 .max()
                 .unwrap_or(0),
-            ValueType::KernelStack { depth } | ValueType::UserStack { depth } => 8 + depth * 8,
+            ValueType::KernelStack { depth, .. } | ValueType::UserStack { depth, .. } => {
+                8 + depth * 8
+            }
             ValueType::InetAddress => 24,
             ValueType::Record { size, .. } => *size,
             ValueType::CArray { element, length } => element.size().saturating_mul(*length),
             ValueType::Bitfield { load_bytes, .. } => u32::from(*load_bytes),
+            ValueType::Argv { capacity, .. } => ARGV_HEADER_BYTES.saturating_add(*capacity),
         }
     }
 }
+
+/// Bytes before the argument bytes of a [`ValueType::Argv`]: captured count, missing count.
+pub const ARGV_HEADER_BYTES: u32 = 8;
+
+/// [`ValueType::Argv`]'s missing count when the arguments were cut at an unknown amount.
+pub const ARGV_MISSING_UNKNOWN: u32 = u32::MAX;
 
 /// A field of an event record: where it is and what it is.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! Name resolution and type checking: AST in, typed program and resources out, with located diagnostics.
 
+mod argv;
 mod kernel_access;
 mod probe_kinds;
 mod struct_print;
@@ -8,7 +9,7 @@ use crate::printf;
 use crate::probe_info::ProbeInfo;
 use crate::typed::*;
 use crate::types::{tracepoint_field_type, AddressSpace, Type};
-use bpfscope_bpf::{Action, AttachTarget, Field};
+use bpfscope_bpf::{Action, AttachTarget, Field, ValueType};
 use bpfscope_probes::tracefs::TracepointFormat;
 use bpfscope_probes::Provider;
 use bpfscope_syntax::{
@@ -111,6 +112,8 @@ const FUNCTION_NAMES: &[&str] = &[
     "uaddr",
     "cgroupid",
     "ntop",
+    "argv",
+    "username",
 ];
 
 /// One attach point after expansion, with what its context looks like.
@@ -883,7 +886,9 @@ impl ProbeChecker<'_> {
                 Type::Str { capacity } => Type::Str {
                     capacity: capacity.div_ceil(8) * 8,
                 },
-                Type::Stack { .. } | Type::Symbol { .. } | Type::Inet => key.ty.clone(),
+                Type::Stack { .. } | Type::Symbol { .. } | Type::Inet | Type::UserName => {
+                    key.ty.clone()
+                }
                 other => {
                     self.error(key.span, format!("Invalid map key type: {other}"));
                     return None;
@@ -1030,7 +1035,16 @@ impl ProbeChecker<'_> {
             | Type::Timestamp { .. }
             | Type::Stack { .. }
             | Type::Symbol { .. }
+            | Type::UserName
             | Type::Inet => value.ty.clone(),
+            Type::Argv { .. } if access.keys.is_empty() => {
+                self.error(
+                    value.span,
+                    "argv() values can be stored only in maps with keys (e.g. @argv[pid] = argv())",
+                );
+                return None;
+            }
+            Type::Argv { .. } => value.ty.clone(),
             other => {
                 self.error(
                     value.span,
@@ -1292,6 +1306,7 @@ impl ProbeChecker<'_> {
     fn record_fields(&mut self, values: &[TypedExpr]) -> Option<Vec<Field>> {
         let mut offset = 8u32;
         let mut fields = Vec::new();
+        let mut argv_field = None;
         for value in values {
             let Some(ty) = value.ty.value_type() else {
                 self.error(
@@ -1300,9 +1315,27 @@ impl ProbeChecker<'_> {
                 );
                 return None;
             };
+            if value.ty.holds_argv() {
+                // Laid out last, so that the record is sent only as far as the arguments go.
+                if argv_field.is_some() {
+                    self.error(value.span, "one record can hold only one argv() value");
+                    return None;
+                }
+                argv_field = Some((fields.len(), ty));
+                fields.push(Field {
+                    offset: 0,
+                    ty: ValueType::Bool,
+                });
+                continue;
+            }
             let size = ty.size();
             fields.push(Field { offset, ty });
             offset = offset.saturating_add(size.div_ceil(8) * 8);
+        }
+        if let Some((index, ty)) = argv_field {
+            if let Some(field) = fields.get_mut(index) {
+                *field = Field { offset, ty };
+            }
         }
         Some(fields)
     }
@@ -1810,7 +1843,32 @@ impl ProbeChecker<'_> {
                 let elements: Vec<Option<TypedExpr>> =
                     elements.iter().map(|element| self.expr(element)).collect();
                 let elements = elements.into_iter().collect::<Option<Vec<_>>>()?;
+                self.require_argv_last(&elements)?;
                 let ty = Type::Tuple(elements.iter().map(|element| element.ty.clone()).collect());
+                Some(expr_node(TypedExprKind::Tuple(elements), ty, span))
+            }
+            ExprKind::Record(fields) => {
+                let mut names: Vec<String> = Vec::new();
+                let mut elements = Vec::new();
+                for field in fields {
+                    if names.contains(&field.name) {
+                        self.error(
+                            field.name_span,
+                            format!("duplicate field name '{}' in record", field.name),
+                        );
+                        return None;
+                    }
+                    names.push(field.name.clone());
+                    elements.push(self.expr(&field.value));
+                }
+                let elements = elements.into_iter().collect::<Option<Vec<_>>>()?;
+                self.require_argv_last(&elements)?;
+                let ty = Type::Record(
+                    names
+                        .into_iter()
+                        .zip(elements.iter().map(|element| element.ty.clone()))
+                        .collect(),
+                );
                 Some(expr_node(TypedExprKind::Tuple(elements), ty, span))
             }
             ExprKind::TupleIndex {
@@ -1898,13 +1956,15 @@ impl ProbeChecker<'_> {
         }
     }
 
-    /// `kstack`, `ustack`, `kstack(N)`, `kstack(bpftrace)`, `kstack(bpftrace, N)`: the frames
-    /// `bpf_get_stack` returns, at most N (127 by default, the kernel's
-    /// `perf_event_max_stack` default).
+    /// `kstack`, `ustack`, `kstack(N)`, `kstack(MODE)`, `kstack(MODE, N)` with MODE one of
+    /// `bpftrace` (the default), `perf` or `raw`: the frames `bpf_get_stack` returns, at most
+    /// N (127 by default, the kernel's `perf_event_max_stack` default). The mode only changes
+    /// how the frames are printed, so it lives in the type, not in the generated code.
     fn stack(&mut self, user: bool, arguments: &[Expr], span: Span) -> Option<TypedExpr> {
         const DEFAULT_STACK_DEPTH: u32 = 127;
         let name = if user { "ustack" } else { "kstack" };
         let mut depth = DEFAULT_STACK_DEPTH;
+        let mut mode = bpfscope_bpf::StackMode::Bpftrace;
         if arguments.len() > 2 {
             self.error(
                 span,
@@ -1914,14 +1974,18 @@ impl ProbeChecker<'_> {
         }
         for (index, argument) in arguments.iter().enumerate() {
             match &argument.kind {
-                ExprKind::Identifier(mode) if index == 0 => {
-                    if mode != "bpftrace" {
+                ExprKind::Identifier(mode_name) if index == 0 => {
+                    let Some(named_mode) = bpfscope_bpf::StackMode::from_name(mode_name) else {
                         self.error(
                             argument.span,
-                            format!("{name}() mode '{mode}' is not supported yet by this compiler (only 'bpftrace')"),
+                            format!(
+                                "{name}(): unknown stack mode '{mode_name}' \
+                                 (expected bpftrace, perf or raw)"
+                            ),
                         );
                         return None;
-                    }
+                    };
+                    mode = named_mode;
                 }
                 ExprKind::Integer(frames) if (1..=1024).contains(frames) => {
                     depth = u32::try_from(*frames).unwrap_or(DEFAULT_STACK_DEPTH);
@@ -1937,7 +2001,7 @@ impl ProbeChecker<'_> {
         }
         Some(expr_node(
             TypedExprKind::Builtin(Builtin::Stack { user, depth }),
-            Type::Stack { user, depth },
+            Type::Stack { user, depth, mode },
             span,
         ))
     }
@@ -2427,6 +2491,7 @@ impl ProbeChecker<'_> {
                     }
                 }
             }
+            "argv" => self.argv_call(arguments, span),
             "ntop" => {
                 let (family, address) = match arguments {
                     [address] => (None, address),
@@ -2502,6 +2567,28 @@ impl ProbeChecker<'_> {
                     Type::Symbol {
                         user: function == "usym",
                     },
+                    span,
+                ))
+            }
+            "username" => {
+                let [argument] = arguments else {
+                    self.error(span, "username() takes one argument: username(uid)");
+                    return None;
+                };
+                let user_id = self.expr(argument)?;
+                if !user_id.ty.is_integer() {
+                    self.error(
+                        user_id.span,
+                        format!(
+                            "username() expects an integer user id ({} provided)",
+                            user_id.ty
+                        ),
+                    );
+                    return None;
+                }
+                Some(expr_node(
+                    TypedExprKind::Cast(Box::new(user_id)),
+                    Type::UserName,
                     span,
                 ))
             }

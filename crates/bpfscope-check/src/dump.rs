@@ -167,6 +167,8 @@ fn dump_expr(expr: &TypedExpr, depth: usize, out: &mut String) {
         TypedExprKind::Dereference { space, .. } => format!("deref ({space:?})"),
         TypedExprKind::ReadString { space, .. } => format!("str ({space:?})"),
         TypedExprKind::JoinString { space, .. } => format!("join ({space:?})"),
+        TypedExprKind::TaskArgv { .. } => "argv (current task)".to_string(),
+        TypedExprKind::ArrayArgv { space, .. } => format!("argv ({space:?} array)"),
         TypedExprKind::Tuple(_) => "tuple".to_string(),
         TypedExprKind::TupleIndex { index, .. } => format!(".{index}"),
         TypedExprKind::ArrayIndex { .. } => "index".to_string(),
@@ -203,7 +205,9 @@ fn dump_expr(expr: &TypedExpr, depth: usize, out: &mut String) {
         TypedExprKind::Dereference { pointer, .. } | TypedExprKind::ReadString { pointer, .. } => {
             dump_expr(pointer, depth + 1, out)
         }
-        TypedExprKind::JoinString { array, .. } => dump_expr(array, depth + 1, out),
+        TypedExprKind::JoinString { array, .. } | TypedExprKind::ArrayArgv { array, .. } => {
+            dump_expr(array, depth + 1, out)
+        }
         TypedExprKind::StringNCompare { left, right, .. } => {
             dump_expr(left, depth + 1, out);
             dump_expr(right, depth + 1, out);

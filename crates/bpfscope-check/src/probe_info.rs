@@ -25,6 +25,16 @@ pub trait ProbeInfo {
         let _ = (provider, pattern);
         Err("kernel functions cannot be listed here".to_string())
     }
+    /// The BTF id and prototype of `function` in kernel module `module`'s BTF (for
+    /// `fentry:MODULE:FUNCTION`).
+    fn module_function(
+        &self,
+        module: &str,
+        function: &str,
+    ) -> Result<bpfscope_probes::kernel_funcs::ModuleFunction, String> {
+        let _ = (module, function);
+        Err("module BTF cannot be read here".to_string())
+    }
     /// `(binary, function)` pairs matching a `BINARY:FUNCTION` pattern with wildcards.
     fn uprobe_targets(
         &self,
@@ -95,6 +105,15 @@ impl ProbeInfo for KernelProbeInfo {
     fn kernel_btf(&self) -> Result<Arc<Btf<'static>>, String> {
         bpfscope_probes::kernel_funcs::load_vmlinux_btf(&self.fs)
             .map(Arc::new)
+            .map_err(|error| error.to_string())
+    }
+
+    fn module_function(
+        &self,
+        module: &str,
+        function: &str,
+    ) -> Result<bpfscope_probes::kernel_funcs::ModuleFunction, String> {
+        bpfscope_probes::kernel_funcs::module_function(&self.fs, module, function)
             .map_err(|error| error.to_string())
     }
 

@@ -33,9 +33,9 @@ pub struct Resources {
 }
 
 /// Index in `CompiledProgram::maps` of the first script map; before it come the internal
-/// maps `.ringbuf`, `.lost`, `.scratch`, `.zero`, `.globals` and `.dropped` (see the codegen's
-/// `maps` module).
-pub const FIRST_SCRIPT_MAP_INDEX: usize = 6;
+/// maps `.ringbuf`, `.lost`, `.scratch`, `.zero`, `.globals`, `.dropped` and `.bigbuf` (see
+/// the codegen's `maps` module).
+pub const FIRST_SCRIPT_MAP_INDEX: usize = 7;
 
 /// Default number of entries of a script map (bpftrace's `max_map_keys`).
 pub const DEFAULT_MAP_ENTRIES: u32 = 4096;
@@ -332,6 +332,20 @@ pub enum TypedExprKind {
         array: Box<TypedExpr>,
         space: AddressSpace,
         separator: Vec<u8>,
+    },
+    /// `argv()`: the current process's arguments, read in one piece from its memory between
+    /// `mm->arg_start` and `mm->arg_end` (where the kernel copied them at exec). `ty` is
+    /// `Type::Argv`; the offsets come from BTF.
+    TaskArgv {
+        task_mm_offset: u32,
+        mm_arg_start_offset: u32,
+        mm_arg_end_offset: u32,
+    },
+    /// `argv(array)`: a NULL-terminated array of string pointers (`args.argv` of execve) read
+    /// string by string into the same layout as [`TypedExprKind::TaskArgv`].
+    ArrayArgv {
+        array: Box<TypedExpr>,
+        space: AddressSpace,
     },
     Tuple(Vec<TypedExpr>),
     TupleIndex {

@@ -1,6 +1,6 @@
 //! The checker's types: integers of each width and sign, booleans, strings with a capacity, pointers, arrays, tuples.
 
-use bpfscope_bpf::ValueType;
+use bpfscope_bpf::{StackMode, ValueType};
 use bpfscope_ktypes::CType;
 
 /// Which address space a pointer points into, deciding `probe_read_user` vs `probe_read_kernel`.
@@ -31,20 +31,26 @@ pub enum Type {
         length: u32,
     },
     Tuple(Vec<Type>),
+    /// A record (named tuple) `(a = 1, b = "x")`: laid out as a tuple, printed with names.
+    Record(Vec<(String, Type)>),
     /// A `strftime(format, nsecs)` result: the nanoseconds, formatted in user space.
     Timestamp {
         format: String,
     },
     /// `kstack`/`ustack`: a frame count word (the process id in its high half for user
-    /// stacks) followed by `depth` return addresses, symbolized in user space.
+    /// stacks) followed by `depth` return addresses, symbolized in user space and printed
+    /// as `mode` says.
     Stack {
         user: bool,
         depth: u32,
+        mode: StackMode,
     },
     /// `ksym(addr)`/`usym(addr)`: an address printed as the name of the symbol containing it.
     Symbol {
         user: bool,
     },
+    /// `username(uid)`: a user id printed as the user's name.
+    UserName,
     /// `ntop()`: an address family word, then 16 address bytes (see `ValueType::InetAddress`).
     Inet,
     /// The `args` record of a probe: usable only through field access.
@@ -55,6 +61,13 @@ pub enum Type {
     /// the script), held by its address: members and elements are read one at a time with
     /// `probe_read_kernel`, never the whole object.
     KernelObject(Box<CType>),
+    /// `argv()`: a process's arguments, NUL-separated, after a header of captured and
+    /// missing byte counts (see `ValueType::Argv`). Too big for the stack: it is only built
+    /// straight into a record or a map value.
+    Argv {
+        capacity: u32,
+        max_args: u32,
+    },
 }
 
 impl Type {
@@ -83,7 +96,21 @@ impl Type {
     pub fn is_scalar(&self) -> bool {
         self.is_integer()
             || self.is_pointer()
-            || matches!(self, Type::Timestamp { .. } | Type::Symbol { .. })
+            || matches!(
+                self,
+                Type::Timestamp { .. } | Type::Symbol { .. } | Type::UserName
+            )
+    }
+
+    /// Whether the value is an `argv()` or ends with one (as the last element of a tuple or
+    /// record, where the checker allows it).
+    pub fn holds_argv(&self) -> bool {
+        match self {
+            Type::Argv { .. } => true,
+            Type::Tuple(elements) => elements.last().is_some_and(Type::holds_argv),
+            Type::Record(fields) => fields.last().is_some_and(|(_, ty)| ty.holds_argv()),
+            _ => false,
+        }
     }
 
     pub fn is_signed(&self) -> bool {
@@ -96,12 +123,19 @@ impl Type {
             Type::Int { bytes, .. } => u32::from(*bytes),
             Type::Bool => 1,
             Type::Str { capacity } => *capacity,
-            Type::Pointer { .. } | Type::Timestamp { .. } | Type::Symbol { .. } => 8,
+            Type::Pointer { .. }
+            | Type::Timestamp { .. }
+            | Type::Symbol { .. }
+            | Type::UserName => 8,
             Type::Stack { depth, .. } => depth.saturating_add(1).saturating_mul(8),
             Type::Inet => 24,
             Type::Array { element, length } => element.size().saturating_mul(*length),
             Type::Tuple(elements) => tuple_layout(elements).1,
+            Type::Record(fields) => tuple_layout(&record_types(fields)).1,
             Type::KernelObject(ctype) => u32::try_from(ctype.size()).unwrap_or(u32::MAX),
+            Type::Argv { capacity, .. } => {
+                bpfscope_bpf::ARGV_HEADER_BYTES.saturating_add(*capacity)
+            }
             Type::Context | Type::Void => 0,
         }
     }
@@ -127,10 +161,25 @@ impl Type {
             Type::Timestamp { format } => ValueType::Timestamp {
                 format: format.clone(),
             },
-            Type::Stack { user: false, depth } => ValueType::KernelStack { depth: *depth },
-            Type::Stack { user: true, depth } => ValueType::UserStack { depth: *depth },
+            Type::Stack {
+                user: false,
+                depth,
+                mode,
+            } => ValueType::KernelStack {
+                depth: *depth,
+                mode: *mode,
+            },
+            Type::Stack {
+                user: true,
+                depth,
+                mode,
+            } => ValueType::UserStack {
+                depth: *depth,
+                mode: *mode,
+            },
             Type::Symbol { user: false } => ValueType::KernelSymbol,
             Type::Symbol { user: true } => ValueType::UserSymbol,
+            Type::UserName => ValueType::UserName,
             Type::Inet => ValueType::InetAddress,
             Type::Array { .. } => ValueType::Buffer {
                 capacity: self.size(),
@@ -143,6 +192,23 @@ impl Type {
                 }
                 ValueType::Tuple(fields)
             }
+            Type::Record(named) => {
+                let types = record_types(named);
+                let (offsets, size) = tuple_layout(&types);
+                let mut fields = Vec::new();
+                for ((name, element), offset) in named.iter().zip(offsets) {
+                    fields.push(bpfscope_bpf::RecordField {
+                        name: name.clone(),
+                        offset,
+                        ty: element.value_type()?,
+                    });
+                }
+                ValueType::Record { size, fields }
+            }
+            Type::Argv { capacity, max_args } => ValueType::Argv {
+                capacity: *capacity,
+                max_args: *max_args,
+            },
             Type::Context | Type::Void | Type::KernelObject(_) => return None,
         })
     }
@@ -151,6 +217,11 @@ impl Type {
     pub fn record_size(&self) -> u32 {
         self.value_type().map(|value| value.size()).unwrap_or(0)
     }
+}
+
+/// The types of a record's fields, in order.
+pub fn record_types(fields: &[(String, Type)]) -> Vec<Type> {
+    fields.iter().map(|(_, ty)| ty.clone()).collect()
 }
 
 /// Offsets of tuple elements as stored (each 8-aligned, scalars widened to 8) and the total size.
@@ -196,15 +267,31 @@ impl std::fmt::Display for Type {
                 }
                 write!(formatter, ")")
             }
+            Type::Record(fields) => {
+                write!(formatter, "(")?;
+                for (index, (name, element)) in fields.iter().enumerate() {
+                    if index > 0 {
+                        write!(formatter, ", ")?;
+                    }
+                    write!(formatter, "{name}={element}")?;
+                }
+                write!(formatter, ")")
+            }
             Type::Timestamp { .. } => write!(formatter, "timestamp"),
-            Type::Stack { user, depth } => {
-                write!(formatter, "{}stack[{depth}]", if *user { "u" } else { "k" })
+            Type::Stack { user, depth, mode } => {
+                let kind = if *user { "u" } else { "k" };
+                match mode {
+                    StackMode::Bpftrace => write!(formatter, "{kind}stack[{depth}]"),
+                    _ => write!(formatter, "{kind}stack({})[{depth}]", mode.name()),
+                }
             }
             Type::Symbol { user } => write!(formatter, "{}sym", if *user { "u" } else { "k" }),
             Type::Inet => write!(formatter, "inet"),
+            Type::UserName => write!(formatter, "username"),
             Type::Context => write!(formatter, "args"),
             Type::Void => write!(formatter, "void"),
             Type::KernelObject(ctype) => write!(formatter, "{ctype}"),
+            Type::Argv { capacity, .. } => write!(formatter, "argv[{capacity}]"),
         }
     }
 }

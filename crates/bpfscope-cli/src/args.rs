@@ -140,13 +140,26 @@ pub struct ExecsnoopArgs {
     #[arg(long = "arg", value_name = "TEXT")]
     pub argument: Option<String>,
 
-    /// Only this user id.
-    #[arg(short = 'u', long = "uid", value_name = "UID")]
-    pub uid: Option<u32>,
+    /// Only this user (a user id, or a name from /etc/passwd).
+    #[arg(short = 'u', long = "uid", value_name = "USER")]
+    pub uid: Option<String>,
 
     /// Only children of this process.
     #[arg(short = 'P', long = "ppid", value_name = "PID")]
     pub ppid: Option<u32>,
+
+    /// Only execs in this cgroup (v2 path, e.g. /sys/fs/cgroup/system.slice/cron.service).
+    #[arg(long = "cgroup", value_name = "PATH")]
+    pub cgroup: Option<String>,
+
+    /// Show at most N arguments per exec; more are marked "[argv truncated: K more arguments]".
+    #[arg(long = "max-args", value_name = "N", default_value_t = bpfscope_tools::execsnoop::DEFAULT_MAX_ARGS)]
+    pub max_args: u32,
+
+    /// Capture at most N bytes of arguments per exec (16 to 262144); more are marked
+    /// "[argv truncated: K more bytes]".
+    #[arg(long = "max-arg-bytes", value_name = "N", default_value_t = bpfscope_tools::execsnoop::DEFAULT_MAX_ARG_BYTES)]
+    pub max_arg_bytes: u32,
 
     /// Print each program when it ends, with EXIT (code or signal), LIFE (since exec) and CPU
     /// (user+system since exec); failed execs are printed at once.

@@ -4,6 +4,7 @@ mod args;
 mod info;
 mod list;
 mod run;
+mod symbolizer;
 mod tools;
 
 use std::io::Write;

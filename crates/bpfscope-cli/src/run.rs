@@ -15,6 +15,7 @@ use bpfscope_runtime::{Control, Map, RuntimeError, Session, SessionOptions, Stop
 use bpfscope_syntax::Diagnostic;
 
 use crate::args::Cli;
+use crate::symbolizer::LiveSymbolizer;
 
 /// A program to run and the name its diagnostics use (`stdin` for `-e`, as bpftrace).
 struct Source {
@@ -653,24 +654,7 @@ fn split_command(command: &str) -> anyhow::Result<Vec<String>> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_executable_mappings, split_command, ExecutableMapping};
-
-    #[test]
-    fn reads_only_executable_file_mappings() {
-        let maps = "5581e000-5581f000 r--p 00000000 fd:01 123 /usr/bin/sleep\n\
-                    5581f000-55823000 r-xp 00001000 fd:01 123 /usr/bin/sleep\n\
-                    7ffd1000-7ffd3000 r-xp 00000000 00:00 0 [vdso]\n\
-                    garbage line\n";
-        assert_eq!(
-            parse_executable_mappings(maps),
-            vec![ExecutableMapping {
-                start: 0x5581f000,
-                end: 0x55823000,
-                file_offset: 0x1000,
-                path: "/usr/bin/sleep".to_string(),
-            }]
-        );
-    }
+    use super::split_command;
 
     #[test]
     fn splits_commands_like_a_shell() {
@@ -685,172 +669,5 @@ mod tests {
         );
         assert!(split_command("echo 'x").is_err());
         assert!(split_command("   ").is_err());
-    }
-}
-
-/// Names addresses for printed stacks and `ksym`/`usym`: kernel ones from `/proc/kallsyms`,
-/// user ones through `/proc/PID/maps` and the mapped files' ELF symbol tables. Everything is
-/// read on first use only (scripts without stacks never pay for it) and kept.
-struct LiveSymbolizer {
-    /// The process `usym()` values belong to (`-p`, `-c`), or 0.
-    default_process: u32,
-    kernel_symbols: std::sync::OnceLock<Vec<(u64, String)>>,
-    process_mappings: std::sync::Mutex<std::collections::HashMap<u32, Vec<ExecutableMapping>>>,
-    file_symbols: std::sync::Mutex<
-        std::collections::HashMap<String, std::sync::Arc<Vec<bpfscope_probes::elf::ElfSymbol>>>,
-    >,
-}
-
-/// One executable line of `/proc/PID/maps`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct ExecutableMapping {
-    start: u64,
-    end: u64,
-    file_offset: u64,
-    path: String,
-}
-
-/// The executable, file-backed mappings of a `/proc/PID/maps` text.
-fn parse_executable_mappings(text: &str) -> Vec<ExecutableMapping> {
-    let mut mappings = Vec::new();
-    for line in text.lines() {
-        let mut fields = line.split_whitespace();
-        let (Some(range), Some(permissions), Some(offset)) =
-            (fields.next(), fields.next(), fields.next())
-        else {
-            continue;
-        };
-        let path = fields.nth(2).unwrap_or("");
-        if !permissions.contains('x') || !path.starts_with('/') {
-            continue;
-        }
-        let Some((start, end)) = range.split_once('-') else {
-            continue;
-        };
-        let parsed = (
-            u64::from_str_radix(start, 16),
-            u64::from_str_radix(end, 16),
-            u64::from_str_radix(offset, 16),
-        );
-        if let (Ok(start), Ok(end), Ok(file_offset)) = parsed {
-            mappings.push(ExecutableMapping {
-                start,
-                end,
-                file_offset,
-                path: path.to_string(),
-            });
-        }
-    }
-    mappings
-}
-
-/// The symbol containing `file_offset` (sized symbols first, else the nearest one before it).
-fn symbol_at_file_offset(
-    symbols: &[bpfscope_probes::elf::ElfSymbol],
-    file_offset: u64,
-) -> Option<(String, u64)> {
-    let mut nearest: Option<(&bpfscope_probes::elf::ElfSymbol, u64)> = None;
-    for symbol in symbols {
-        let Some(start) = symbol.file_offset else {
-            continue;
-        };
-        if start > file_offset || symbol.name.is_empty() {
-            continue;
-        }
-        let distance = file_offset - start;
-        if symbol.size > 0 && distance < symbol.size {
-            return Some((symbol.name.clone(), distance));
-        }
-        if symbol.size == 0 && nearest.is_none_or(|(_, best)| distance < best) {
-            nearest = Some((symbol, distance));
-        }
-    }
-    nearest.map(|(symbol, distance)| (symbol.name.clone(), distance))
-}
-
-impl LiveSymbolizer {
-    fn new(default_process: u32) -> LiveSymbolizer {
-        LiveSymbolizer {
-            default_process,
-            kernel_symbols: std::sync::OnceLock::new(),
-            process_mappings: std::sync::Mutex::new(std::collections::HashMap::new()),
-            file_symbols: std::sync::Mutex::new(std::collections::HashMap::new()),
-        }
-    }
-
-    fn kernel_symbols(&self) -> &[(u64, String)] {
-        self.kernel_symbols.get_or_init(|| {
-            let text = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
-            let mut symbols: Vec<(u64, String)> =
-                bpfscope_probes::kallsyms::parse_kallsyms_entries(&text)
-                    .into_iter()
-                    // Code only: data and per-CPU symbols would name heap addresses wrongly.
-                    .filter(|entry| entry.address != 0 && entry.is_text())
-                    .map(|entry| (entry.address, entry.name.to_string()))
-                    .collect();
-            symbols.sort();
-            symbols
-        })
-    }
-
-    fn mapping_of(&self, pid: u32, address: u64) -> Option<ExecutableMapping> {
-        let mut cache = self.process_mappings.lock().ok()?;
-        let find = |mappings: &Vec<ExecutableMapping>| {
-            mappings
-                .iter()
-                .find(|mapping| (mapping.start..mapping.end).contains(&address))
-                .cloned()
-        };
-        if let Some(found) = cache.get(&pid).and_then(find) {
-            return Some(found);
-        }
-        // Not known yet (or mapped since we looked): read the maps again.
-        let text = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
-        let mappings = parse_executable_mappings(&text);
-        let found = find(&mappings);
-        cache.insert(pid, mappings);
-        found
-    }
-
-    fn symbols_of_file(
-        &self,
-        path: &str,
-    ) -> Option<std::sync::Arc<Vec<bpfscope_probes::elf::ElfSymbol>>> {
-        let mut cache = self.file_symbols.lock().ok()?;
-        if let Some(symbols) = cache.get(path) {
-            return Some(symbols.clone());
-        }
-        let symbols = std::fs::read(path)
-            .ok()
-            .and_then(|bytes| bpfscope_probes::elf::function_symbols(&bytes).ok())
-            .unwrap_or_default();
-        let symbols = std::sync::Arc::new(symbols);
-        cache.insert(path.to_string(), symbols.clone());
-        Some(symbols)
-    }
-}
-
-impl bpfscope_output::Symbolizer for LiveSymbolizer {
-    fn kernel_symbol(&self, address: u64) -> Option<(String, u64)> {
-        let symbols = self.kernel_symbols();
-        let index = symbols.partition_point(|(start, _)| *start <= address);
-        let (start, name) = symbols.get(index.checked_sub(1)?)?;
-        // Past the last function there is no telling where it ends: give up after a while.
-        const LAST_FUNCTION_MAX_SIZE: u64 = 1 << 20;
-        if index == symbols.len() && address - start >= LAST_FUNCTION_MAX_SIZE {
-            return None;
-        }
-        Some((name.clone(), address - start))
-    }
-
-    fn user_symbol(&self, pid: u32, address: u64) -> Option<(String, u64)> {
-        let pid = if pid == 0 { self.default_process } else { pid };
-        if pid == 0 {
-            return None;
-        }
-        let mapping = self.mapping_of(pid, address)?;
-        let file_offset = address - mapping.start + mapping.file_offset;
-        let symbols = self.symbols_of_file(&mapping.path)?;
-        symbol_at_file_offset(&symbols, file_offset)
     }
 }

@@ -32,7 +32,7 @@ fn run_execsnoop(tool_arguments: &[OsString]) -> anyhow::Result<ExitCode> {
             });
         }
     };
-    let options = execsnoop_options(&execsnoop);
+    let options = execsnoop_options(&execsnoop)?;
     let script = bpfscope_tools::execsnoop_script(&options)?;
     if execsnoop.print_script {
         print!("{script}");
@@ -49,8 +49,12 @@ fn run_execsnoop(tool_arguments: &[OsString]) -> anyhow::Result<ExitCode> {
 }
 
 /// The script options for these flags.
-fn execsnoop_options(execsnoop: &ExecsnoopArgs) -> ExecsnoopOptions {
-    ExecsnoopOptions {
+fn execsnoop_options(execsnoop: &ExecsnoopArgs) -> anyhow::Result<ExecsnoopOptions> {
+    let uid = match &execsnoop.uid {
+        None => None,
+        Some(user) => Some(user_id(user)?),
+    };
+    Ok(ExecsnoopOptions {
         time: if execsnoop.time {
             TimeColumn::WallClock
         } else if execsnoop.timestamp {
@@ -60,8 +64,12 @@ fn execsnoop_options(execsnoop: &ExecsnoopArgs) -> ExecsnoopOptions {
         },
         command_contains: execsnoop.name.clone(),
         argument_contains: execsnoop.argument.clone(),
-        uid: execsnoop.uid,
+        uid,
         parent_pid: execsnoop.ppid,
+        cgroup_path: execsnoop.cgroup.clone(),
+        json: execsnoop.format == OutputFormat::Json,
+        max_args: execsnoop.max_args,
+        max_arg_bytes: execsnoop.max_arg_bytes,
         outcome: if execsnoop.failed_only {
             ExecOutcomeFilter::FailedOnly
         } else if execsnoop.successful_only {
@@ -74,5 +82,22 @@ fn execsnoop_options(execsnoop: &ExecsnoopArgs) -> ExecsnoopOptions {
         summary_interval_seconds: execsnoop.summary,
         // A header line is a text-reader's aid; JSON readers get only event records.
         header: !execsnoop.quiet && execsnoop.format == OutputFormat::Text,
+    })
+}
+
+/// A user id given as a number or as a name in /etc/passwd.
+fn user_id(user: &str) -> anyhow::Result<u32> {
+    if let Ok(number) = user.parse::<u32>() {
+        return Ok(number);
     }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    bpfscope_output::users::parse_passwd(&passwd)
+        .into_iter()
+        .find(|(_, name)| name == user)
+        .and_then(|(number, _)| u32::try_from(number).ok())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "-u {user}: no such user in /etc/passwd; give a user id or a known name"
+            )
+        })
 }

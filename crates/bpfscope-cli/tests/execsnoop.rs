@@ -193,8 +193,9 @@ fn exec_lines_show_pid_ppid_and_errno_names() {
         "{}",
         good[0]
     );
-    assert_eq!(fields.get(3).copied(), Some("echo"));
-    assert_eq!(fields.get(4).copied(), Some("0"));
+    assert_eq!(fields.get(3).copied(), Some("root"), "USER: {}", good[0]);
+    assert_eq!(fields.get(4).copied(), Some("echo"));
+    assert_eq!(fields.get(5).copied(), Some("0"));
     assert!(good[0].ends_with(&format!("/bin/echo {marker} second")));
     let failed: Vec<&&str> = lines
         .iter()
@@ -207,7 +208,7 @@ fn exec_lines_show_pid_ppid_and_errno_names() {
     );
     let fields: Vec<&str> = failed[0].split_whitespace().collect();
     assert_eq!(fields.get(1).copied(), Some(our_pid.as_str()));
-    assert_eq!(fields.get(4).copied(), Some("ENOENT"), "{}", failed[0]);
+    assert_eq!(fields.get(5).copied(), Some("ENOENT"), "{}", failed[0]);
 }
 
 #[test]
@@ -240,11 +241,11 @@ fn lifetime_shows_cpu_time_exit_code_and_signal() {
         .iter()
         .find(|line| line.contains("python3"))
         .unwrap_or_else(|| panic!("no python line in:\n{output}"));
-    // PID PPID UID COMM RET EXIT LIFE(ms) CPU(ms) ARGS
+    // PID PPID UID USER COMM RET EXIT LIFE(ms) CPU(ms) ARGS
     let fields: Vec<&str> = burn_line.split_whitespace().collect();
-    assert_eq!(fields.get(5).copied(), Some("3"), "{burn_line}");
+    assert_eq!(fields.get(6).copied(), Some("3"), "{burn_line}");
     let traced_cpu_ms: f64 = fields
-        .get(7)
+        .get(8)
         .and_then(|text| text.parse().ok())
         .unwrap_or_else(|| panic!("no CPU(ms) in {burn_line}"));
     let rusage_cpu_ms = rusage_cpu_us as f64 / 1000.0;
@@ -253,7 +254,7 @@ fn lifetime_shows_cpu_time_exit_code_and_signal() {
         "CPU {traced_cpu_ms} ms traced vs {rusage_cpu_ms} ms from wait4: {burn_line}"
     );
     let lifetime_ms: f64 = fields
-        .get(6)
+        .get(7)
         .and_then(|text| text.parse().ok())
         .unwrap_or(0.0);
     assert!(lifetime_ms >= traced_cpu_ms * 0.9, "{burn_line}");
@@ -262,60 +263,276 @@ fn lifetime_shows_cpu_time_exit_code_and_signal() {
         .find(|line| line.contains("kill -9"))
         .unwrap_or_else(|| panic!("no sh line in:\n{output}"));
     assert_eq!(
-        killed_line.split_whitespace().nth(5),
+        killed_line.split_whitespace().nth(6),
         Some("SIGKILL"),
         "{killed_line}"
     );
 }
 
-#[test]
-fn hostile_argv_is_escaped_in_text_and_valid_in_json() {
-    if skip_unless_root("hostile_argv_is_escaped_in_text_and_valid_in_json") {
-        return;
-    }
-    let directory = temp_dir("execsnoop-escape");
-    let marker = format!("escape-{}", std::process::id());
-    let hostile: Vec<OsString> = vec![
-        OsString::from(marker.clone()),
-        OsString::from("two\nlines"),
-        OsString::from("\u{1b}[2J"),
-        OsString::from_vec(vec![b'b', 0xff, 0xfe, b'x']),
+/// The argv of the hostile exec: a marker, an empty argument, a newline, an ESC sequence,
+/// invalid UTF-8, a 10,000-byte argument and 1,000 short ones.
+fn hostile_arguments(marker: &str) -> Vec<Vec<u8>> {
+    let mut arguments: Vec<Vec<u8>> = vec![
+        marker.as_bytes().to_vec(),
+        Vec::new(),
+        b"two\nlines".to_vec(),
+        b"\x1b[2J".to_vec(),
+        vec![b'b', 0xff, 0xfe, b'x'],
+        vec![b'y'; 10_000],
     ];
-    for format in ["text", "json"] {
-        let our_pid = std::process::id().to_string();
-        let mut tracer = Execsnoop::start(&["-f", format, "--ppid", &our_pid], &directory, format);
-        Command::new("/bin/echo")
-            .args(&hostile)
-            .stdout(Stdio::null())
-            .status()
-            .expect("echo runs");
-        let output = tracer.stop();
-        if format == "text" {
-            assert!(!output.contains(&0x1b), "raw ESC reached the output");
-            let text = String::from_utf8(output).expect("text output is UTF-8");
-            let lines = lines_with(&text, &marker);
-            assert_eq!(lines.len(), 1, "one line per exec in:\n{text}");
-            assert!(
-                lines[0].ends_with(&format!("{marker} two\\x0alines \\x1b[2J b\\xff\\xfex")),
-                "{}",
-                lines[0]
-            );
-        } else {
-            let text = String::from_utf8(output).expect("JSON output is UTF-8");
-            let mut found = 0;
-            for line in text.lines().filter(|line| !line.trim().is_empty()) {
-                let value: serde_json::Value = serde_json::from_str(line)
-                    .unwrap_or_else(|error| panic!("invalid JSON {line:?}: {error}"));
-                let data = value["data"].as_str().unwrap_or_default();
-                if data.contains(&marker) {
-                    found += 1;
-                    assert!(data.contains("two\nlines"), "{data:?}");
-                    assert!(data.contains("\u{1b}[2J"), "{data:?}");
-                }
-            }
-            assert_eq!(found, 1, "one JSON record with the marker in:\n{text}");
+    arguments.extend((0..1000).map(|index| format!("n{index}").into_bytes()));
+    arguments
+}
+
+/// The text form bpfscope gives an argument: bare, or quoted with `\"`, `\\`, `\xNN`.
+fn expected_argument_text(argument: &[u8]) -> String {
+    let bare = !argument.is_empty()
+        && std::str::from_utf8(argument).is_ok_and(|text| {
+            text.chars().all(|character| {
+                !character.is_whitespace()
+                    && !character.is_control()
+                    && !matches!(character, '"' | '\'' | '\\' | '[' | ']')
+            })
+        });
+    if bare {
+        return String::from_utf8_lossy(argument).into_owned();
+    }
+    let mut text = String::from("\"");
+    for &byte in argument {
+        match byte {
+            b'"' => text.push_str("\\\""),
+            b'\\' => text.push_str("\\\\"),
+            0x20..=0x7e => text.push(byte as char),
+            _ => text.push_str(&format!("\\x{byte:02x}")),
         }
     }
+    text.push('"');
+    text
+}
+
+/// Undoes the escapes of a JSON argv string: `\\` is a backslash, `\xNN` a raw byte.
+fn unescape_json_argument(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'\\' && bytes.get(index + 1) == Some(&b'\\') {
+            out.push(b'\\');
+            index += 2;
+        } else if bytes[index] == b'\\' && bytes.get(index + 1) == Some(&b'x') {
+            let digits = std::str::from_utf8(&bytes[index + 2..index + 4]).expect("hex digits");
+            out.push(u8::from_str_radix(digits, 16).expect("hex byte"));
+            index += 4;
+        } else {
+            out.push(bytes[index]);
+            index += 1;
+        }
+    }
+    out
+}
+
+/// Runs execsnoop with `options`, execs `program` with `arguments` once, and returns the
+/// output lines that hold `marker`.
+fn trace_one_exec(
+    options: &[&str],
+    program: &str,
+    arguments: &[Vec<u8>],
+    marker: &str,
+    name: &str,
+) -> (Vec<u8>, Vec<String>) {
+    let directory = temp_dir("execsnoop-argv");
+    let our_pid = std::process::id().to_string();
+    let mut all_options = vec!["--ppid", our_pid.as_str()];
+    all_options.extend_from_slice(options);
+    let mut tracer = Execsnoop::start(&all_options, &directory, name);
+    let _ = Command::new(program)
+        .args(
+            arguments
+                .iter()
+                .map(|argument| OsString::from_vec(argument.clone())),
+        )
+        .stdout(Stdio::null())
+        .status();
+    let output = tracer.stop();
+    let text = String::from_utf8_lossy(&output).into_owned();
+    let lines = lines_with(&text, marker)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    (output, lines)
+}
+
+#[test]
+fn hostile_argv_is_escaped_in_text_and_exact_in_json() {
+    if skip_unless_root("hostile_argv_is_escaped_in_text_and_exact_in_json") {
+        return;
+    }
+    let marker = format!("escape-{}", std::process::id());
+    let arguments = hostile_arguments(&marker);
+    let mut full_argv = vec![b"/bin/echo".to_vec()];
+    full_argv.extend(arguments.iter().cloned());
+    let expected_text: Vec<String> = full_argv
+        .iter()
+        .map(|argument| expected_argument_text(argument))
+        .collect();
+
+    // Text: one line, every byte visible but escaped, nothing marked as cut.
+    let (output, lines) = trace_one_exec(&[], "/bin/echo", &arguments, &marker, "text");
+    assert!(!output.contains(&0x1b), "raw ESC reached the output");
+    assert_eq!(lines.len(), 1, "one line per exec, got {}", lines.len());
+    let line = &lines[0];
+    assert!(
+        !line.bytes().any(|byte| byte < 0x20),
+        "raw control byte in {line:?}"
+    );
+    assert!(
+        line.ends_with(&format!(" {}", expected_text.join(" "))),
+        "argv text differs: {}",
+        &line[..line.len().min(300)]
+    );
+    assert!(!line.contains("[argv truncated"), "nothing was cut");
+
+    // JSON: one record whose argv array gives back the exact bytes.
+    let (output, lines) = trace_one_exec(&["-f", "json"], "/bin/echo", &arguments, &marker, "json");
+    let text = String::from_utf8(output).expect("JSON output is UTF-8");
+    for line in text.lines().filter(|line| !line.trim().is_empty()) {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|error| panic!("invalid JSON {line:?}: {error}"));
+    }
+    assert_eq!(lines.len(), 1, "one JSON record per exec");
+    let record: serde_json::Value = serde_json::from_str(&lines[0]).expect("JSON");
+    let data = &record["data"];
+    assert_eq!(data["ret"], 0);
+    assert_eq!(data["comm"], "echo");
+    assert_eq!(data["argv_truncated"], false);
+    let argv: Vec<Vec<u8>> = data["argv"]
+        .as_array()
+        .expect("argv is an array")
+        .iter()
+        .map(|argument| unescape_json_argument(argument.as_str().expect("a string")))
+        .collect();
+    assert_eq!(argv.len(), full_argv.len());
+    assert!(
+        argv == full_argv,
+        "argv bytes differ after the JSON round trip"
+    );
+
+    // A failed exec: the arguments come from the caller's array, with the errno name.
+    let missing = format!("/nonexistent-{marker}");
+    let (_, lines) = trace_one_exec(&["-f", "json"], &missing, &arguments, &marker, "failed");
+    assert_eq!(lines.len(), 1, "one record for the failed exec");
+    let record: serde_json::Value = serde_json::from_str(&lines[0]).expect("JSON");
+    assert_eq!(record["data"]["ret"], -2);
+    assert_eq!(record["data"]["error"], "ENOENT");
+    let argv: Vec<Vec<u8>> = record["data"]["argv"]
+        .as_array()
+        .expect("argv is an array")
+        .iter()
+        .map(|argument| unescape_json_argument(argument.as_str().expect("a string")))
+        .collect();
+    let mut failed_argv = vec![missing.clone().into_bytes()];
+    failed_argv.extend(arguments.iter().cloned());
+    assert!(argv == failed_argv, "failed exec's argv differs");
+}
+
+#[test]
+fn argv_truncation_is_marked_exactly_when_it_happens() {
+    if skip_unless_root("argv_truncation_is_marked_exactly_when_it_happens") {
+        return;
+    }
+    let marker = format!("cut-{}", std::process::id());
+    let arguments = hostile_arguments(&marker);
+    // The kernel's copy: every argument with its NUL, argv[0] included.
+    let total_bytes: usize = 10
+        + arguments
+            .iter()
+            .map(|argument| argument.len() + 1)
+            .sum::<usize>();
+    let total_arguments = 1 + arguments.len();
+
+    // Exactly at the byte limit: complete, so no mark.
+    let exact = total_bytes.to_string();
+    let (_, lines) = trace_one_exec(
+        &["--max-arg-bytes", &exact],
+        "/bin/echo",
+        &arguments,
+        &marker,
+        "exact",
+    );
+    assert_eq!(lines.len(), 1);
+    assert!(
+        !lines[0].contains("[argv truncated"),
+        "marked at exactly the limit"
+    );
+    assert!(lines[0].ends_with(" n999"), "the last argument is shown");
+
+    // One byte fewer: the last argument's NUL is missing.
+    let one_less = (total_bytes - 1).to_string();
+    let (_, lines) = trace_one_exec(
+        &["--max-arg-bytes", &one_less],
+        "/bin/echo",
+        &arguments,
+        &marker,
+        "one-less",
+    );
+    assert!(
+        lines[0].ends_with(" n999 [argv truncated: 1 more byte]"),
+        "{}",
+        &lines[0][lines[0].len().saturating_sub(80)..]
+    );
+
+    // 4096 bytes: the rest is counted.
+    let (_, lines) = trace_one_exec(
+        &["--max-arg-bytes", "4096"],
+        "/bin/echo",
+        &arguments,
+        &marker,
+        "bytes",
+    );
+    let expected = format!("[argv truncated: {} more bytes]", total_bytes - 4096);
+    assert!(
+        lines[0].ends_with(&expected),
+        "{} does not end with {expected}",
+        &lines[0][lines[0].len().saturating_sub(80)..]
+    );
+
+    // A count limit: the first arguments, then how many were left out; exact at the limit.
+    let (_, lines) = trace_one_exec(
+        &["--max-args", "500"],
+        "/bin/echo",
+        &arguments,
+        &marker,
+        "count",
+    );
+    let expected = format!("[argv truncated: {} more arguments]", total_arguments - 500);
+    assert!(
+        lines[0].ends_with(&expected),
+        "{}",
+        &lines[0][lines[0].len().saturating_sub(80)..]
+    );
+    let all = total_arguments.to_string();
+    let (_, lines) = trace_one_exec(
+        &["--max-args", &all],
+        "/bin/echo",
+        &arguments,
+        &marker,
+        "count-exact",
+    );
+    assert!(!lines[0].contains("[argv truncated"));
+
+    // JSON says the same.
+    let (_, lines) = trace_one_exec(
+        &["-f", "json", "--max-arg-bytes", "4096"],
+        "/bin/echo",
+        &arguments,
+        &marker,
+        "json-cut",
+    );
+    let record: serde_json::Value = serde_json::from_str(&lines[0]).expect("JSON");
+    assert_eq!(
+        record["data"]["argv_truncated"]["missing_bytes"],
+        (total_bytes - 4096) as u64
+    );
 }
 
 #[test]
@@ -396,15 +613,170 @@ fn lifetime_and_ancestors_together() {
     let line = lines
         .first()
         .unwrap_or_else(|| panic!("no line for {marker} in:\n{output}"));
-    // PID PPID UID COMM RET EXIT LIFE(ms) CPU(ms) ANCESTORS ARGS
+    // PID PPID UID USER COMM RET EXIT LIFE(ms) CPU(ms) ANCESTORS ARGS
     let fields: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(fields.get(1).copied(), Some(our_pid.as_str()), "{line}");
-    assert_eq!(fields.get(5).copied(), Some("4"), "{line}");
+    assert_eq!(fields.get(6).copied(), Some("4"), "{line}");
     // The first ancestor is the parent: the forking thread of this test, named after the test.
     let own_comm = std::fs::read_to_string("/proc/thread-self/comm").expect("comm");
-    let ancestors = fields.get(8).copied().unwrap_or("");
+    let ancestors = fields.get(9).copied().unwrap_or("");
     assert!(
         ancestors.starts_with(own_comm.trim_end()),
         "ancestors {ancestors:?} should start with {own_comm:?}: {line}"
+    );
+}
+
+/// A tiny static i386 program that calls the 32-bit `execve` (int 0x80) of
+/// `/bin/true MARKER`, then exits 1 if that failed.
+fn compat_exec_program(marker: &str) -> Vec<u8> {
+    const BASE: u32 = 0x0804_8000;
+    const HEADERS: u32 = 52 + 32;
+    let path = b"/bin/true\0";
+    let mut marker_bytes = marker.as_bytes().to_vec();
+    marker_bytes.push(0);
+    // Code: 5 + 5 + 5 + 2 + 2 (execve) + 5 + 5 + 2 (exit 1) = 31 bytes.
+    let code_length = 31u32;
+    let path_address = BASE + HEADERS + code_length;
+    let marker_address = path_address + path.len() as u32;
+    let argv_address = (marker_address + marker_bytes.len() as u32).div_ceil(4) * 4;
+    let mut code = Vec::new();
+    code.extend([0xb8, 11, 0, 0, 0]); // mov eax, 11 (execve)
+    code.push(0xbb); // mov ebx, path
+    code.extend(path_address.to_le_bytes());
+    code.push(0xb9); // mov ecx, argv
+    code.extend(argv_address.to_le_bytes());
+    code.extend([0x31, 0xd2]); // xor edx, edx
+    code.extend([0xcd, 0x80]); // int 0x80
+    code.extend([0xb8, 1, 0, 0, 0]); // mov eax, 1 (exit)
+    code.extend([0xbb, 1, 0, 0, 0]); // mov ebx, 1
+    code.extend([0xcd, 0x80]); // int 0x80
+    assert_eq!(code.len() as u32, code_length);
+    let mut body = code;
+    body.extend_from_slice(path);
+    body.extend_from_slice(&marker_bytes);
+    while (BASE + HEADERS + body.len() as u32) < argv_address {
+        body.push(0);
+    }
+    for pointer in [path_address, marker_address, 0] {
+        body.extend(pointer.to_le_bytes());
+    }
+    let total = HEADERS + body.len() as u32;
+    let mut elf = vec![0x7f, b'E', b'L', b'F', 1, 1, 1, 0];
+    elf.resize(16, 0);
+    elf.extend(2u16.to_le_bytes()); // ET_EXEC
+    elf.extend(3u16.to_le_bytes()); // EM_386
+    elf.extend(1u32.to_le_bytes());
+    elf.extend((BASE + HEADERS).to_le_bytes()); // entry
+    elf.extend(52u32.to_le_bytes()); // program headers
+    elf.extend(0u32.to_le_bytes()); // no section headers
+    elf.extend(0u32.to_le_bytes());
+    elf.extend(52u16.to_le_bytes());
+    elf.extend(32u16.to_le_bytes());
+    elf.extend(1u16.to_le_bytes());
+    elf.extend([0, 0, 0, 0, 0, 0]);
+    elf.extend(1u32.to_le_bytes()); // PT_LOAD
+    elf.extend(0u32.to_le_bytes());
+    elf.extend(BASE.to_le_bytes());
+    elf.extend(BASE.to_le_bytes());
+    elf.extend(total.to_le_bytes());
+    elf.extend(total.to_le_bytes());
+    elf.extend(5u32.to_le_bytes()); // R+X
+    elf.extend(0x1000u32.to_le_bytes());
+    elf.extend(body);
+    elf
+}
+
+#[test]
+fn execs_by_32_bit_callers_are_seen() {
+    if skip_unless_root("execs_by_32_bit_callers_are_seen") {
+        return;
+    }
+    let directory = temp_dir("execsnoop-compat");
+    let marker = format!("compat-{}", std::process::id());
+    let program = directory.join("exec32");
+    std::fs::write(&program, compat_exec_program(&marker)).expect("write the i386 program");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    // Without 32-bit support in this kernel the program cannot run at all: nothing to test.
+    match Command::new(&program).status() {
+        Ok(status) if status.success() => {}
+        other => {
+            eprintln!("skipping execs_by_32_bit_callers_are_seen: the i386 program does not run here ({other:?})");
+            return;
+        }
+    }
+    let our_pid = std::process::id().to_string();
+    let mut tracer = Execsnoop::start(&["--ppid", &our_pid], &directory, "compat");
+    let status = Command::new(&program).status().expect("exec32 runs");
+    assert!(status.success(), "/bin/true ran from the 32-bit exec");
+    let output = String::from_utf8_lossy(&tracer.stop()).into_owned();
+    let lines = lines_with(&output, &marker);
+    // The syscall tracepoints never fire for 32-bit syscalls: this line comes from
+    // sched_process_exec alone.
+    assert_eq!(
+        lines.len(),
+        1,
+        "one line for the 32-bit caller's exec in:\n{output}"
+    );
+    assert!(
+        lines[0].ends_with(&format!("/bin/true {marker}")),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].split_whitespace().any(|field| field == "true"),
+        "{}",
+        lines[0]
+    );
+}
+
+/// Restores `/proc/sys/kernel/core_pattern` however the test ends.
+struct CorePatternGuard(String);
+
+impl Drop for CorePatternGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::write("/proc/sys/kernel/core_pattern", &self.0);
+    }
+}
+
+#[test]
+fn programs_the_kernel_starts_are_seen() {
+    if skip_unless_root("programs_the_kernel_starts_are_seen") {
+        return;
+    }
+    let directory = temp_dir("execsnoop-kernel");
+    let marker = format!("kexec-{}", std::process::id());
+    let Ok(old_pattern) = std::fs::read_to_string("/proc/sys/kernel/core_pattern") else {
+        eprintln!("skipping programs_the_kernel_starts_are_seen: no core_pattern");
+        return;
+    };
+    let _guard = CorePatternGuard(old_pattern.trim_end().to_string());
+    // A crash with a piped core pattern makes the kernel start the pipe's program itself
+    // (call_usermodehelper): no exec syscall is involved.
+    let helper = directory.join("core-helper");
+    std::fs::write(&helper, "#!/bin/sh\ncat >/dev/null\n").expect("write helper");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    if std::fs::write(
+        "/proc/sys/kernel/core_pattern",
+        format!("|{} {marker}", helper.display()),
+    )
+    .is_err()
+    {
+        eprintln!("skipping programs_the_kernel_starts_are_seen: core_pattern is read-only");
+        return;
+    }
+    let mut tracer = Execsnoop::start(&["-n", "core-helper"], &directory, "kernel");
+    let _ = Command::new("/bin/sh")
+        .args(["-c", "ulimit -c unlimited; kill -SEGV $$"])
+        .status();
+    std::thread::sleep(Duration::from_millis(500));
+    let output = String::from_utf8_lossy(&tracer.stop()).into_owned();
+    let lines = lines_with(&output, &marker);
+    assert_eq!(lines.len(), 1, "one line for the core helper in:\n{output}");
+    assert!(
+        lines[0].contains(&format!("{} {marker}", helper.display())),
+        "{}",
+        lines[0]
     );
 }

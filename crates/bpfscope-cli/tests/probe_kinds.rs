@@ -288,3 +288,230 @@ fn unsafe_functions_need_the_unsafe_flag() {
     ]);
     assert_eq!(code, 0, "{stderr}");
 }
+
+/// perl's `syscall()` calls libc's `syscall(number, a1, ..., a7)`: eight integer arguments, of
+/// which the last two are on the stack at the uprobe, and the kernel's `do_futex(uaddr, op, val,
+/// timeout, uaddr2, val2, val3)` then gets `val3` (23130) as its seventh, stacked argument.
+/// Op 138 is FUTEX_WAKE_BITSET | FUTEX_PRIVATE_FLAG: it wakes nobody and touches no memory.
+const PERL_FUTEX_COMMAND: &str = "perl -e 'syscall(202, 4096, 138, 1, 0, 0, 23130, 119)'";
+
+fn perl_available() -> bool {
+    Command::new("perl")
+        .args(["-e", "1"])
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+#[test]
+fn uprobe_reads_stack_arguments() {
+    if skip_unless_root("uprobe_reads_stack_arguments") {
+        return;
+    }
+    if !perl_available() {
+        eprintln!("skipping uprobe_reads_stack_arguments: perl is not installed");
+        return;
+    }
+    let script = r#"uprobe:libc:syscall /comm == "perl" && arg0 == 202/ {
+        printf("stacked %d %d registers %d %d\n", arg6, arg7, arg1, arg2); }"#;
+    let (code, stdout, stderr) = run(&["-e", script, "-c", PERL_FUTEX_COMMAND]);
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stdout
+            .lines()
+            .any(|line| line == "stacked 23130 119 registers 4096 138"),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+}
+
+#[test]
+fn kprobe_reads_stack_arguments() {
+    if skip_unless_root("kprobe_reads_stack_arguments") {
+        return;
+    }
+    if !perl_available() {
+        eprintln!("skipping kprobe_reads_stack_arguments: perl is not installed");
+        return;
+    }
+    let script = r#"kprobe:do_futex /comm == "perl" && arg1 == 138/ {
+        printf("val3 %d op %d\n", arg6, arg1); exit(); }"#;
+    let (code, stdout, stderr) = run(&["-e", script, "-c", PERL_FUTEX_COMMAND]);
+    if kernel_has_kprobes() {
+        assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+        assert!(
+            stdout.lines().any(|line| line == "val3 23130 op 138"),
+            "stdout: {stdout}\nstderr: {stderr}"
+        );
+        // At the return the stacked arguments may be gone: refused with the reason.
+        let (code, _, stderr) = run(&[
+            "--dry-run",
+            "-e",
+            r#"kretprobe:do_futex { printf("%d\n", arg6); }"#,
+        ]);
+        assert_eq!(code, 1, "{stderr}");
+        assert!(
+            stderr.contains("return probes can read only arg0..arg5"),
+            "{stderr}"
+        );
+    } else {
+        assert_eq!(code, 1, "stdout: {stdout}\nstderr: {stderr}");
+        assert!(
+            stderr.contains("kprobe probes are not available on this kernel"),
+            "{stderr}"
+        );
+    }
+}
+
+/// Lines of `bpftool link show` (run as the `-c` command while the probes are attached) that
+/// are kprobe_multi links; None without bpftool.
+fn kprobe_multi_links_while(script: &str) -> Option<(usize, String, String)> {
+    let bpftool_works = Command::new("bpftool")
+        .arg("version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !bpftool_works {
+        return None;
+    }
+    let (code, stdout, stderr) = run(&["-e", script, "-c", "bpftool link show"]);
+    assert_eq!(code, 0, "{script}\nstdout: {stdout}\nstderr: {stderr}");
+    let links = stdout
+        .lines()
+        .filter(|line| line.contains(": kprobe_multi"))
+        .count();
+    Some((links, stdout, stderr))
+}
+
+#[test]
+fn wildcard_kprobes_name_the_function_that_fired() {
+    if skip_unless_root("wildcard_kprobes_name_the_function_that_fired") {
+        return;
+    }
+    // Identical programs (here `func` is read from the instruction pointer) share one
+    // kprobe_multi link where the kernel has them (6.12), one kprobe each elsewhere (6.1).
+    kernel_function_probe(
+        r#"kprobe:vfs_rea* { @[func] = count(); }"#,
+        "kprobe",
+        kernel_has_kprobes(),
+        "@[vfs_read]: ",
+    );
+    // Return probes compile each function's name in: one program per function, still named.
+    kernel_function_probe(
+        r#"kretprobe:vfs_rea* /retval > 0/ { @[func] = count(); }"#,
+        "kretprobe",
+        kernel_has_kprobes(),
+        "@[vfs_read]: ",
+    );
+    if !kernel_has_kprobes() {
+        return;
+    }
+    let Some((links, stdout, stderr)) =
+        kprobe_multi_links_while(r#"kprobe:vfs_rea*, kretprobe:vfs_rea* { @ = count(); }"#)
+    else {
+        eprintln!("not counting kprobe_multi links: bpftool is not installed");
+        return;
+    };
+    let expected = match std::env::var("BPFSCOPE_VM_SERIES").as_deref() {
+        // 6.1 has no CONFIG_FPROBE: the per-function fallback.
+        Ok("6.1") => 0,
+        // One link for the entry probes, one for the return probes.
+        Ok("6.12") => 2,
+        _ => return,
+    };
+    assert_eq!(links, expected, "stdout: {stdout}\nstderr: {stderr}");
+}
+
+#[test]
+fn usdt_wildcards_attach_every_matching_probe() {
+    if skip_unless_root("usdt_wildcards_attach_every_matching_probe") {
+        return;
+    }
+    let binary = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../bpfscope-probes/test_data/elf/usdt_sample"
+    );
+    let command = format!("{binary} abcdef");
+    let fired = |pattern: &str| -> Vec<String> {
+        let script = format!(r#"usdt:{binary}:{pattern} {{ @[probe] = count(); }}"#);
+        let (code, stdout, stderr) = run(&["-e", &script, "-c", &command]);
+        assert_eq!(code, 0, "{script}\nstdout: {stdout}\nstderr: {stderr}");
+        // Keys are `usdt:PATH:PROVIDER:NAME`: keep `PROVIDER:NAME`.
+        let mut names: Vec<String> = stdout
+            .lines()
+            .filter_map(|line| line.strip_prefix("@[usdt:")?.split_once("]: "))
+            .filter_map(|(probe, _)| {
+                let mut parts = probe.rsplitn(3, ':');
+                let name = parts.next()?;
+                let provider = parts.next()?;
+                Some(format!("{provider}:{name}"))
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        fired("sample:*"),
+        ["sample:add_entry", "sample:helper", "sample:request__start"]
+    );
+    assert_eq!(
+        fired("*"),
+        [
+            "other:tick",
+            "sample:add_entry",
+            "sample:helper",
+            "sample:request__start"
+        ]
+    );
+    assert_eq!(fired("*:t?ck"), ["other:tick"]);
+    let (code, _, stderr) = run(&["--dry-run", "-e", &format!("usdt:{binary}:nope:* {{ }}")]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("no USDT probe 'nope:*'"), "{stderr}");
+}
+
+#[test]
+fn fentry_and_fexit_on_a_module_function() {
+    if skip_unless_root("fentry_and_fexit_on_a_module_function") {
+        return;
+    }
+    // The guests' root file system is an overlay, so the overlay module is loaded there and
+    // `cat` reads through its ovl_read_iter.
+    if !Path::new("/sys/kernel/btf/overlay").exists() {
+        assert!(
+            !kernel_must_have_fentry(),
+            "the test guest should have the overlay module loaded"
+        );
+        eprintln!(
+            "skipping fentry_and_fexit_on_a_module_function: the overlay module is not loaded here"
+        );
+        return;
+    }
+    let entry = r#"fentry:overlay:ovl_read_iter /comm == "cat"/ {
+        printf("count %d %s\n", args.iter->count, func); exit(); }"#;
+    let exit = r#"fexit:overlay:ovl_read_iter /comm == "cat" && retval > 0/ {
+        printf("returned %d\n", retval); exit(); }"#;
+    for (script, label) in [(entry, "count "), (exit, "returned ")] {
+        let (code, stdout, stderr) = run(&["-e", script, "-c", "cat /etc/hostname"]);
+        if code == 0 || kernel_must_have_fentry() {
+            assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+            assert!(
+                numbers_after(&stdout, label).iter().any(|value| *value > 0),
+                "{script}\nstdout: {stdout}\nstderr: {stderr}"
+            );
+        } else {
+            assert_eq!(code, 1, "stdout: {stdout}\nstderr: {stderr}");
+            assert!(
+                stderr.contains("probes are not available on this kernel"),
+                "{stderr}"
+            );
+        }
+    }
+    if kernel_must_have_fentry() {
+        assert!(run(&["-e", entry, "-c", "cat /etc/hostname"])
+            .1
+            .contains(" ovl_read_iter"));
+        let (code, _, stderr) = run(&["--dry-run", "-e", "fentry:overlay:no_such_function { }"]);
+        assert_eq!(code, 1, "{stderr}");
+        assert!(
+            stderr.contains("module 'overlay' has no function 'no_such_function'"),
+            "{stderr}"
+        );
+    }
+}

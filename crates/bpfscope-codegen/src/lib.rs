@@ -51,6 +51,7 @@ pub fn compile(
     let mut diagnostics = Vec::new();
     let mut programs = Vec::new();
     let mut scratch_bytes = 0u32;
+    let mut big_buffer_bytes = 0u32;
     for probe in &program.probes {
         let lowered = match lower::Lowering::lower(program, probe, options) {
             Ok(lowered) => lowered,
@@ -65,6 +66,7 @@ pub fn compile(
             }
         };
         scratch_bytes = scratch_bytes.max(lowered.scratch_bytes);
+        big_buffer_bytes = big_buffer_bytes.max(lowered.big_buffer_bytes);
         match link_functions(&lowered) {
             Ok(linked) => programs.push(ProgramSpec {
                 probe_name: probe.probe_name.clone(),
@@ -88,7 +90,16 @@ pub fn compile(
         .resources
         .maps
         .iter()
-        .map(|map| map.value_size().max(map.key_size()))
+        .map(|map| {
+            // `argv()` values are never initialised from `.zero` (their header says how much
+            // is valid), and would not fit a per-CPU value.
+            let argv_value = matches!(
+                map.value,
+                bpfscope_check::MapValueKind::Plain(bpfscope_check::Type::Argv { .. })
+            );
+            let value_size = if argv_value { 8 } else { map.value_size() };
+            value_size.max(map.key_size())
+        })
         .max()
         .unwrap_or(8);
     // The order is fixed: the internal maps at the indices `maps` names, then the script's
@@ -102,9 +113,10 @@ pub fn compile(
         maps::dropped_updates_spec(
             (bpfscope_check::FIRST_SCRIPT_MAP_INDEX + program.resources.maps.len()) as u32,
         ),
+        maps::big_buffer_spec(big_buffer_bytes, options.possible_cpus),
     ];
     debug_assert_eq!(maps.len(), bpfscope_check::FIRST_SCRIPT_MAP_INDEX);
-    maps.extend(program.resources.maps.iter().map(|map| map.spec()));
+    maps.extend(program.resources.maps.iter().map(maps::script_map_spec));
     Ok(CompiledProgram {
         programs,
         maps,

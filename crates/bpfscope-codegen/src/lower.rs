@@ -3,13 +3,13 @@
 use crate::context;
 use crate::ir::{Base, CallArg, IrBuilder, IrInsn, Label, Operand, VReg, Width};
 use crate::maps::{
-    DROPPED_UPDATES_MAP_INDEX, GLOBALS_MAP_INDEX, LOST_MAP_INDEX, RINGBUF_MAP_INDEX,
-    SCRATCH_MAP_INDEX, ZERO_MAP_INDEX,
+    BIGBUF_MAP_INDEX, DROPPED_UPDATES_MAP_INDEX, GLOBALS_MAP_INDEX, LOST_MAP_INDEX,
+    RINGBUF_MAP_INDEX, SCRATCH_MAP_INDEX, ZERO_MAP_INDEX,
 };
 use crate::CodegenOptions;
 use bpfscope_bpf::helpers::{self, Helper};
 use bpfscope_bpf::insn::*;
-use bpfscope_bpf::{Action, GlobalSlot};
+use bpfscope_bpf::{Action, GlobalSlot, ValueType};
 use bpfscope_check::typed::*;
 use bpfscope_check::{
     lhist_buckets, AddressSpace, Aggregation, ScriptMap, Type, FIRST_SCRIPT_MAP_INDEX, HIST_BUCKETS,
@@ -76,11 +76,30 @@ const FRAME_BUDGET_WITH_CALLBACKS: u32 = 192;
 /// Stack a callback keeps for its own slots (the rest goes to the scratch map).
 const CALLBACK_FRAME_BUDGET: u32 = 96;
 
+/// Where the `argv()` header is in a value that ends with one: the value itself, or the last
+/// member of a tuple or record (the checker puts nothing after an `argv()`).
+fn trailing_argv_offset(ty: &ValueType) -> Option<u32> {
+    match ty {
+        ValueType::Argv { .. } => Some(0),
+        ValueType::Tuple(fields) => {
+            let (offset, last) = fields.last()?;
+            Some(offset + trailing_argv_offset(last)?)
+        }
+        ValueType::Record { fields, .. } => {
+            let last = fields.last()?;
+            Some(last.offset + trailing_argv_offset(&last.ty)?)
+        }
+        _ => None,
+    }
+}
+
 /// The result of lowering one probe.
 pub struct LoweredProbe {
     pub insns: Vec<IrInsn>,
     pub frame_bytes: u32,
     pub scratch_bytes: u32,
+    /// Bytes of the per-CPU big buffer (`.bigbuf`) the probe uses for `argv()` records.
+    pub big_buffer_bytes: u32,
     /// The probe's callbacks, numbered as `CallArg::Function` refers to them.
     pub functions: Vec<LoweredFunction>,
 }
@@ -138,6 +157,8 @@ pub struct Lowering<'a> {
     scratch_bytes: u32,
     /// The most scratch-map bytes ever in use.
     scratch_peak: u32,
+    /// The largest record or value built in the big buffer (`argv()`), 0 if none.
+    big_buffer_bytes: u32,
     variables: Vec<VariableStorage>,
     /// (continue target, break target) of the enclosing loops.
     loops: Vec<(Label, Label)>,
@@ -173,6 +194,7 @@ impl<'a> Lowering<'a> {
             scratch_base,
             scratch_bytes: 0,
             scratch_peak: 0,
+            big_buffer_bytes: 0,
             variables: Vec::new(),
             loops: Vec::new(),
             exit_label,
@@ -222,6 +244,7 @@ impl<'a> Lowering<'a> {
             insns,
             frame_bytes: lowering.frame_bytes.max(lowering.frame_peak),
             scratch_bytes: lowering.scratch_bytes.max(lowering.scratch_peak),
+            big_buffer_bytes: lowering.big_buffer_bytes,
             functions: lowering.functions.into_iter().flatten().collect(),
         })
     }
@@ -274,6 +297,7 @@ impl<'a> Lowering<'a> {
             scratch_base,
             scratch_bytes: scratch_start,
             scratch_peak: scratch_start,
+            big_buffer_bytes: 0,
             variables,
             loops: Vec::new(),
             exit_label,
@@ -339,6 +363,7 @@ impl<'a> Lowering<'a> {
         self.scratch_bytes = self
             .scratch_bytes
             .max(child.scratch_bytes.max(child.scratch_peak));
+        self.big_buffer_bytes = self.big_buffer_bytes.max(child.big_buffer_bytes);
         self.errors.append(&mut child.errors);
         self.functions = std::mem::take(&mut child.functions);
         LoweredFunction {
@@ -378,15 +403,28 @@ impl<'a> Lowering<'a> {
                 (storage.place.at(key_offset), storage.place.at(value_offset))
             }
         };
-        let key_place = Place {
-            base: Base::Reg(key),
-            offset: 0,
-        };
-        self.copy(key_place, key_destination, script_map.key_size());
         let value_place = Place {
             base: Base::Reg(value),
             offset: 0,
         };
+        if let Some((exists_offset, per_cpu)) = self.keyless_array(map) {
+            // The array's one entry is visited even when unset: skip it then (the body is not
+            // run, as for an empty hash). Its key is a u32 index; the script sees a zero u64.
+            let set = if per_cpu {
+                self.keyless_is_set(map, exists_offset, per_cpu)
+            } else {
+                self.load_place(Width::B8, value_place.at(exists_offset))
+            };
+            let exit = self.exit_label;
+            self.builder.branch(BPF_JEQ, set, Operand::Imm(0), exit);
+            self.store_place(Width::B8, key_destination, Operand::Imm(0));
+        } else {
+            let key_place = Place {
+                base: Base::Reg(key),
+                offset: 0,
+            };
+            self.copy(key_place, key_destination, script_map.key_size());
+        }
         match &script_map.value {
             MapValueKind::Plain(ty) if !ty.is_scalar() => {
                 self.copy(value_place, value_destination, script_map.value_size());
@@ -486,6 +524,10 @@ impl<'a> Lowering<'a> {
     /// `len(@map)`: `bpf_for_each_map_elem` with a callback that does nothing returns how
     /// many entries it visited.
     fn map_length(&mut self, map: usize, span: Span) -> VReg {
+        if let Some((exists_offset, per_cpu)) = self.keyless_array(map) {
+            // An array always has its one entry: count it only when set.
+            return self.keyless_is_set(map, exists_offset, per_cpu);
+        }
         let function = self.functions.len() as u32;
         self.functions.push(Some(LoweredFunction {
             insns: vec![IrInsn::Exit { value: 0 }],
@@ -715,13 +757,7 @@ impl<'a> Lowering<'a> {
                 aggregation,
                 value,
             } => self.map_aggregate(*map, keys, *aggregation, value.as_ref()),
-            TypedStatementKind::MapDelete { map, keys } => {
-                let key = self.map_key(*map, keys);
-                self.builder.call_discarding(
-                    helpers::MAP_DELETE_ELEM,
-                    vec![CallArg::Map(FIRST_SCRIPT_MAP_INDEX + *map), key.call_arg()],
-                );
-            }
+            TypedStatementKind::MapDelete { map, keys } => self.map_delete(*map, keys),
             TypedStatementKind::Break | TypedStatementKind::Continue => {
                 let is_break = matches!(statement.kind, TypedStatementKind::Break);
                 let Some(&(head, end)) = self.loops.last() else {
@@ -1321,7 +1357,22 @@ impl<'a> Lowering<'a> {
             .unwrap_or(8)
             .max(8);
         let skip = self.builder.label();
-        let record = self.reserve(size, action_id, skip);
+        let argv_offset = fields
+            .iter()
+            .find_map(|field| trailing_argv_offset(&field.ty).map(|offset| field.offset + offset));
+        let record = match argv_offset {
+            Some(_) => {
+                let record = self.big_buffer(size, skip);
+                self.builder.store(
+                    Width::B8,
+                    Base::Reg(record),
+                    0,
+                    Operand::Imm(action_id as i32),
+                );
+                record
+            }
+            None => self.reserve(size, action_id, skip),
+        };
         for (field, value) in fields.iter().zip(values) {
             let place = Place {
                 base: Base::Reg(record),
@@ -1334,8 +1385,277 @@ impl<'a> Lowering<'a> {
                 self.aggregate_into(value, place, field.ty.size());
             }
         }
-        self.submit(record);
+        match argv_offset {
+            Some(argv_offset) => self.output_argv_record(record, argv_offset, size),
+            None => self.submit(record),
+        }
         self.builder.place(skip);
+    }
+
+    /// This CPU's entry of `.bigbuf`, for a record or value of `size` bytes (programs do not
+    /// migrate while they run); jumps to `skip` if it cannot be found.
+    fn big_buffer(&mut self, size: u32, skip: Label) -> VReg {
+        self.big_buffer_bytes = self.big_buffer_bytes.max(size);
+        let cpu = self.call(helpers::GET_SMP_PROCESSOR_ID, vec![]);
+        let key = self.stack_slot();
+        self.builder
+            .store(Width::B8, Base::Frame, key, Operand::Reg(cpu));
+        let entry = self.call(
+            helpers::MAP_LOOKUP_ELEM,
+            vec![CallArg::Map(BIGBUF_MAP_INDEX), CallArg::FrameAddress(key)],
+        );
+        self.builder.branch(BPF_JEQ, entry, Operand::Imm(0), skip);
+        entry
+    }
+
+    /// Sends a record built in the big buffer as far as its `argv()` bytes go (the argv field
+    /// is last), so a short command line costs a short record however large the limit.
+    fn output_argv_record(&mut self, record: VReg, argv_offset: u32, size: u32) {
+        let length = self
+            .builder
+            .load(Width::B4, Base::Reg(record), argv_offset as i16);
+        let header = (argv_offset + bpfscope_bpf::ARGV_HEADER_BYTES) as i32;
+        self.builder.alu(BPF_ADD, length, Operand::Imm(header));
+        let within = self.builder.label();
+        self.builder
+            .branch(BPF_JLE, length, Operand::Imm(size as i32), within);
+        self.builder.push(IrInsn::Move {
+            dst: length,
+            src: Operand::Imm(size as i32),
+        });
+        self.builder.place(within);
+        let flags = i64::from(self.options.submit_flags);
+        let status = self.call(
+            helpers::RINGBUF_OUTPUT,
+            vec![
+                CallArg::Map(RINGBUF_MAP_INDEX),
+                CallArg::Reg(record),
+                CallArg::Reg(length),
+                CallArg::Imm(flags),
+            ],
+        );
+        let sent = self.builder.label();
+        self.builder.branch(BPF_JEQ, status, Operand::Imm(0), sent);
+        self.count_lost();
+        self.builder.place(sent);
+    }
+
+    /// `argv(array)`: the strings of a NULL-terminated user or kernel `char **`, one after
+    /// another with their NULs, in at most half of `capacity` bytes: the other half is slack
+    /// that lets the verifier accept a read at any offset below the half. Everything the loop
+    /// needs from one round to the next lives in stack slots (registers are not kept across
+    /// a loop's back edge).
+    fn array_argv_into(
+        &mut self,
+        array: &TypedExpr,
+        space: AddressSpace,
+        max_args: u32,
+        destination: Place,
+        capacity: u32,
+    ) {
+        let limit = (capacity / 2).max(1);
+        self.store_place(Width::B8, destination, Operand::Imm(0));
+        let array_pointer = self.scalar(array);
+        let array_slot = self.stack_slot();
+        self.builder.store(
+            Width::B8,
+            Base::Frame,
+            array_slot,
+            Operand::Reg(array_pointer),
+        );
+        let item_slot = self.stack_slot();
+        let offset_slot = self.stack_slot();
+        let index_slot = self.stack_slot();
+        let byte_slot = self.stack_slot();
+        for slot in [offset_slot, index_slot] {
+            self.builder
+                .store(Width::B8, Base::Frame, slot, Operand::Imm(0));
+        }
+        let head = self.builder.label();
+        let after_loop = self.builder.label();
+        let cut = self.builder.label();
+        let done = self.builder.label();
+        self.builder.place(head);
+        let index = self.builder.load(Width::B8, Base::Frame, index_slot);
+        self.builder
+            .branch(BPF_JGE, index, Operand::Imm(max_args as i32), after_loop);
+        let element = self.builder.load(Width::B8, Base::Frame, array_slot);
+        self.builder.alu(BPF_LSH, index, Operand::Imm(3));
+        self.builder.alu(BPF_ADD, element, Operand::Reg(index));
+        let status = self.call(
+            Self::read_helper(space, false),
+            vec![
+                CallArg::FrameAddress(item_slot),
+                CallArg::Imm(8),
+                CallArg::Reg(element),
+            ],
+        );
+        self.builder.branch(BPF_JNE, status, Operand::Imm(0), done);
+        let item = self.builder.load(Width::B8, Base::Frame, item_slot);
+        self.builder.branch(BPF_JEQ, item, Operand::Imm(0), done);
+        let offset = self.builder.load(Width::B8, Base::Frame, offset_slot);
+        self.builder
+            .branch(BPF_JGE, offset, Operand::Imm(limit as i32), cut);
+        let at = self.place_pointer(destination);
+        self.builder.alu(
+            BPF_ADD,
+            at,
+            Operand::Imm(bpfscope_bpf::ARGV_HEADER_BYTES as i32),
+        );
+        let masked = self.builder.copy(offset);
+        self.builder
+            .alu(BPF_AND, masked, Operand::Imm(limit as i32 - 1));
+        self.builder.alu(BPF_ADD, at, Operand::Reg(masked));
+        let room = self.builder.constant(i64::from(limit));
+        self.builder.alu(BPF_SUB, room, Operand::Reg(offset));
+        let copied = self.call(
+            Self::read_helper(space, true),
+            vec![CallArg::Reg(at), CallArg::Reg(room), CallArg::Reg(item)],
+        );
+        // The count includes the NUL; a string that cannot be read ends the list.
+        self.builder.branch(BPF_JSLE, copied, Operand::Imm(0), done);
+        let offset = self.builder.load(Width::B8, Base::Frame, offset_slot);
+        let next_offset = self.builder.copy(offset);
+        self.builder.alu(BPF_ADD, next_offset, Operand::Reg(copied));
+        self.builder.store(
+            Width::B8,
+            Base::Frame,
+            offset_slot,
+            Operand::Reg(next_offset),
+        );
+        let fitted = self.builder.label();
+        self.builder
+            .branch(BPF_JLT, next_offset, Operand::Imm(limit as i32), fitted);
+        // The string filled the rest: it was cut unless its own last byte was the NUL.
+        let item = self.builder.load(Width::B8, Base::Frame, item_slot);
+        self.builder.alu(BPF_ADD, item, Operand::Reg(copied));
+        self.builder.alu(BPF_SUB, item, Operand::Imm(1));
+        self.builder
+            .store(Width::B8, Base::Frame, byte_slot, Operand::Imm(0));
+        self.builder.call_discarding(
+            Self::read_helper(space, false),
+            vec![
+                CallArg::FrameAddress(byte_slot),
+                CallArg::Imm(1),
+                CallArg::Reg(item),
+            ],
+        );
+        let last_byte = self.builder.load(Width::B1, Base::Frame, byte_slot);
+        self.builder
+            .branch(BPF_JNE, last_byte, Operand::Imm(0), cut);
+        self.builder.place(fitted);
+        let index = self.builder.load(Width::B8, Base::Frame, index_slot);
+        self.builder.alu(BPF_ADD, index, Operand::Imm(1));
+        self.builder
+            .store(Width::B8, Base::Frame, index_slot, Operand::Reg(index));
+        self.builder.jump(head);
+        self.builder.place(after_loop);
+        // Every allowed string was read: one more pointer means some were left out.
+        let element = self.builder.load(Width::B8, Base::Frame, array_slot);
+        let status = self.call(
+            Self::read_helper(space, false),
+            vec![
+                CallArg::FrameAddress(item_slot),
+                CallArg::Imm(8),
+                CallArg::RegPlusOffset(element, (max_args as i32).saturating_mul(8)),
+            ],
+        );
+        self.builder.branch(BPF_JNE, status, Operand::Imm(0), done);
+        let item = self.builder.load(Width::B8, Base::Frame, item_slot);
+        self.builder.branch(BPF_JEQ, item, Operand::Imm(0), done);
+        self.builder.place(cut);
+        self.store_place(
+            Width::B4,
+            destination.at(4),
+            Operand::Imm(bpfscope_bpf::ARGV_MISSING_UNKNOWN as i32),
+        );
+        self.builder.place(done);
+        let offset = self.builder.load(Width::B8, Base::Frame, offset_slot);
+        self.store_place(Width::B4, destination, Operand::Reg(offset));
+    }
+
+    /// `argv()`: the current process's arguments, `mm->arg_start..arg_end`, in one read of at
+    /// most `capacity` bytes. The header says how many bytes were captured and how many did
+    /// not fit; a kernel thread (no `mm`) has none.
+    fn task_argv_into(
+        &mut self,
+        (task_mm_offset, arg_start_offset, arg_end_offset): (u32, u32, u32),
+        destination: Place,
+        capacity: u32,
+    ) {
+        self.store_place(Width::B8, destination, Operand::Imm(0));
+        let done = self.builder.label();
+        let task = self.call(helpers::GET_CURRENT_TASK, vec![]);
+        let slot = self.stack_slot();
+        let status = self.call(
+            helpers::PROBE_READ_KERNEL,
+            vec![
+                CallArg::FrameAddress(slot),
+                CallArg::Imm(8),
+                CallArg::RegPlusOffset(task, task_mm_offset as i32),
+            ],
+        );
+        self.builder.branch(BPF_JNE, status, Operand::Imm(0), done);
+        let mm = self.builder.load(Width::B8, Base::Frame, slot);
+        self.builder.branch(BPF_JEQ, mm, Operand::Imm(0), done);
+        let end_slot = self.stack_slot();
+        let status = self.call(
+            helpers::PROBE_READ_KERNEL,
+            vec![
+                CallArg::FrameAddress(slot),
+                CallArg::Imm(8),
+                CallArg::RegPlusOffset(mm, arg_start_offset as i32),
+            ],
+        );
+        self.builder.branch(BPF_JNE, status, Operand::Imm(0), done);
+        let status = self.call(
+            helpers::PROBE_READ_KERNEL,
+            vec![
+                CallArg::FrameAddress(end_slot),
+                CallArg::Imm(8),
+                CallArg::RegPlusOffset(mm, arg_end_offset as i32),
+            ],
+        );
+        self.builder.branch(BPF_JNE, status, Operand::Imm(0), done);
+        let start = self.builder.load(Width::B8, Base::Frame, slot);
+        let total = self.builder.load(Width::B8, Base::Frame, end_slot);
+        self.builder
+            .branch(BPF_JLE, total, Operand::Reg(start), done);
+        self.builder.alu(BPF_SUB, total, Operand::Reg(start));
+        let captured = self.builder.copy(total);
+        let within = self.builder.label();
+        self.builder
+            .branch(BPF_JLE, captured, Operand::Imm(capacity as i32), within);
+        self.builder.push(IrInsn::Move {
+            dst: captured,
+            src: Operand::Imm(capacity as i32),
+        });
+        self.builder.place(within);
+        let missing = self.builder.copy(total);
+        self.builder.alu(BPF_SUB, missing, Operand::Reg(captured));
+        self.store_place(Width::B4, destination.at(4), Operand::Reg(missing));
+        let data = self.place_pointer(destination);
+        self.builder.alu(
+            BPF_ADD,
+            data,
+            Operand::Imm(bpfscope_bpf::ARGV_HEADER_BYTES as i32),
+        );
+        let status = self.call(
+            helpers::PROBE_READ_USER,
+            vec![
+                CallArg::Reg(data),
+                CallArg::Reg(captured),
+                CallArg::Reg(start),
+            ],
+        );
+        let read = self.builder.label();
+        self.builder.branch(BPF_JEQ, status, Operand::Imm(0), read);
+        // Unreadable (not expected: the kernel just wrote these pages): all of it is missing.
+        self.store_place(Width::B4, destination.at(4), Operand::Reg(total));
+        self.builder.jump(done);
+        self.builder.place(read);
+        self.store_place(Width::B4, destination, Operand::Reg(captured));
+        self.builder.place(done);
     }
 
     fn read_helper(space: AddressSpace, string: bool) -> Helper {
@@ -1966,6 +2286,24 @@ impl<'a> Lowering<'a> {
             TypedExprKind::Builtin(Builtin::Stack { user, depth }) => {
                 self.stack_into(*user, *depth, destination, capacity);
             }
+            TypedExprKind::TaskArgv {
+                task_mm_offset,
+                mm_arg_start_offset,
+                mm_arg_end_offset,
+            } => {
+                let data_capacity = capacity.saturating_sub(bpfscope_bpf::ARGV_HEADER_BYTES);
+                self.task_argv_into(
+                    (*task_mm_offset, *mm_arg_start_offset, *mm_arg_end_offset),
+                    destination,
+                    data_capacity,
+                );
+            }
+            TypedExprKind::ArrayArgv { array, space } => {
+                if let Type::Argv { max_args, .. } = expr.ty {
+                    let data_capacity = capacity.saturating_sub(bpfscope_bpf::ARGV_HEADER_BYTES);
+                    self.array_argv_into(array, *space, max_args, destination, data_capacity);
+                }
+            }
             TypedExprKind::Builtin(Builtin::Comm) => {
                 // get_current_comm needs at least the full 16 bytes to NUL-terminate properly.
                 if capacity >= 16 {
@@ -2114,6 +2452,37 @@ impl<'a> Lowering<'a> {
                         self.aggregate_into(element, place, size);
                     }
                 }
+            }
+            TypedExprKind::MapRead { map, keys } if matches!(expr.ty, Type::Argv { .. }) => {
+                // Only the header needs clearing (nothing captured), and only the captured
+                // bytes need copying.
+                let pointer = self.map_lookup(*map, keys);
+                self.zero_fill_exact(destination, bpfscope_bpf::ARGV_HEADER_BYTES);
+                let done = self.builder.label();
+                self.builder.branch(BPF_JEQ, pointer, Operand::Imm(0), done);
+                let length = self.builder.load(Width::B4, Base::Reg(pointer), 0);
+                self.builder.alu(
+                    BPF_ADD,
+                    length,
+                    Operand::Imm(bpfscope_bpf::ARGV_HEADER_BYTES as i32),
+                );
+                let within = self.builder.label();
+                self.builder
+                    .branch(BPF_JLE, length, Operand::Imm(capacity as i32), within);
+                self.builder.push(IrInsn::Move {
+                    dst: length,
+                    src: Operand::Imm(capacity as i32),
+                });
+                self.builder.place(within);
+                self.builder.call_discarding(
+                    helpers::PROBE_READ_KERNEL,
+                    vec![
+                        destination.call_arg(),
+                        CallArg::Reg(length),
+                        CallArg::Reg(pointer),
+                    ],
+                );
+                self.builder.place(done);
             }
             TypedExprKind::MapRead { map, keys } => {
                 let pointer = self.map_lookup(*map, keys);
@@ -2443,10 +2812,36 @@ impl<'a> Lowering<'a> {
     }
 
     fn map_update(&mut self, map: usize, keys: &[TypedExpr], value: &TypedExpr) {
+        if let Some((exists_offset, _)) = self.keyless_array(map) {
+            self.keyless_update(map, value, exists_offset);
+            return;
+        }
         let Some(size) = self.script_map(map).map(ScriptMap::value_size) else {
             return;
         };
         let key = self.map_key(map, keys);
+        if matches!(value.ty, Type::Argv { .. }) {
+            // Too big for the stack and the scratch map: built in this CPU's big buffer.
+            let skip = self.builder.label();
+            let buffer = self.big_buffer(size, skip);
+            let place = Place {
+                base: Base::Reg(buffer),
+                offset: 0,
+            };
+            self.aggregate_into(value, place, size);
+            let status = self.call(
+                helpers::MAP_UPDATE_ELEM,
+                vec![
+                    CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map),
+                    key.call_arg(),
+                    CallArg::Reg(buffer),
+                    CallArg::Imm(0),
+                ],
+            );
+            self.count_if_map_full(map, status);
+            self.builder.place(skip);
+            return;
+        }
         let place = self.allocate(size);
         if value.ty.is_scalar() {
             let register = self.scalar(value);
@@ -2482,6 +2877,263 @@ impl<'a> Lowering<'a> {
         self.count_if_map_full(map, status);
     }
 
+    /// For a map without keys, stored as a one-entry array: the offset of its "exists" word
+    /// (see `maps::keyless_exists_offset`) and whether it is per-CPU. `None` for hash maps.
+    fn keyless_array(&self, map: usize) -> Option<(u32, bool)> {
+        let script_map = self.script_map(map)?;
+        crate::maps::is_keyless_array(script_map).then(|| {
+            (
+                crate::maps::keyless_exists_offset(script_map),
+                script_map.is_per_cpu(),
+            )
+        })
+    }
+
+    /// Looks up the single entry of a keyless array map (never NULL in practice, but the
+    /// verifier wants the check, which callers do).
+    fn keyless_lookup(&mut self, map: usize) -> VReg {
+        let key = self.zero_key();
+        self.call(
+            helpers::MAP_LOOKUP_ELEM,
+            vec![CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map), key.call_arg()],
+        )
+    }
+
+    /// The value of a keyless array map on each CPU that has one (just the one value for a
+    /// plain array): `each` runs with its pointer; a NULL pointer (past the last CPU) ends.
+    fn for_each_keyless_value(
+        &mut self,
+        map: usize,
+        per_cpu: bool,
+        done: Label,
+        each: &mut dyn FnMut(&mut Self, VReg),
+    ) {
+        let key = self.zero_key();
+        let cpus = if per_cpu {
+            self.options.possible_cpus.clamp(1, 1024)
+        } else {
+            1
+        };
+        for cpu in 0..cpus {
+            let pointer = if per_cpu {
+                self.call(
+                    helpers::MAP_LOOKUP_PERCPU_ELEM,
+                    vec![
+                        CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map),
+                        key.call_arg(),
+                        CallArg::Imm(i64::from(cpu)),
+                    ],
+                )
+            } else {
+                self.call(
+                    helpers::MAP_LOOKUP_ELEM,
+                    vec![CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map), key.call_arg()],
+                )
+            };
+            self.builder.branch(BPF_JEQ, pointer, Operand::Imm(0), done);
+            each(self, pointer);
+        }
+    }
+
+    /// 1 when a keyless array map has been set (on any CPU, for per-CPU maps), else 0: what
+    /// "the key exists" means for it.
+    fn keyless_is_set(&mut self, map: usize, exists_offset: u32, per_cpu: bool) -> VReg {
+        let result = self.builder.constant(0);
+        let done = self.builder.label();
+        self.for_each_keyless_value(map, per_cpu, done, &mut |lowering, pointer| {
+            let word = lowering.load_place(
+                Width::B8,
+                Place {
+                    base: Base::Reg(pointer),
+                    offset: exists_offset as i32,
+                },
+            );
+            let unset = lowering.builder.label();
+            lowering
+                .builder
+                .branch(BPF_JEQ, word, Operand::Imm(0), unset);
+            lowering.builder.push(IrInsn::Move {
+                dst: result,
+                src: Operand::Imm(1),
+            });
+            lowering.builder.jump(done);
+            lowering.builder.place(unset);
+        });
+        self.builder.place(done);
+        result
+    }
+
+    /// `delete(@x)` of a keyless array map: an array entry cannot go away, so its value and
+    /// "exists" word become zero on every CPU (the unset state).
+    fn keyless_clear(&mut self, map: usize, exists_offset: u32, per_cpu: bool) {
+        let done = self.builder.label();
+        self.for_each_keyless_value(map, per_cpu, done, &mut |lowering, pointer| {
+            let value = Place {
+                base: Base::Reg(pointer),
+                offset: 0,
+            };
+            lowering.zero_fill_exact(value, exists_offset);
+            lowering.store_place(Width::B8, value.at(exists_offset), Operand::Imm(0));
+        });
+        self.builder.place(done);
+    }
+
+    /// `delete(@map[key])`, or `delete(@x)` of a map without keys.
+    fn map_delete(&mut self, map: usize, keys: &[TypedExpr]) {
+        if let Some((exists_offset, per_cpu)) = self.keyless_array(map) {
+            self.keyless_clear(map, exists_offset, per_cpu);
+            return;
+        }
+        let key = self.map_key(map, keys);
+        self.builder.call_discarding(
+            helpers::MAP_DELETE_ELEM,
+            vec![CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map), key.call_arg()],
+        );
+    }
+
+    /// `@x = value` for a map without keys: a scalar is stored straight into the array entry
+    /// (an inlined lookup, no update helper); a bigger value is built in memory with its
+    /// "exists" word and written by `bpf_map_update_elem`.
+    fn keyless_update(&mut self, map: usize, value: &TypedExpr, exists_offset: u32) {
+        let Some(size) = self.script_map(map).map(ScriptMap::value_size) else {
+            return;
+        };
+        if value.ty.is_scalar() {
+            let register = self.scalar(value);
+            let pointer = self.keyless_lookup(map);
+            let done = self.builder.label();
+            self.builder.branch(BPF_JEQ, pointer, Operand::Imm(0), done);
+            let entry = Place {
+                base: Base::Reg(pointer),
+                offset: 0,
+            };
+            self.store_place(Width::B8, entry, Operand::Reg(register));
+            self.store_place(Width::B8, entry.at(exists_offset), Operand::Imm(1));
+            self.builder.place(done);
+            return;
+        }
+        let place = self.allocate(exists_offset + 8);
+        if exists_offset > size {
+            // The padding before the word is part of the value the helper copies.
+            self.zero_fill_exact(place.at(size), exists_offset - size);
+        }
+        self.aggregate_into(value, place, size);
+        self.store_place(Width::B8, place.at(exists_offset), Operand::Imm(1));
+        let key = self.zero_key();
+        self.builder.call_discarding(
+            helpers::MAP_UPDATE_ELEM,
+            vec![
+                CallArg::Map(FIRST_SCRIPT_MAP_INDEX + map),
+                key.call_arg(),
+                place.call_arg(),
+                CallArg::Imm(0),
+            ],
+        );
+    }
+
+    /// An aggregation into a map without keys: one (inlined) lookup of the array entry, the
+    /// update in place, and the "exists" word set. `@ = count()` is lookup, load, add 1, store.
+    fn keyless_aggregate(
+        &mut self,
+        map: usize,
+        aggregation: Aggregation,
+        value: Option<&TypedExpr>,
+        exists_offset: u32,
+    ) {
+        let signed = value.is_some_and(|value| value.ty.is_signed());
+        let amount = value.map(|value| self.scalar(value));
+        let amount_operand = amount.map(Operand::Reg).unwrap_or(Operand::Imm(1));
+        let bucket = match (aggregation, amount) {
+            (Aggregation::Lhist { min, max, step }, Some(amount)) => Some((
+                self.lhist_bucket(amount, min, max, step),
+                lhist_buckets(min, max, step),
+            )),
+            (Aggregation::Hist, Some(amount)) => Some((self.hist_bucket(amount), HIST_BUCKETS)),
+            _ => None,
+        };
+        let pointer = self.keyless_lookup(map);
+        let done = self.builder.label();
+        let mark = self.builder.label();
+        self.builder.branch(BPF_JEQ, pointer, Operand::Imm(0), done);
+        match aggregation {
+            Aggregation::Count | Aggregation::Sum | Aggregation::Avg | Aggregation::Stats => {
+                // Count/Sum: [total]; Avg/Stats: [count, total]. Per-CPU, so no atomics needed.
+                let with_count = matches!(aggregation, Aggregation::Avg | Aggregation::Stats);
+                let total_offset: i16 = if with_count { 8 } else { 0 };
+                let total = self
+                    .builder
+                    .load(Width::B8, Base::Reg(pointer), total_offset);
+                self.builder.alu(BPF_ADD, total, amount_operand);
+                self.builder.store(
+                    Width::B8,
+                    Base::Reg(pointer),
+                    total_offset,
+                    Operand::Reg(total),
+                );
+                if with_count {
+                    let count = self.builder.load(Width::B8, Base::Reg(pointer), 0);
+                    self.builder.alu(BPF_ADD, count, Operand::Imm(1));
+                    self.builder
+                        .store(Width::B8, Base::Reg(pointer), 0, Operand::Reg(count));
+                }
+            }
+            Aggregation::Min | Aggregation::Max => {
+                // [value, set flag]: the flag says whether this CPU has a value yet. (The
+                // checker always gives min/max a value; 1 stands in otherwise, as for count.)
+                let amount = amount.unwrap_or_else(|| self.builder.constant(1));
+                let write = self.builder.label();
+                let set = self.builder.load(Width::B8, Base::Reg(pointer), 8);
+                self.builder.branch(BPF_JEQ, set, Operand::Imm(0), write);
+                let current = self.builder.load(Width::B8, Base::Reg(pointer), 0);
+                let keep = match (aggregation, signed) {
+                    (Aggregation::Min, true) => BPF_JSGE,
+                    (Aggregation::Min, false) => BPF_JGE,
+                    (_, true) => BPF_JSLE,
+                    (_, false) => BPF_JLE,
+                };
+                self.builder
+                    .branch(keep, amount, Operand::Reg(current), mark);
+                self.builder.place(write);
+                self.builder
+                    .store(Width::B8, Base::Reg(pointer), 0, Operand::Reg(amount));
+                self.builder
+                    .store(Width::B8, Base::Reg(pointer), 8, Operand::Imm(1));
+            }
+            Aggregation::Hist | Aggregation::Lhist { .. } => {
+                // (The checker always gives hist/lhist a value: bucket 0 stands in otherwise.)
+                let (bucket, buckets) =
+                    bucket.unwrap_or_else(|| (self.builder.constant(0), HIST_BUCKETS));
+                // Clamp for the verifier: the index provably stays inside the value.
+                let last = buckets.saturating_sub(1) as i32;
+                let within = self.builder.label();
+                self.builder
+                    .branch(BPF_JLE, bucket, Operand::Imm(last), within);
+                self.builder.push(IrInsn::Move {
+                    dst: bucket,
+                    src: Operand::Imm(last),
+                });
+                self.builder.place(within);
+                self.builder.alu(BPF_LSH, bucket, Operand::Imm(3));
+                let slot = self.builder.copy(pointer);
+                self.builder.alu(BPF_ADD, slot, Operand::Reg(bucket));
+                let count = self.builder.load(Width::B8, Base::Reg(slot), 0);
+                self.builder.alu(BPF_ADD, count, Operand::Imm(1));
+                self.builder
+                    .store(Width::B8, Base::Reg(slot), 0, Operand::Reg(count));
+            }
+        }
+        self.builder.place(mark);
+        self.store_place(
+            Width::B8,
+            Place {
+                base: Base::Reg(pointer),
+                offset: exists_offset as i32,
+            },
+            Operand::Imm(1),
+        );
+        self.builder.place(done);
+    }
+
     fn map_aggregate(
         &mut self,
         map: usize,
@@ -2489,6 +3141,10 @@ impl<'a> Lowering<'a> {
         aggregation: Aggregation,
         value: Option<&TypedExpr>,
     ) {
+        if let Some((exists_offset, _)) = self.keyless_array(map) {
+            self.keyless_aggregate(map, aggregation, value, exists_offset);
+            return;
+        }
         let signed = value.is_some_and(|value| value.ty.is_signed());
         let amount = match value {
             Some(value) => self.scalar(value),

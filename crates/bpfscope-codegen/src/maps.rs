@@ -1,6 +1,7 @@
-//! The internal maps every compiled program shares: the event ring buffer, the lost counter, the scratch buffer.
+//! The kernel maps of a compiled program: the internal ones every program shares (event ring buffer, lost counter, scratch buffer...) and the one each script map becomes.
 
 use bpfscope_bpf::{MapKind, MapSpec};
+use bpfscope_check::ScriptMap;
 
 pub const RINGBUF_MAP_INDEX: usize = 0;
 pub const LOST_MAP_INDEX: usize = 1;
@@ -12,6 +13,8 @@ pub const ZERO_MAP_INDEX: usize = 3;
 pub const GLOBALS_MAP_INDEX: usize = 4;
 /// Per-CPU counters of updates refused because a map was full, one slot per map index.
 pub const DROPPED_UPDATES_MAP_INDEX: usize = 5;
+/// Room for records too large for the scratch map (`argv()`): one entry per possible CPU.
+pub const BIGBUF_MAP_INDEX: usize = 6;
 
 pub fn globals_spec() -> MapSpec {
     MapSpec {
@@ -77,6 +80,54 @@ pub fn zero_spec(bytes: u32) -> MapSpec {
         key_size: 4,
         value_size: bytes.max(8).div_ceil(8) * 8,
         max_entries: 1,
+        layout: None,
+    }
+}
+
+/// Whether a script map is stored as a one-entry array instead of a hash: maps without keys
+/// (`@ = count()`, `@x = 1`, `@h = hist(n)`). The kernel inlines array lookups into JIT'd
+/// programs and computes no hash, which is the whole per-event cost of `@ = count()`.
+pub fn is_keyless_array(map: &ScriptMap) -> bool {
+    map.keys.is_empty()
+}
+
+/// Where the "exists" word of a keyless array map sits: after the value rounded up to 8 bytes.
+///
+/// An array entry always exists, so this word says whether the script has set the map (non-zero)
+/// or not (zero: never assigned, deleted or cleared). Whenever it is zero the whole value is zero
+/// too, so that reading an unset map gives 0 without looking at the word, as an absent hash key
+/// does. For per-CPU arrays the map is set when any CPU's word is non-zero. User space
+/// (`bpfscope_runtime::Map`) reads and writes the same layout: the word is the value's last 8 bytes.
+pub fn keyless_exists_offset(map: &ScriptMap) -> u32 {
+    map.value_size().div_ceil(8) * 8
+}
+
+/// The kernel map for a script map: the checker's hash spec, or for a map without keys a
+/// one-entry (per-CPU) array whose value ends with the "exists" word.
+pub fn script_map_spec(map: &ScriptMap) -> MapSpec {
+    let mut spec = map.spec();
+    if is_keyless_array(map) {
+        spec.kind = if map.is_per_cpu() {
+            MapKind::PercpuArray
+        } else {
+            MapKind::Array
+        };
+        spec.key_size = 4;
+        spec.value_size = keyless_exists_offset(map) + 8;
+        spec.max_entries = 1;
+    }
+    spec
+}
+
+/// `.bigbuf`: an array with one `bytes`-sized entry per possible CPU, each program using its
+/// own CPU's. A plain array, because per-CPU map values are limited to 32 KiB.
+pub fn big_buffer_spec(bytes: u32, possible_cpus: u32) -> MapSpec {
+    MapSpec {
+        name: ".bigbuf".to_string(),
+        kind: MapKind::Array,
+        key_size: 4,
+        value_size: bytes.max(8).div_ceil(8) * 8,
+        max_entries: possible_cpus.max(1),
         layout: None,
     }
 }

@@ -8,11 +8,13 @@
 //!
 //! Nothing here panics on short or garbage input: decoding failures are [`OutputError`]s.
 
+pub mod argv;
 pub mod escape;
 pub mod events;
 pub mod maps;
 pub mod printf;
 mod time_format;
+pub mod users;
 pub mod value;
 
 pub use events::{EventOutcome, EventPrinter, EventPrinterOptions};

@@ -1,6 +1,6 @@
 //! Decoding values from record and map bytes (by `ValueType`) and rendering them as bpftrace text or JSON.
 
-use bpfscope_bpf::ValueType;
+use bpfscope_bpf::{StackMode, ValueType};
 
 use crate::escape::{escape_control_bytes, push_json_string};
 use crate::OutputError;
@@ -22,10 +22,15 @@ pub enum DecodedValue<'a> {
     Pointer(u64),
     Tuple(Vec<DecodedValue<'a>>),
     Buffer(&'a [u8]),
-    KernelStack(Vec<u64>),
+    /// The frames of a kernel stack, printed as `mode` says.
+    KernelStack {
+        mode: StackMode,
+        addresses: Vec<u64>,
+    },
     /// The frames of a user stack and the process they belong to (whose maps symbolize them).
     UserStack {
         pid: u32,
+        mode: StackMode,
         addresses: Vec<u64>,
     },
     KernelSymbol(u64),
@@ -36,6 +41,8 @@ pub enum DecodedValue<'a> {
     Record(Vec<(String, DecodedValue<'a>)>),
     /// A C array inside a copied struct.
     Array(Vec<DecodedValue<'a>>),
+    /// `argv()`: a process's arguments and what was left out of them.
+    Argv(crate::argv::DecodedArgv<'a>),
 }
 
 impl DecodedValue<'_> {
@@ -155,6 +162,9 @@ pub fn decode_value<'a>(
             ))
         }
         ValueType::UserSymbol => Ok(DecodedValue::UserSymbol(read_unsigned(bytes, offset, 8)?)),
+        ValueType::UserName => Ok(DecodedValue::Formatted(
+            crate::users::user_name(read_unsigned(bytes, offset, 8)?).into_bytes(),
+        )),
         ValueType::Tuple(fields) => {
             let mut elements = Vec::with_capacity(fields.len());
             for (field_offset, field_type) in fields {
@@ -202,6 +212,15 @@ pub fn decode_value<'a>(
             }
             Ok(DecodedValue::Array(elements))
         }
+        ValueType::Argv { capacity, max_args } => {
+            crate::argv::decode_argv(bytes, offset, *capacity, *max_args)
+                .map(DecodedValue::Argv)
+                .ok_or(OutputError::ShortData {
+                    what: "argv".to_string(),
+                    needed: offset.saturating_add(bpfscope_bpf::ARGV_HEADER_BYTES as usize),
+                    available: bytes.len(),
+                })
+        }
         ValueType::Bitfield {
             load_bytes,
             shift_left,
@@ -220,7 +239,7 @@ pub fn decode_value<'a>(
                 signed: *signed,
             })
         }
-        ValueType::KernelStack { depth } | ValueType::UserStack { depth } => {
+        ValueType::KernelStack { depth, mode } | ValueType::UserStack { depth, mode } => {
             // The count word: frames in the low 32 bits, the process id (user stacks) above.
             let count_word = read_unsigned(bytes, offset, 8)?;
             let frame_count = (count_word & 0xffff_ffff).min(u64::from(*depth)) as usize;
@@ -237,10 +256,14 @@ pub fn decode_value<'a>(
                 addresses.push(address);
             }
             if matches!(ty, ValueType::KernelStack { .. }) {
-                Ok(DecodedValue::KernelStack(addresses))
+                Ok(DecodedValue::KernelStack {
+                    mode: *mode,
+                    addresses,
+                })
             } else {
                 Ok(DecodedValue::UserStack {
                     pid: (count_word >> 32) as u32,
+                    mode: *mode,
                     addresses,
                 })
             }
@@ -326,6 +349,11 @@ pub trait Symbolizer: Send + Sync {
     fn kernel_symbol(&self, address: u64) -> Option<(String, u64)>;
     /// The symbol containing `address` in process `pid` (0: the process is not known).
     fn user_symbol(&self, pid: u32, address: u64) -> Option<(String, u64)>;
+    /// The path of the file mapped at `address` in process `pid` (`perf`-mode user stacks
+    /// name it after each frame).
+    fn user_module(&self, _pid: u32, _address: u64) -> Option<String> {
+        None
+    }
 }
 
 static INSTALLED_SYMBOLIZER: std::sync::RwLock<Option<std::sync::Arc<dyn Symbolizer>>> =
@@ -345,15 +373,60 @@ fn installed_symbolizer() -> Option<std::sync::Arc<dyn Symbolizer>> {
         .and_then(|installed| installed.clone())
 }
 
-/// A frame as bpftrace prints it: `symbol+offset`, or the hex address when nothing names it.
-fn frame_text(symbolizer: Option<&dyn Symbolizer>, user_pid: Option<u32>, address: u64) -> String {
-    let symbol = symbolizer.and_then(|symbolizer| match user_pid {
+/// The symbol containing a frame's address and the offset into it, when one is known.
+fn frame_symbol(
+    symbolizer: Option<&dyn Symbolizer>,
+    user_pid: Option<u32>,
+    address: u64,
+) -> Option<(String, u64)> {
+    symbolizer.and_then(|symbolizer| match user_pid {
         Some(pid) => symbolizer.user_symbol(pid, address),
         None => symbolizer.kernel_symbol(address),
-    });
-    match symbol {
+    })
+}
+
+/// A frame as bpftrace prints it: `symbol+offset`, or the hex address when nothing names it.
+fn frame_text(symbolizer: Option<&dyn Symbolizer>, user_pid: Option<u32>, address: u64) -> String {
+    match frame_symbol(symbolizer, user_pid, address) {
         Some((name, offset)) => format!("{name}+{offset}"),
         None => format!("0x{address:x}"),
+    }
+}
+
+/// A frame as `perf` mode prints it after the tab: the bare hex address, then the frame as
+/// bpftrace prints it; user frames end with the mapped file in parentheses (`[unknown]`
+/// when no symbol names the address, as perf writes).
+fn perf_frame_text(
+    symbolizer: Option<&dyn Symbolizer>,
+    user_pid: Option<u32>,
+    address: u64,
+) -> String {
+    let symbol = frame_symbol(symbolizer, user_pid, address);
+    let symbol_text = match &symbol {
+        Some((name, offset)) => format!("{name}+{offset}"),
+        None => format!("0x{address:x}"),
+    };
+    let Some(pid) = user_pid else {
+        return format!("{address:x} {symbol_text}");
+    };
+    let module = symbolizer
+        .filter(|_| symbol.is_some())
+        .and_then(|symbolizer| symbolizer.user_module(pid, address))
+        .unwrap_or_else(|| "[unknown]".to_string());
+    format!("{address:x} {symbol_text} ({module})")
+}
+
+/// The text of one frame in `mode`, without the indentation or tab that leads its line.
+fn stack_frame_text(
+    symbolizer: Option<&dyn Symbolizer>,
+    user_pid: Option<u32>,
+    mode: StackMode,
+    address: u64,
+) -> String {
+    match mode {
+        StackMode::Bpftrace => frame_text(symbolizer, user_pid, address),
+        StackMode::Perf => perf_frame_text(symbolizer, user_pid, address),
+        StackMode::Raw => format!("{address:x}"),
     }
 }
 
@@ -373,24 +446,43 @@ fn symbol_text(user: bool, address: u64) -> String {
     }
 }
 
-/// bpftrace prints one frame per line after a leading newline, indented by `indent` spaces
-/// (8 in printed values, 4 in map keys).
-fn push_stack_text(addresses: &[u64], user_pid: Option<u32>, indent: usize, out: &mut Vec<u8>) {
-    let symbolizer = installed_symbolizer();
+/// bpftrace prints one frame per line after a leading newline: in `bpftrace` mode indented by
+/// `indent` spaces (8 in printed values, 4 in map keys), in `perf` mode after a tab, in `raw`
+/// mode not indented at all.
+fn push_stack_text(
+    addresses: &[u64],
+    user_pid: Option<u32>,
+    mode: StackMode,
+    indent: usize,
+    out: &mut Vec<u8>,
+) {
+    // Raw stacks name nothing: no need to read symbol tables for them.
+    let symbolizer = match mode {
+        StackMode::Raw => None,
+        StackMode::Bpftrace | StackMode::Perf => installed_symbolizer(),
+    };
     out.push(b'\n');
     for address in addresses {
-        out.extend(std::iter::repeat_n(b' ', indent));
-        out.extend_from_slice(frame_text(symbolizer.as_deref(), user_pid, *address).as_bytes());
+        match mode {
+            StackMode::Bpftrace => out.extend(std::iter::repeat_n(b' ', indent)),
+            StackMode::Perf => out.push(b'\t'),
+            StackMode::Raw => {}
+        }
+        let frame = stack_frame_text(symbolizer.as_deref(), user_pid, mode, *address);
+        out.extend_from_slice(frame.as_bytes());
         out.push(b'\n');
     }
 }
 
 /// The stack's frames as text lines (for JSON).
-fn stack_frame_texts(addresses: &[u64], user_pid: Option<u32>) -> Vec<String> {
-    let symbolizer = installed_symbolizer();
+fn stack_frame_texts(addresses: &[u64], user_pid: Option<u32>, mode: StackMode) -> Vec<String> {
+    let symbolizer = match mode {
+        StackMode::Raw => None,
+        StackMode::Bpftrace | StackMode::Perf => installed_symbolizer(),
+    };
     addresses
         .iter()
-        .map(|address| frame_text(symbolizer.as_deref(), user_pid, *address))
+        .map(|address| stack_frame_text(symbolizer.as_deref(), user_pid, mode, *address))
         .collect()
 }
 
@@ -398,10 +490,14 @@ fn stack_frame_texts(addresses: &[u64], user_pid: Option<u32>) -> Vec<String> {
 /// frames indented by 4, everything else as [`push_value_text`].
 pub fn push_map_key_text(value: &DecodedValue<'_>, style: TextStyle, out: &mut Vec<u8>) {
     match value {
-        DecodedValue::KernelStack(addresses) => push_stack_text(addresses, None, 4, out),
-        DecodedValue::UserStack { pid, addresses } => {
-            push_stack_text(addresses, Some(*pid), 4, out)
+        DecodedValue::KernelStack { mode, addresses } => {
+            push_stack_text(addresses, None, *mode, 4, out)
         }
+        DecodedValue::UserStack {
+            pid,
+            mode,
+            addresses,
+        } => push_stack_text(addresses, Some(*pid), *mode, 4, out),
         other => push_value_text(other, style, out),
     }
 }
@@ -454,6 +550,7 @@ pub fn push_value_text(value: &DecodedValue<'_>, style: TextStyle, out: &mut Vec
             }
             out.extend_from_slice(b" }");
         }
+        DecodedValue::Argv(argv) => crate::argv::push_argv_text(argv, out),
         DecodedValue::Array(elements) => {
             out.push(b'[');
             for (index, element) in elements.iter().enumerate() {
@@ -464,10 +561,14 @@ pub fn push_value_text(value: &DecodedValue<'_>, style: TextStyle, out: &mut Vec
             }
             out.push(b']');
         }
-        DecodedValue::KernelStack(addresses) => push_stack_text(addresses, None, 8, out),
-        DecodedValue::UserStack { pid, addresses } => {
-            push_stack_text(addresses, Some(*pid), 8, out)
+        DecodedValue::KernelStack { mode, addresses } => {
+            push_stack_text(addresses, None, *mode, 8, out)
         }
+        DecodedValue::UserStack {
+            pid,
+            mode,
+            addresses,
+        } => push_stack_text(addresses, Some(*pid), *mode, 8, out),
     }
 }
 
@@ -512,9 +613,17 @@ pub fn push_value_json(value: &DecodedValue<'_>, out: &mut String) {
                 push_json_string(name.as_bytes(), out);
                 out.push_str(": ");
                 push_value_json(member, out);
+                if let DecodedValue::Argv(argv) = member {
+                    // Arrays cannot say they were cut: a sibling member does.
+                    out.push_str(", ");
+                    push_json_string(format!("{name}_truncated").as_bytes(), out);
+                    out.push_str(": ");
+                    crate::argv::push_argv_cut_json(argv.cut, out);
+                }
             }
             out.push('}');
         }
+        DecodedValue::Argv(argv) => crate::argv::push_argv_json(argv, out),
         DecodedValue::Array(elements) => {
             out.push('[');
             for (index, element) in elements.iter().enumerate() {
@@ -525,13 +634,17 @@ pub fn push_value_json(value: &DecodedValue<'_>, out: &mut String) {
             }
             out.push(']');
         }
-        DecodedValue::KernelStack(addresses) | DecodedValue::UserStack { addresses, .. } => {
+        DecodedValue::KernelStack { mode, addresses }
+        | DecodedValue::UserStack {
+            mode, addresses, ..
+        } => {
             let user_pid = match value {
                 DecodedValue::UserStack { pid, .. } => Some(*pid),
                 _ => None,
             };
             out.push('[');
-            for (index, frame) in stack_frame_texts(addresses, user_pid).iter().enumerate() {
+            let frames = stack_frame_texts(addresses, user_pid, *mode);
+            for (index, frame) in frames.iter().enumerate() {
                 if index > 0 {
                     out.push(',');
                 }
@@ -581,15 +694,20 @@ pub fn compare_values(left: &DecodedValue<'_>, right: &DecodedValue<'_>) -> std:
             }
             a.len().cmp(&b.len())
         }
-        (DecodedValue::KernelStack(a), DecodedValue::KernelStack(b)) => a.cmp(b),
+        (
+            DecodedValue::KernelStack { addresses: a, .. },
+            DecodedValue::KernelStack { addresses: b, .. },
+        ) => a.cmp(b),
         (
             DecodedValue::UserStack {
                 pid: pid_a,
                 addresses: a,
+                ..
             },
             DecodedValue::UserStack {
                 pid: pid_b,
                 addresses: b,
+                ..
             },
         ) => (pid_a, a).cmp(&(pid_b, b)),
         _ => match (left.as_sort_number(), right.as_sort_number()) {
@@ -843,5 +961,108 @@ mod struct_print_tests {
             );
         }
         assert_eq!(text, b"{}");
+    }
+}
+
+#[cfg(test)]
+mod stack_mode_tests {
+    use super::*;
+
+    /// Names one kernel function and one user function for the stack-mode tests.
+    struct FixtureSymbolizer;
+
+    impl Symbolizer for FixtureSymbolizer {
+        fn kernel_symbol(&self, address: u64) -> Option<(String, u64)> {
+            let start = 0xffff_ffff_8100_0000;
+            (start..start + 0x100)
+                .contains(&address)
+                .then(|| ("do_syscall_64".to_string(), address - start))
+        }
+        fn user_symbol(&self, _pid: u32, address: u64) -> Option<(String, u64)> {
+            (0x1000..0x1100)
+                .contains(&address)
+                .then(|| ("shop::poke(int)".to_string(), address - 0x1000))
+        }
+        fn user_module(&self, _pid: u32, _address: u64) -> Option<String> {
+            Some("/opt/shop/bin".to_string())
+        }
+    }
+
+    #[test]
+    fn stack_frames_print_in_each_mode_as_bpftrace_does() {
+        let symbolizer: Option<&dyn Symbolizer> = Some(&FixtureSymbolizer);
+        let kernel = 0xffff_ffff_8100_0012;
+        let frame = |user_pid, mode, address| stack_frame_text(symbolizer, user_pid, mode, address);
+        assert_eq!(frame(None, StackMode::Bpftrace, kernel), "do_syscall_64+18");
+        assert_eq!(
+            frame(None, StackMode::Perf, kernel),
+            "ffffffff81000012 do_syscall_64+18"
+        );
+        assert_eq!(frame(None, StackMode::Raw, kernel), "ffffffff81000012");
+        assert_eq!(
+            frame(Some(7), StackMode::Bpftrace, 0x1004),
+            "shop::poke(int)+4"
+        );
+        assert_eq!(
+            frame(Some(7), StackMode::Perf, 0x1004),
+            "1004 shop::poke(int)+4 (/opt/shop/bin)"
+        );
+        // Unnamed user frames: the address twice and `[unknown]`, as perf and bpftrace write.
+        assert_eq!(
+            frame(Some(7), StackMode::Perf, 0x2000),
+            "2000 0x2000 ([unknown])"
+        );
+        assert_eq!(frame(None, StackMode::Perf, 0x2000), "2000 0x2000");
+    }
+
+    #[test]
+    fn stacks_decode_with_their_mode_and_raw_ones_print_bare_addresses() {
+        // Count word: 3 frames (the third is 0 and ends the walk), process 42 above.
+        let mut bytes = (3u64 | (42u64 << 32)).to_le_bytes().to_vec();
+        for address in [0x7f00_0000_1234u64, 0x5555_0000_0042, 0] {
+            bytes.extend_from_slice(&address.to_le_bytes());
+        }
+        let user_raw = ValueType::UserStack {
+            depth: 3,
+            mode: StackMode::Raw,
+        };
+        let decoded = decode_value(&user_raw, &bytes, 0).ok();
+        assert_eq!(
+            decoded,
+            Some(DecodedValue::UserStack {
+                pid: 42,
+                mode: StackMode::Raw,
+                addresses: vec![0x7f00_0000_1234, 0x5555_0000_0042],
+            })
+        );
+        let mut text = Vec::new();
+        if let Some(value) = &decoded {
+            push_value_text(
+                value,
+                TextStyle {
+                    escape_control: false,
+                },
+                &mut text,
+            );
+        }
+        assert_eq!(text, b"\n7f0000001234\n555500000042\n");
+        let mut json = String::new();
+        if let Some(value) = &decoded {
+            push_value_json(value, &mut json);
+        }
+        assert_eq!(json, r#"["7f0000001234","555500000042"]"#);
+        let kernel_perf = ValueType::KernelStack {
+            depth: 1,
+            mode: StackMode::Perf,
+        };
+        assert_eq!(
+            decode_value(&kernel_perf, &bytes[..16], 0).ok(),
+            Some(DecodedValue::KernelStack {
+                mode: StackMode::Perf,
+                addresses: vec![0x7f00_0000_1234],
+            })
+        );
+        // A record cut short is an error, not a panic.
+        assert!(decode_value(&user_raw, &bytes[..12], 0).is_err());
     }
 }

@@ -94,6 +94,69 @@ pub fn load_kernel_btf(fs: &KernelFs) -> Result<Arc<KernelBtf>, ProbeError> {
     Ok(loaded)
 }
 
+/// A function of a kernel module as fentry/fexit attach to it, from the module's split BTF.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModuleFunction {
+    /// The FUNC's id in the module's split BTF (what BPF_PROG_LOAD's `attach_btf_id` wants,
+    /// together with the module's BTF object).
+    pub btf_id: u32,
+    /// Parameters: name and BTF type id (ids from `first_module_type_id` on are the module's
+    /// own types; lower ids are vmlinux types).
+    pub parameters: Vec<(String, u32)>,
+    pub return_type: u32,
+    pub first_module_type_id: u32,
+}
+
+/// Finds `function` in the BTF of kernel module `module` (`/sys/kernel/btf/MODULE`).
+pub fn module_function(
+    fs: &KernelFs,
+    module: &str,
+    function: &str,
+) -> Result<ModuleFunction, ProbeError> {
+    let path = format!("{BTF_DIRECTORY}/{module}");
+    let kernel = load_kernel_btf(fs)?;
+    let Some((_, module_btf)) = kernel.modules.iter().find(|(name, _)| name == module) else {
+        let reason = match kernel
+            .broken_modules
+            .iter()
+            .find(|(name, _)| name == module)
+        {
+            Some((_, reason)) => format!("its BTF cannot be read: {reason}"),
+            None => "the module is not loaded, or was built without BTF (lsmod; modprobe it first)"
+                .to_string(),
+        };
+        return Err(ProbeError::BadFile { path, reason });
+    };
+    let first_module_type_id = kernel.vmlinux.next_id();
+    let Some(id) = module_btf
+        .find(Kind::Func, function)
+        .filter(|id| id.0 >= first_module_type_id)
+    else {
+        return Err(ProbeError::BadFile {
+            path,
+            reason: format!(
+                "module '{module}' has no function '{function}' (list them with: bpfscope -l 'fentry:{module}:*')"
+            ),
+        });
+    };
+    let prototype = module_btf
+        .func_proto(id)
+        .map_err(|error| ProbeError::BadFile {
+            path: path.clone(),
+            reason: format!("{function}: {error}"),
+        })?;
+    Ok(ModuleFunction {
+        btf_id: id.0,
+        parameters: prototype
+            .params
+            .iter()
+            .map(|param| (param.name.to_string(), param.ty.0))
+            .collect(),
+        return_type: prototype.return_type.0,
+        first_module_type_id,
+    })
+}
+
 /// A set of (module, function) names, stored as hashes: no allocation per name, and a false
 /// positive needs a 64-bit collision.
 #[derive(Debug, Default)]

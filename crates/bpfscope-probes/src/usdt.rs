@@ -487,8 +487,8 @@ pub fn load_usdt_probes(fs: &KernelFs, path: &str) -> Result<Vec<UsdtProbe>, Pro
     parse_stapsdt_notes(&bytes).map_err(|error| attribute_to_path(error, path))
 }
 
-/// Every location of the USDT probe `[PROVIDER:]NAME` (exact names) in `path_or_lib`, for
-/// attaching: the resolved path and the locations (each one needs its own uprobe, with the
+/// Every location of the USDT probes `[PROVIDER:]NAME` in `path_or_lib` (provider and name are
+/// glob patterns: `*` alone matches every probe), for attaching: the resolved path and the locations (each one needs its own uprobe, with the
 /// semaphore's file offset as `ref_ctr_offset`). Without a provider, every provider's probe of
 /// that name matches, as in bpftrace's `usdt:BINARY:NAME`.
 pub fn resolve_usdt(
@@ -507,8 +507,15 @@ pub fn resolve_usdt(
                 .to_string(),
         });
     }
-    let wanted =
-        |probe: &UsdtProbe| probe.name == name && provider.is_none_or(|p| probe.provider == p);
+    // Provider and name may be glob patterns (`usdt:BINARY:PROVIDER:*`, `usdt:BINARY:*`).
+    let name_pattern = crate::glob::Glob::new(name)?;
+    let provider_pattern = provider.map(crate::glob::Glob::new).transpose()?;
+    let wanted = |probe: &UsdtProbe| {
+        name_pattern.matches(&probe.name)
+            && provider_pattern
+                .as_ref()
+                .is_none_or(|pattern| pattern.matches(&probe.provider))
+    };
     let matching: Vec<UsdtProbe> = probes
         .iter()
         .filter(|probe| wanted(probe))
@@ -929,6 +936,43 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("no USDT probe 'other:helper'"), "{error}");
+    }
+
+    #[test]
+    fn resolving_wildcard_probes() {
+        let fs = KernelFs::rooted(fixture_directory());
+        let names = |provider: Option<&str>, name: &str| -> Vec<String> {
+            let mut names: Vec<String> = resolve_usdt(&fs, "/usdt_sample", provider, name)
+                .unwrap()
+                .1
+                .iter()
+                .map(UsdtProbe::qualified_name)
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(
+            names(Some("sample"), "*"),
+            ["sample:add_entry", "sample:helper", "sample:request__start"]
+        );
+        assert_eq!(
+            names(None, "*"),
+            [
+                "other:tick",
+                "sample:add_entry",
+                "sample:helper",
+                "sample:request__start"
+            ]
+        );
+        assert_eq!(names(Some("oth*"), "t?ck"), ["other:tick"]);
+        assert_eq!(
+            names(None, "*_*"),
+            ["sample:add_entry", "sample:request__start"]
+        );
+        let error = resolve_usdt(&fs, "/usdt_sample", Some("sample"), "zz*")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("no USDT probe 'sample:zz*'"), "{error}");
     }
 
     #[test]

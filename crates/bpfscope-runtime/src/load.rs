@@ -81,6 +81,82 @@ pub fn load_program_with_functions(
     probe_name: &str,
     line_of_insn: &[u32],
 ) -> Result<OwnedFd, RuntimeError> {
+    load_program_for_target_btf(
+        kind,
+        None,
+        insns,
+        function_starts,
+        name,
+        probe_name,
+        line_of_insn,
+    )
+}
+
+/// The module of an fentry/fexit target named `MODULE:FUNCTION` (the checker's spelling for a
+/// function of a kernel module; vmlinux functions are named without a module).
+pub fn fentry_module(target: &AttachTarget) -> Option<&str> {
+    match target {
+        AttachTarget::Fentry { function, .. } => function
+            .split_once(':')
+            .map(|(module, _)| module)
+            .filter(|module| *module != "vmlinux"),
+        _ => None,
+    }
+}
+
+/// Loads a program for `target`: fentry/fexit on a module function also gets the module's BTF
+/// object (its `attach_btf_id` is an id in that module's split BTF).
+pub fn load_program_for(
+    target: &AttachTarget,
+    insns: &[Insn],
+    function_starts: &[usize],
+    name: &str,
+    probe_name: &str,
+    line_of_insn: &[u32],
+) -> Result<OwnedFd, RuntimeError> {
+    let kind = ProgramKind::for_target(target);
+    let Some(module) = fentry_module(target) else {
+        return load_program_with_functions(
+            kind,
+            insns,
+            function_starts,
+            name,
+            probe_name,
+            line_of_insn,
+        );
+    };
+    let object = sys::kernel_module_btf_object(module)
+        .map_err(|error| {
+            RuntimeError::syscall(
+                format!("looking for the BTF of kernel module {module}"),
+                error,
+            )
+        })?
+        .ok_or_else(|| {
+            RuntimeError::Unsupported(format!(
+                "{probe_name}: kernel module '{module}' is not loaded (or has no BTF)"
+            ))
+        })?;
+    load_program_for_target_btf(
+        kind,
+        Some(object.as_fd()),
+        insns,
+        function_starts,
+        name,
+        probe_name,
+        line_of_insn,
+    )
+}
+
+fn load_program_for_target_btf(
+    kind: ProgramKind,
+    attach_btf_object: Option<std::os::fd::BorrowedFd<'_>>,
+    insns: &[Insn],
+    function_starts: &[usize],
+    name: &str,
+    probe_name: &str,
+    line_of_insn: &[u32],
+) -> Result<OwnedFd, RuntimeError> {
     let function_btf = (!function_starts.is_empty())
         .then(|| bpfscope_bpf::func_btf::function_btf(function_starts));
     let btf_fd = match &function_btf {
@@ -98,6 +174,7 @@ pub fn load_program_with_functions(
             (Some(fd), Some(function_btf)) => Some((fd.as_fd(), function_btf.func_info.as_slice())),
             _ => None,
         },
+        attach_btf_object,
     };
     // First without a log: the verifier runs faster and most programs pass.
     let first_error = match sys::bpf_prog_load(&request, None) {

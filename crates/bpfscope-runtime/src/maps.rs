@@ -19,9 +19,43 @@ pub struct Map {
     possible_cpu_count: usize,
 }
 
+/// Whether a spec is a script map without keys stored as a one-entry array (codegen's
+/// `maps::script_map_spec`): its value ends with an 8-byte "exists" word, non-zero (on any CPU)
+/// when the script has set the map; when it is zero the whole value is zero. [`Map`] shows such
+/// a map as the hash the checker describes: one key of 8 zero bytes, present only when set, with
+/// values without the word.
+pub fn is_keyless_script_array(spec: &MapSpec) -> bool {
+    matches!(spec.kind, MapKind::Array | MapKind::PercpuArray)
+        && spec
+            .layout
+            .as_ref()
+            .is_some_and(|layout| layout.key.is_empty())
+        && spec.value_size >= 8
+}
+
+/// The key user space uses for a map without keys (the checker's one zero u64).
+const KEYLESS_SCRIPT_KEY: [u8; 8] = [0; 8];
+/// The kernel key of a one-entry array: index 0.
+const ARRAY_INDEX_ZERO: [u8; 4] = [0; 4];
+
 /// Whether values of this map kind are stored once per CPU.
 pub fn is_per_cpu(kind: MapKind) -> bool {
     matches!(kind, MapKind::PercpuHash | MapKind::PercpuArray)
+}
+
+/// Hash maps with values above this size (`argv()` values) allocate entries when they are
+/// inserted instead of all at creation: 4096 entries of 32 KiB would pin 128 MiB up front.
+const PREALLOCATED_VALUE_LIMIT: u32 = 4096;
+
+/// `BPF_F_NO_PREALLOC` for big-valued hash maps (see [`PREALLOCATED_VALUE_LIMIT`]), else 0.
+fn creation_flags(spec: &MapSpec) -> u32 {
+    const BPF_F_NO_PREALLOC: u32 = 1;
+    let hash = matches!(spec.kind, MapKind::Hash | MapKind::PercpuHash);
+    if hash && spec.value_size > PREALLOCATED_VALUE_LIMIT {
+        BPF_F_NO_PREALLOC
+    } else {
+        0
+    }
 }
 
 impl Map {
@@ -51,7 +85,7 @@ impl Map {
             key_size,
             value_size,
             spec.max_entries,
-            0,
+            creation_flags(spec),
             &spec.name,
         )
         .map_err(|error| {
@@ -98,7 +132,42 @@ impl Map {
         self.value_stride() * self.values_per_key()
     }
 
+    /// The value size the script sees: without the "exists" word of a keyless array.
+    pub fn script_value_size(&self) -> usize {
+        let size = self.spec.value_size as usize;
+        if is_keyless_script_array(&self.spec) {
+            size.saturating_sub(8)
+        } else {
+            size
+        }
+    }
+
+    /// The key of a keyless array as callers give it: 8 zero bytes (or the array's 4-byte index 0).
+    fn check_keyless_key(&self, key: &[u8]) -> Result<(), RuntimeError> {
+        if key == KEYLESS_SCRIPT_KEY || key == ARRAY_INDEX_ZERO {
+            return Ok(());
+        }
+        Err(RuntimeError::InvalidProgram(format!(
+            "key of {} bytes for map {}, which has no keys (8 zero bytes)",
+            key.len(),
+            self.spec.name
+        )))
+    }
+
+    /// Whether any CPU's value of a keyless array has its "exists" word set.
+    fn keyless_is_set(values: &[Vec<u8>]) -> bool {
+        values.iter().any(|value| {
+            let word_start = value.len().saturating_sub(8);
+            value
+                .get(word_start..)
+                .is_some_and(|word| word.iter().any(|byte| *byte != 0))
+        })
+    }
+
     fn check_key(&self, key: &[u8]) -> Result<(), RuntimeError> {
+        if is_keyless_script_array(&self.spec) {
+            return self.check_keyless_key(key);
+        }
         if key.len() != self.spec.key_size as usize {
             return Err(RuntimeError::InvalidProgram(format!(
                 "key of {} bytes for map {} whose keys have {} bytes",
@@ -113,6 +182,24 @@ impl Map {
     /// Looks up `key`; returns its value per CPU (one entry for non-per-CPU maps), or None.
     pub fn lookup(&self, key: &[u8]) -> Result<Option<Vec<Vec<u8>>>, RuntimeError> {
         self.check_key(key)?;
+        if is_keyless_script_array(&self.spec) {
+            let Some(mut values) = self.raw_lookup(&ARRAY_INDEX_ZERO)? else {
+                return Ok(None);
+            };
+            if !Self::keyless_is_set(&values) {
+                return Ok(None);
+            }
+            let size = self.script_value_size();
+            for value in &mut values {
+                value.truncate(size);
+            }
+            return Ok(Some(values));
+        }
+        self.raw_lookup(key)
+    }
+
+    /// Looks up `key` as the kernel stores it (whole values, "exists" words included).
+    fn raw_lookup(&self, key: &[u8]) -> Result<Option<Vec<Vec<u8>>>, RuntimeError> {
         let mut buffer = vec![0u8; self.value_buffer_size()];
         let found = sys::bpf_map_lookup_elem(self.fd(), key, &mut buffer).map_err(|error| {
             RuntimeError::syscall(format!("reading map {}", self.spec.name), error)
@@ -132,8 +219,38 @@ impl Map {
 
     /// Sets `key` to `values`: one value (or, for per-CPU maps, one value per possible CPU, or a
     /// single value written to every CPU).
+    /// A keyless array takes values without its "exists" word, and is set afterwards.
     pub fn update(&self, key: &[u8], values: &[&[u8]]) -> Result<(), RuntimeError> {
         self.check_key(key)?;
+        if is_keyless_script_array(&self.spec) {
+            let size = self.script_value_size();
+            let mut whole_values = Vec::with_capacity(values.len());
+            for value in values {
+                if value.len() != size {
+                    return Err(RuntimeError::InvalidProgram(format!(
+                        "value of {} bytes for map {} whose values have {size} bytes",
+                        value.len(),
+                        self.spec.name
+                    )));
+                }
+                let mut whole = vec![0u8; self.spec.value_size as usize];
+                if let Some(slot) = whole.get_mut(..size) {
+                    slot.copy_from_slice(value);
+                }
+                let word_start = whole.len().saturating_sub(8);
+                if let Some(word) = whole.get_mut(word_start..) {
+                    word.copy_from_slice(&1u64.to_ne_bytes());
+                }
+                whole_values.push(whole);
+            }
+            let borrowed: Vec<&[u8]> = whole_values.iter().map(Vec::as_slice).collect();
+            return self.raw_update(&ARRAY_INDEX_ZERO, &borrowed);
+        }
+        self.raw_update(key, values)
+    }
+
+    /// Writes whole values (as the kernel stores them) under `key`.
+    fn raw_update(&self, key: &[u8], values: &[&[u8]]) -> Result<(), RuntimeError> {
         let size = self.spec.value_size as usize;
         let stride = self.value_stride();
         let mut buffer = vec![0u8; self.value_buffer_size()];
@@ -170,6 +287,14 @@ impl Map {
     /// Deletes `key`; returns whether it existed. (Arrays cannot delete: use `zero`.)
     pub fn delete(&self, key: &[u8]) -> Result<bool, RuntimeError> {
         self.check_key(key)?;
+        if is_keyless_script_array(&self.spec) {
+            // An array entry cannot go: all zero (the word too) is the unset state.
+            let existed = self.lookup(key)?.is_some();
+            if existed {
+                self.write_keyless_unset()?;
+            }
+            return Ok(existed);
+        }
         sys::bpf_map_delete_elem(self.fd(), key).map_err(|error| {
             RuntimeError::syscall(format!("deleting from map {}", self.spec.name), error)
         })
@@ -191,6 +316,14 @@ impl Map {
     pub fn keys(&self) -> Result<Vec<Vec<u8>>, RuntimeError> {
         if self.spec.kind == MapKind::Ringbuf {
             return Ok(Vec::new());
+        }
+        if is_keyless_script_array(&self.spec) {
+            let is_set = self.lookup(&KEYLESS_SCRIPT_KEY)?.is_some();
+            return Ok(if is_set {
+                vec![KEYLESS_SCRIPT_KEY.to_vec()]
+            } else {
+                Vec::new()
+            });
         }
         let mut keys = Vec::new();
         let mut current: Option<Vec<u8>> = None;
@@ -222,8 +355,18 @@ impl Map {
         Ok(entries)
     }
 
-    /// Removes every entry (hash maps) or zeroes every slot (arrays).
+    /// A keyless array back to its unset state: every CPU's value all zero, "exists" word too.
+    fn write_keyless_unset(&self) -> Result<(), RuntimeError> {
+        let zero = vec![0u8; self.spec.value_size as usize];
+        self.raw_update(&ARRAY_INDEX_ZERO, &[&zero])
+    }
+
+    /// Removes every entry (hash maps) or zeroes every slot (arrays); a keyless array becomes
+    /// unset, as an emptied hash.
     pub fn clear(&self) -> Result<(), RuntimeError> {
+        if is_keyless_script_array(&self.spec) {
+            return self.write_keyless_unset();
+        }
         match self.spec.kind {
             MapKind::Array | MapKind::PercpuArray => self.zero(),
             MapKind::Ringbuf => Ok(()),
@@ -236,9 +379,9 @@ impl Map {
         }
     }
 
-    /// Sets every existing entry's value to zero bytes.
+    /// Sets every existing entry's value to zero bytes (a set keyless array stays set).
     pub fn zero(&self) -> Result<(), RuntimeError> {
-        let zero = vec![0u8; self.spec.value_size as usize];
+        let zero = vec![0u8; self.script_value_size()];
         for key in self.keys()? {
             self.update(&key, &[&zero])?;
         }

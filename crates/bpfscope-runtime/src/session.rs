@@ -97,6 +97,106 @@ struct LoadedProgram {
     probe_name: String,
     attach: AttachTarget,
     fd: OwnedFd,
+    /// Set when this one program serves several kprobes (or kretprobes) at once through a
+    /// kprobe_multi link: every function it attaches to, and how to load it again as a plain
+    /// kprobe program should the kernel refuse the link.
+    multi: Option<KprobeMultiGroup>,
+}
+
+/// Kernel functions that share one kprobe_multi program, and what reloading it per function needs.
+#[derive(Debug)]
+struct KprobeMultiGroup {
+    functions: Vec<String>,
+    probe_names: Vec<String>,
+    is_return: bool,
+    insns: Vec<bpfscope_bpf::Insn>,
+    function_starts: Vec<usize>,
+    line_of_insn: Vec<u32>,
+}
+
+/// The key under which kprobe programs are merged into one kprobe_multi program: entry or return,
+/// and the exact instructions (with map fds patched in) and function layout. Programs that differ
+/// in anything (e.g. a `func` string of their own) stay apart.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct KprobeMultiKey {
+    is_return: bool,
+    insn_words: Vec<u64>,
+    function_starts: Vec<usize>,
+}
+
+fn kprobe_multi_key(
+    attach: &AttachTarget,
+    insns: &[bpfscope_bpf::Insn],
+    function_starts: &[usize],
+) -> Option<KprobeMultiKey> {
+    // kprobe_multi attaches at function entry (or return) only: no offsets.
+    let AttachTarget::Kprobe {
+        offset: 0,
+        is_return,
+        ..
+    } = attach
+    else {
+        return None;
+    };
+    let insn_words = insns
+        .iter()
+        .map(|insn| {
+            u64::from(insn.code)
+                | u64::from(insn.regs) << 8
+                | u64::from(insn.off as u16) << 16
+                | u64::from(insn.imm as u32) << 32
+        })
+        .collect();
+    Some(KprobeMultiKey {
+        is_return: *is_return,
+        insn_words,
+        function_starts: function_starts.to_vec(),
+    })
+}
+
+/// Whether this kernel attaches kprobe_multi links (Linux 5.18+ with CONFIG_FPROBE), tried for
+/// real on `function` with a trivial program.
+fn kernel_has_kprobe_multi(function: &str) -> bool {
+    let inputs = crate::features::FeatureProbeInputs {
+        kprobe_function: Some(function.to_string()),
+        ..Default::default()
+    };
+    crate::features::probe_feature(crate::features::Feature::KprobeMulti, &inputs).is_available()
+}
+
+/// Attaches a kprobe_multi group with one link; if the kernel refuses the link after all (a
+/// function kprobe_multi cannot hook), loads the program again as a plain kprobe program and
+/// attaches it to each function through the kprobe PMU, as without kprobe_multi.
+fn attach_kprobe_multi_or_each(
+    program: std::os::fd::BorrowedFd<'_>,
+    group: &KprobeMultiGroup,
+) -> Result<Vec<Attachment>, RuntimeError> {
+    let mut functions: Vec<&str> = group.functions.iter().map(String::as_str).collect();
+    // The kernel refuses a symbol listed twice.
+    functions.sort_unstable();
+    functions.dedup();
+    if let Ok(attachment) = attach::attach_kprobe_multi(program, &functions, group.is_return) {
+        return Ok(vec![attachment]);
+    }
+    let kind = ProgramKind {
+        prog_type: sys::prog_type::KPROBE,
+        expected_attach_type: 0,
+        attach_btf_id: 0,
+    };
+    let first_name = group.probe_names.first().map_or("kprobe", String::as_str);
+    let plain = load::load_program_with_functions(
+        kind,
+        &group.insns,
+        &group.function_starts,
+        &program_name(first_name),
+        first_name,
+        &group.line_of_insn,
+    )?;
+    group
+        .functions
+        .iter()
+        .map(|function| attach::attach_kprobe(plain.as_fd(), function, 0, group.is_return))
+        .collect()
 }
 
 /// The running state of one compiled program.
@@ -142,7 +242,7 @@ impl Session {
             })?;
             fill_globals(map, options.child.as_ref().map(PausedChild::pid))?;
         }
-        let mut programs = Vec::with_capacity(compiled.programs.len());
+        let mut patched = Vec::with_capacity(compiled.programs.len());
         for spec in &compiled.programs {
             let insns = load::patch_map_relocations(
                 &spec.insns,
@@ -150,10 +250,99 @@ impl Session {
                 &maps,
                 &spec.probe_name,
             )?;
-            let kind = ProgramKind::for_target(&spec.attach);
-            let fd = load::load_program_with_functions(
-                kind,
-                &insns,
+            patched.push((spec, insns));
+        }
+        // Identical kprobe programs on several functions (a wildcard) become ONE program on ONE
+        // kprobe_multi link where the kernel has them: one load and one attach instead of one
+        // per function, which is what makes `kprobe:vfs_*` start quickly.
+        let mut groups: std::collections::HashMap<KprobeMultiKey, Vec<usize>> =
+            std::collections::HashMap::new();
+        for (index, (spec, insns)) in patched.iter().enumerate() {
+            if let Some(key) = kprobe_multi_key(&spec.attach, insns, &spec.function_starts) {
+                groups.entry(key).or_default().push(index);
+            }
+        }
+        groups.retain(|_, members| members.len() > 1);
+        let multi_available = match groups.values().next().and_then(|members| members.first()) {
+            Some(first) => match patched.get(*first).map(|(spec, _)| &spec.attach) {
+                Some(AttachTarget::Kprobe { function, .. }) => kernel_has_kprobe_multi(function),
+                _ => false,
+            },
+            None => false,
+        };
+        let mut group_of_program: Vec<Option<usize>> = vec![None; patched.len()];
+        let mut group_members: Vec<Vec<usize>> = Vec::new();
+        if multi_available {
+            for members in groups.into_values() {
+                for member in &members {
+                    if let Some(slot) = group_of_program.get_mut(*member) {
+                        *slot = Some(group_members.len());
+                    }
+                }
+                group_members.push(members);
+            }
+        }
+        let mut programs = Vec::with_capacity(compiled.programs.len());
+        for (index, (spec, insns)) in patched.iter().enumerate() {
+            let group = group_of_program.get(index).copied().flatten();
+            let members = group.and_then(|group| group_members.get(group));
+            if let Some(members) = members {
+                // Loaded once, with the group's first member; the others ride on its link.
+                if members.first() != Some(&index) {
+                    continue;
+                }
+                let (mut functions, mut probe_names) = (Vec::new(), Vec::new());
+                for member in members {
+                    if let Some((
+                        member_spec @ bpfscope_bpf::ProgramSpec {
+                            attach: AttachTarget::Kprobe { function, .. },
+                            ..
+                        },
+                        _,
+                    )) = patched.get(*member)
+                    {
+                        functions.push(function.clone());
+                        probe_names.push(member_spec.probe_name.clone());
+                    }
+                }
+                let is_return = matches!(
+                    spec.attach,
+                    AttachTarget::Kprobe {
+                        is_return: true,
+                        ..
+                    }
+                );
+                let kind = ProgramKind {
+                    prog_type: sys::prog_type::KPROBE,
+                    expected_attach_type: sys::attach_type::TRACE_KPROBE_MULTI,
+                    attach_btf_id: 0,
+                };
+                let fd = load::load_program_with_functions(
+                    kind,
+                    insns,
+                    &spec.function_starts,
+                    &program_name(&spec.probe_name),
+                    &spec.probe_name,
+                    &spec.line_of_insn,
+                )?;
+                programs.push(LoadedProgram {
+                    probe_name: spec.probe_name.clone(),
+                    attach: spec.attach.clone(),
+                    fd,
+                    multi: Some(KprobeMultiGroup {
+                        functions,
+                        probe_names,
+                        is_return,
+                        insns: insns.clone(),
+                        function_starts: spec.function_starts.clone(),
+                        line_of_insn: spec.line_of_insn.clone(),
+                    }),
+                });
+                continue;
+            }
+            let fd = load::load_program_for(
+                &spec.attach,
+                insns,
                 &spec.function_starts,
                 &program_name(&spec.probe_name),
                 &spec.probe_name,
@@ -163,6 +352,7 @@ impl Session {
                 probe_name: spec.probe_name.clone(),
                 attach: spec.attach.clone(),
                 fd,
+                multi: None,
             });
         }
         let epoll = Epoll::new()
@@ -247,6 +437,20 @@ impl Session {
         self.programs
             .iter()
             .filter(|program| !matches!(program.attach, AttachTarget::Begin | AttachTarget::End))
+            .map(|program| {
+                program
+                    .multi
+                    .as_ref()
+                    .map_or(1, |group| group.functions.len())
+            })
+            .sum()
+    }
+
+    /// How many kprobe_multi links `attach_all` creates (each carries several functions).
+    pub fn kprobe_multi_link_count(&self) -> usize {
+        self.programs
+            .iter()
+            .filter(|program| program.multi.is_some())
             .count()
     }
 
@@ -281,6 +485,12 @@ impl Session {
         let mut attached = 0;
         for program in &self.programs {
             let fd = program.fd.as_fd();
+            if let Some(group) = &program.multi {
+                attached += group.functions.len();
+                self.attachments
+                    .extend(attach_kprobe_multi_or_each(fd, group)?);
+                continue;
+            }
             let attachment = match &program.attach {
                 AttachTarget::Begin | AttachTarget::End => continue,
                 AttachTarget::Tracepoint { category, name } => {

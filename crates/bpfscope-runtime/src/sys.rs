@@ -19,6 +19,9 @@ const BPF_MAP_DELETE_ELEM: u32 = 3;
 const BPF_MAP_GET_NEXT_KEY: u32 = 4;
 const BPF_PROG_LOAD: u32 = 5;
 const BPF_PROG_TEST_RUN: u32 = 10;
+const BPF_OBJ_GET_INFO_BY_FD: u32 = 15;
+const BPF_BTF_GET_FD_BY_ID: u32 = 19;
+const BPF_BTF_GET_NEXT_ID: u32 = 23;
 const BPF_RAW_TRACEPOINT_OPEN: u32 = 17;
 const BPF_BTF_LOAD: u32 = 18;
 const BPF_LINK_CREATE: u32 = 28;
@@ -98,6 +101,37 @@ struct ProgLoadAttr {
     padding: u32,
 }
 
+/// `union bpf_attr` for BPF_*_GET_NEXT_ID and BPF_*_GET_FD_BY_ID (`start_id`/`btf_id` share
+/// the first word).
+#[repr(C)]
+#[derive(Default)]
+struct ObjectIdAttr {
+    id: u32,
+    next_id: u32,
+    open_flags: u32,
+}
+
+/// `union bpf_attr` for BPF_OBJ_GET_INFO_BY_FD.
+#[repr(C)]
+#[derive(Default)]
+struct ObjectInfoAttr {
+    bpf_fd: u32,
+    info_len: u32,
+    info: u64,
+}
+
+/// `struct bpf_btf_info`.
+#[repr(C)]
+#[derive(Default)]
+struct BtfInfo {
+    btf: u64,
+    btf_size: u32,
+    id: u32,
+    name: u64,
+    name_len: u32,
+    kernel_btf: u32,
+}
+
 /// `union bpf_attr` for BPF_PROG_TEST_RUN.
 #[repr(C)]
 #[derive(Default)]
@@ -165,6 +199,9 @@ const _: () = assert!(std::mem::size_of::<TestRunAttr>() == 72);
 const _: () = assert!(std::mem::size_of::<BtfLoadAttr>() == 32);
 const _: () = assert!(std::mem::size_of::<RawTracepointOpenAttr>() == 16);
 const _: () = assert!(std::mem::size_of::<LinkCreateAttr>() == 48);
+const _: () = assert!(std::mem::size_of::<ObjectIdAttr>() == 12);
+const _: () = assert!(std::mem::size_of::<ObjectInfoAttr>() == 16);
+const _: () = assert!(std::mem::size_of::<BtfInfo>() == 32);
 
 /// Calls bpf(cmd, attr, sizeof attr); the return value is an fd or 0.
 fn bpf<T>(command: u32, attr: &mut T) -> io::Result<i64> {
@@ -310,6 +347,9 @@ pub struct ProgLoadRequest<'a> {
     /// The BTF object describing the program's functions and their func_info records
     /// (needed when the program has callbacks).
     pub functions: Option<(BorrowedFd<'a>, &'a [bpfscope_bpf::func_btf::FuncInfo])>,
+    /// The kernel module BTF object that `attach_btf_id` is an id of (fentry/fexit on a module
+    /// function); None for vmlinux.
+    pub attach_btf_object: Option<BorrowedFd<'a>>,
 }
 
 /// BPF_PROG_LOAD. With `log` the verifier writes its log there at `log_level`.
@@ -327,6 +367,10 @@ pub fn bpf_prog_load(
         prog_name: object_name(request.name),
         expected_attach_type: request.expected_attach_type,
         attach_btf_id: request.attach_btf_id,
+        // `attach_btf_obj_fd` shares this word with `attach_prog_fd`.
+        attach_prog_fd: request
+            .attach_btf_object
+            .map_or(0, |object| object.as_raw_fd() as u32),
         ..ProgLoadAttr::default()
     };
     if let Some((btf, func_info)) = request.functions {
@@ -389,6 +433,71 @@ pub fn bpf_raw_tracepoint_open(
         padding: 0,
     };
     owned_fd_from_syscall_result(bpf(BPF_RAW_TRACEPOINT_OPEN, &mut attr)?)
+}
+
+/// BPF_BTF_GET_NEXT_ID: the id of the next loaded BTF object after `start_id`, or None at the end.
+pub fn bpf_btf_get_next_id(start_id: u32) -> io::Result<Option<u32>> {
+    let mut attr = ObjectIdAttr {
+        id: start_id,
+        ..ObjectIdAttr::default()
+    };
+    match bpf(BPF_BTF_GET_NEXT_ID, &mut attr) {
+        Ok(_) => Ok(Some(attr.next_id)),
+        Err(error) if error.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// BPF_BTF_GET_FD_BY_ID.
+pub fn bpf_btf_get_fd_by_id(id: u32) -> io::Result<OwnedFd> {
+    let mut attr = ObjectIdAttr {
+        id,
+        ..ObjectIdAttr::default()
+    };
+    owned_fd_from_syscall_result(bpf(BPF_BTF_GET_FD_BY_ID, &mut attr)?)
+}
+
+/// BPF_OBJ_GET_INFO_BY_FD of a BTF object: its name (a module's name, `vmlinux`, or empty for
+/// a program's BTF) and whether it is the kernel's own BTF.
+pub fn bpf_btf_object_name(btf: BorrowedFd<'_>) -> io::Result<(String, bool)> {
+    let mut name = [0u8; 64];
+    let mut info = BtfInfo {
+        name: name.as_mut_ptr() as u64,
+        name_len: name.len() as u32,
+        ..BtfInfo::default()
+    };
+    let mut attr = ObjectInfoAttr {
+        bpf_fd: btf.as_raw_fd() as u32,
+        info_len: std::mem::size_of::<BtfInfo>() as u32,
+        info: &mut info as *mut BtfInfo as u64,
+    };
+    bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr)?;
+    let end = name
+        .iter()
+        .position(|byte| *byte == 0)
+        .unwrap_or(name.len());
+    let text = String::from_utf8_lossy(name.get(..end).unwrap_or_default()).into_owned();
+    Ok((text, info.kernel_btf != 0))
+}
+
+/// The loaded kernel BTF object of module `module` (walks every BTF object id), or None when no
+/// such module is loaded.
+pub fn kernel_module_btf_object(module: &str) -> io::Result<Option<OwnedFd>> {
+    let mut id = 0;
+    while let Some(next) = bpf_btf_get_next_id(id)? {
+        id = next;
+        let fd = match bpf_btf_get_fd_by_id(id) {
+            Ok(fd) => fd,
+            // Unloaded between the two calls.
+            Err(error) if error.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(error) => return Err(error),
+        };
+        let (name, is_kernel) = bpf_btf_object_name(std::os::fd::AsFd::as_fd(&fd))?;
+        if is_kernel && name == module {
+            return Ok(Some(fd));
+        }
+    }
+    Ok(None)
 }
 
 /// BPF_LINK_CREATE of a kprobe_multi link on the given kernel function names.

@@ -32,16 +32,19 @@ pub enum ExecOutcomeFilter {
 }
 
 /// Everything the command line can ask of execsnoop.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExecsnoopOptions {
     pub time: TimeColumn,
     /// Only execs whose command name (comm) contains this text.
     pub command_contains: Option<String>,
-    /// Only execs whose joined argv contains this text.
+    /// Only execs whose joined argv contains this text (looked for in the first
+    /// `join()`-sized part of the command line, at the syscall's entry).
     pub argument_contains: Option<String>,
     pub uid: Option<u32>,
     /// Only execs whose parent process (real_parent's tgid) is this one.
     pub parent_pid: Option<u32>,
+    /// Only execs in this cgroup (a path under /sys/fs/cgroup, or relative to it).
+    pub cgroup_path: Option<String>,
     pub outcome: ExecOutcomeFilter,
     /// One line per program image when it ends (exit or a further exec), with its exit status,
     /// lifetime since exec and CPU time since exec; failed execs are still printed at once.
@@ -53,39 +56,95 @@ pub struct ExecsnoopOptions {
     pub summary_interval_seconds: Option<u32>,
     /// Print a column header line first (text output).
     pub header: bool,
+    /// One JSON record per line (`print` of a record) instead of text columns.
+    pub json: bool,
+    /// Arguments shown per exec; more are marked as left out.
+    pub max_args: u32,
+    /// Bytes of arguments captured per exec; more are marked as left out.
+    pub max_arg_bytes: u32,
 }
+
+impl Default for ExecsnoopOptions {
+    fn default() -> ExecsnoopOptions {
+        ExecsnoopOptions {
+            time: TimeColumn::None,
+            command_contains: None,
+            argument_contains: None,
+            uid: None,
+            parent_pid: None,
+            cgroup_path: None,
+            outcome: ExecOutcomeFilter::All,
+            lifetime: false,
+            ancestors: false,
+            summary_interval_seconds: None,
+            header: false,
+            json: false,
+            max_args: DEFAULT_MAX_ARGS,
+            max_arg_bytes: DEFAULT_MAX_ARG_BYTES,
+        }
+    }
+}
+
+/// Arguments shown per exec by default.
+pub const DEFAULT_MAX_ARGS: u32 = 1024;
+/// Argument bytes captured per exec by default.
+pub const DEFAULT_MAX_ARG_BYTES: u32 = 32 * 1024;
+/// The language's limits for `argv()` (see the checker): bytes, and strings read from an array.
+pub const MAX_ARG_BYTES_LIMIT: u32 = 256 * 1024;
+const ARRAY_MAX_ARGS_LIMIT: u32 = 1024;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ExecsnoopError {
     #[error("--summary aggregates by command; it does not combine with --lifetime or --ancestors")]
     SummaryExcludesLineOptions,
+    #[error("--max-arg-bytes must be from 16 to {MAX_ARG_BYTES_LIMIT} (got {0})")]
+    ArgBytesOutOfRange(u32),
+    #[error("--max-args must be at least 1")]
+    NoArguments,
 }
 
-/// One printf column: its header, its conversion(s) and the script expressions they print.
+/// One column: its text header and conversion(s) with the script expressions they print,
+/// and the same value's JSON member names and expressions.
 struct Column {
     header: &'static str,
     conversion: String,
     arguments: Vec<String>,
+    json_members: Vec<(&'static str, String)>,
 }
 
 impl Column {
-    fn new(header: &'static str, conversion: &str, arguments: &[&str]) -> Column {
+    fn new(
+        header: &'static str,
+        conversion: &str,
+        argument: &str,
+        json_name: &'static str,
+    ) -> Column {
         Column {
             header,
             conversion: conversion.to_string(),
-            arguments: arguments
-                .iter()
-                .map(|argument| argument.to_string())
-                .collect(),
+            arguments: vec![argument.to_string()],
+            json_members: vec![(json_name, argument.to_string())],
+        }
+    }
+
+    /// A text-only column (placeholders for values a line does not have).
+    fn text_only(header: &'static str, conversion: &str, argument: &str) -> Column {
+        Column {
+            header,
+            conversion: conversion.to_string(),
+            arguments: vec![argument.to_string()],
+            json_members: Vec::new(),
         }
     }
 }
 
-/// Where a line's values come from: the exec happening now, or an image recorded at its exec.
+/// Where a line's values come from.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum LineSource {
-    /// At the exec syscall's exit: `nsecs`, `$ppid`, `comm`, `$ret_text`, `$argv` are current.
+    /// At `sched_process_exec`: the new program of a successful exec is running.
     ExecNow,
+    /// At the exec syscall's exit, for a failed exec: `$ret`, `$ret_text`, `$argv_ptr`.
+    Failed,
     /// An image that ends now (exit or re-exec): its values were stored under `pid` at exec.
     RecordedImage(ImageEnd),
 }
@@ -97,10 +156,23 @@ enum ImageEnd {
     ReplacedByExec,
 }
 
+/// Which probe a filter is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ExecPath {
+    Succeeded,
+    Failed,
+}
+
 /// Builds the complete program text for these options.
 pub fn execsnoop_script(options: &ExecsnoopOptions) -> Result<String, ExecsnoopError> {
     if options.summary_interval_seconds.is_some() && (options.lifetime || options.ancestors) {
         return Err(ExecsnoopError::SummaryExcludesLineOptions);
+    }
+    if !(16..=MAX_ARG_BYTES_LIMIT).contains(&options.max_arg_bytes) {
+        return Err(ExecsnoopError::ArgBytesOutOfRange(options.max_arg_bytes));
+    }
+    if options.max_args == 0 {
+        return Err(ExecsnoopError::NoArguments);
     }
     let summary = options.summary_interval_seconds.is_some();
     let tracks_images = options.lifetime || summary;
@@ -113,20 +185,26 @@ pub fn execsnoop_script(options: &ExecsnoopOptions) -> Result<String, ExecsnoopE
             "//@@END_LIFETIME@@" => inside_lifetime_block = false,
             _ if inside_lifetime_block && !tracks_images => {}
             "//@@HEADER@@" => {
-                if options.header && !summary {
+                if options.header && !summary && !options.json {
                     script.push_str(&header_statement(options));
                 }
             }
+            "//@@ON_ENTER@@" => script.push_str(&on_enter_statements(options)),
+            "//@@EXEC_PRELUDE@@" => script.push_str(&exec_prelude_statements(options)),
+            "//@@FAIL_PRELUDE@@" => script.push_str(&fail_prelude_statements(options)),
             "//@@ON_EXEC@@" => script.push_str(&on_exec_statements(options)),
+            "//@@ON_FAIL@@" => script.push_str(&on_fail_statements(options)),
             "//@@ON_EXIT@@" => script.push_str(&on_exit_statements(options)),
             "//@@EXTRA_PROBES@@" => script.push_str(&extra_probes(options)),
             "//@@END@@" => script.push_str(&end_statements(options)),
-            _ if line.contains("if (@@FILTER@@)") => {
-                // An image replaced by a new exec ends here, whatever the new exec's filters say.
-                if tracks_images {
-                    script.push_str(&on_reexec_statements(options));
-                }
-                script.push_str(&line.replace("@@FILTER@@", &filter_expression(options)?));
+            _ if line.contains("@@FILTER_EXEC@@") => {
+                let filter = filter_expression(options, ExecPath::Succeeded);
+                script.push_str(&line.replace("@@FILTER_EXEC@@", &filter));
+                script.push('\n');
+            }
+            _ if line.contains("@@FILTER_FAIL@@") => {
+                let filter = filter_expression(options, ExecPath::Failed);
+                script.push_str(&line.replace("@@FILTER_FAIL@@", &filter));
                 script.push('\n');
             }
             _ => {
@@ -139,12 +217,12 @@ pub fn execsnoop_script(options: &ExecsnoopOptions) -> Result<String, ExecsnoopE
 }
 
 /// The predicate that decides which execs are reported (`1` when there is no filter).
-fn filter_expression(options: &ExecsnoopOptions) -> Result<String, ExecsnoopError> {
+fn filter_expression(options: &ExecsnoopOptions, path: ExecPath) -> String {
     let mut conditions = Vec::new();
-    match options.outcome {
-        ExecOutcomeFilter::All => {}
-        ExecOutcomeFilter::FailedOnly => conditions.push("$ret < 0".to_string()),
-        ExecOutcomeFilter::SuccessfulOnly => conditions.push("$ret == 0".to_string()),
+    match (options.outcome, path) {
+        (ExecOutcomeFilter::FailedOnly, ExecPath::Succeeded)
+        | (ExecOutcomeFilter::SuccessfulOnly, ExecPath::Failed) => return "0".to_string(),
+        _ => {}
     }
     if let Some(uid) = options.uid {
         conditions.push(format!("uid == {uid}"));
@@ -155,13 +233,16 @@ fn filter_expression(options: &ExecsnoopOptions) -> Result<String, ExecsnoopErro
     if let Some(text) = &options.command_contains {
         conditions.push(format!("strcontains(comm, {})", string_literal(text)));
     }
-    if let Some(text) = &options.argument_contains {
-        conditions.push(format!("strcontains($argv, {})", string_literal(text)));
+    if let Some(path) = &options.cgroup_path {
+        conditions.push(format!("cgroup == cgroupid({})", string_literal(path)));
+    }
+    if options.argument_contains.is_some() {
+        conditions.push("$arg_match".to_string());
     }
     if conditions.is_empty() {
-        return Ok("1".to_string());
+        return "1".to_string();
     }
-    Ok(conditions.join(" && "))
+    conditions.join(" && ")
 }
 
 /// A script string literal holding exactly `text`'s bytes: anything but printable ASCII,
@@ -184,6 +265,20 @@ pub fn string_literal(text: &str) -> String {
     literal
 }
 
+/// The `argv()` call for a line: the new program's memory after a successful exec, the
+/// caller's array after a failed one.
+fn argv_expression(options: &ExecsnoopOptions, source: LineSource) -> String {
+    match source {
+        LineSource::ExecNow => format!("argv({}, {})", options.max_args, options.max_arg_bytes),
+        LineSource::Failed => format!(
+            "argv($argv_ptr, {}, {})",
+            options.max_args.min(ARRAY_MAX_ARGS_LIMIT),
+            options.max_arg_bytes
+        ),
+        LineSource::RecordedImage(_) => "@execsnoop_exec_argv[pid]".to_string(),
+    }
+}
+
 /// The columns of one line, in order, for where its values come from.
 fn line_columns(options: &ExecsnoopOptions, source: LineSource) -> Vec<Column> {
     let recorded = matches!(source, LineSource::RecordedImage(_));
@@ -196,7 +291,7 @@ fn line_columns(options: &ExecsnoopOptions, source: LineSource) -> Vec<Column> {
             } else {
                 "strftime(\"%H:%M:%S\", nsecs)"
             };
-            columns.push(Column::new("TIME    ", "%-8s", &[timestamp]));
+            columns.push(Column::new("TIME    ", "%-8s", timestamp, "time"));
         }
         TimeColumn::SinceStart => {
             // `elapsed` is now; a recorded image's exec was (nsecs - exec time) earlier.
@@ -205,93 +300,128 @@ fn line_columns(options: &ExecsnoopOptions, source: LineSource) -> Vec<Column> {
             } else {
                 "elapsed"
             };
-            let seconds = format!("{elapsed_at_exec} / 1000000000");
-            let milliseconds = format!("({elapsed_at_exec} / 1000000) % 1000");
             columns.push(Column {
                 header: "TIME(s)   ",
                 conversion: "%6d.%03d".to_string(),
-                arguments: vec![seconds, milliseconds],
+                arguments: vec![
+                    format!("{elapsed_at_exec} / 1000000000"),
+                    format!("({elapsed_at_exec} / 1000000) % 1000"),
+                ],
+                json_members: vec![("elapsed_ms", format!("{elapsed_at_exec} / 1000000"))],
             });
         }
     }
-    columns.push(Column::new("PID    ", "%-7d", &["pid"]));
-    if recorded {
-        columns.push(Column::new(
-            "PPID   ",
-            "%-7d",
-            &["@execsnoop_exec_ppid[pid]"],
-        ));
-        columns.push(Column::new("UID   ", "%-6d", &["@execsnoop_exec_uid[pid]"]));
-        columns.push(Column::new(
-            "COMM            ",
-            "%-16s",
-            &["@execsnoop_exec_comm[pid]"],
-        ));
-        columns.push(Column::new("RET    ", "%-7s", &["\"0\""]));
+    columns.push(Column::new("PID    ", "%-7d", "pid", "pid"));
+    let (ppid, uid, command) = if recorded {
+        (
+            "@execsnoop_exec_ppid[pid]",
+            "@execsnoop_exec_uid[pid]",
+            "@execsnoop_exec_comm[pid]",
+        )
     } else {
-        columns.push(Column::new("PPID   ", "%-7d", &["$ppid"]));
-        columns.push(Column::new("UID   ", "%-6d", &["uid"]));
-        columns.push(Column::new("COMM            ", "%-16s", &["comm"]));
-        columns.push(Column::new("RET    ", "%-7s", &["$ret_text"]));
-    }
+        ("$ppid", "uid", "comm")
+    };
+    columns.push(Column::new("PPID   ", "%-7d", ppid, "ppid"));
+    columns.push(Column::new("UID   ", "%-6d", uid, "uid"));
+    columns.push(Column::new(
+        "USER    ",
+        "%-8s",
+        &format!("username({uid})"),
+        "user",
+    ));
+    columns.push(Column::new("COMM            ", "%-16s", command, "comm"));
+    let (ret_text, ret, error) = match source {
+        LineSource::Failed => ("$ret_text", "$ret", "$ret_text"),
+        _ => ("\"0\"", "0", "\"\""),
+    };
+    columns.push(Column {
+        header: "RET    ",
+        conversion: "%-7s".to_string(),
+        arguments: vec![ret_text.to_string()],
+        json_members: vec![("ret", ret.to_string()), ("error", error.to_string())],
+    });
     if options.lifetime {
         match source {
-            LineSource::ExecNow => {
-                columns.push(Column::new("EXIT    ", "%-8s", &["\"-\""]));
-                columns.push(Column::new("LIFE(ms)   ", "%11s", &["\"-\""]));
-                columns.push(Column::new("CPU(ms)   ", "%10s", &["\"-\""]));
+            LineSource::ExecNow | LineSource::Failed => {
+                columns.push(Column::text_only("EXIT    ", "%-8s", "\"-\""));
+                columns.push(Column::text_only("LIFE(ms)   ", "%11s", "\"-\""));
+                columns.push(Column::text_only("CPU(ms)   ", "%10s", "\"-\""));
             }
             LineSource::RecordedImage(end) => {
-                match end {
+                let (text, conversion, how, exit_code, signal) = match end {
                     ImageEnd::ExitedWithCode => {
-                        columns.push(Column::new("EXIT    ", "%-8d", &["$exit_code"]))
+                        ("$exit_code", "%-8d", "\"exit\"", "$exit_code", "\"\"")
                     }
-                    ImageEnd::KilledBySignal => columns.push(Column::new(
-                        "EXIT    ",
+                    ImageEnd::KilledBySignal => (
+                        "@execsnoop_signal[$exit_signal]",
                         "%-8s",
-                        &["@execsnoop_signal[$exit_signal]"],
-                    )),
-                    ImageEnd::ReplacedByExec => {
-                        columns.push(Column::new("EXIT    ", "%-8s", &["\"exec\""]))
-                    }
-                }
-                columns.push(Column::new(
-                    "LIFE(ms)   ",
-                    "%7d.%03d",
-                    &["$lifetime_us / 1000", "$lifetime_us % 1000"],
-                ));
-                columns.push(Column::new(
-                    "CPU(ms)   ",
-                    "%6d.%03d",
-                    &["$cpu_us / 1000", "$cpu_us % 1000"],
-                ));
+                        "\"signal\"",
+                        "-1",
+                        "@execsnoop_signal[$exit_signal]",
+                    ),
+                    ImageEnd::ReplacedByExec => ("\"exec\"", "%-8s", "\"exec\"", "-1", "\"\""),
+                };
+                columns.push(Column {
+                    header: "EXIT    ",
+                    conversion: conversion.to_string(),
+                    arguments: vec![text.to_string()],
+                    json_members: vec![
+                        ("end", how.to_string()),
+                        ("exit_code", exit_code.to_string()),
+                        ("signal", signal.to_string()),
+                    ],
+                });
+                columns.push(Column {
+                    header: "LIFE(ms)   ",
+                    conversion: "%7d.%03d".to_string(),
+                    arguments: vec![
+                        "$lifetime_us / 1000".to_string(),
+                        "$lifetime_us % 1000".to_string(),
+                    ],
+                    json_members: vec![("lifetime_us", "$lifetime_us".to_string())],
+                });
+                columns.push(Column {
+                    header: "CPU(ms)   ",
+                    conversion: "%6d.%03d".to_string(),
+                    arguments: vec!["$cpu_us / 1000".to_string(), "$cpu_us % 1000".to_string()],
+                    json_members: vec![("cpu_us", "$cpu_us".to_string())],
+                });
             }
         }
     }
     if options.ancestors {
         // Read now through real_parent; an orphan's chain is its new parent's (init).
-        columns.push(Column::new(
-            "ANCESTORS",
-            "%s<%s<%s<%s",
-            &[
-                "$task->real_parent->comm",
-                "$task->real_parent->real_parent->comm",
-                "$task->real_parent->real_parent->real_parent->comm",
-                "$task->real_parent->real_parent->real_parent->real_parent->comm",
-            ],
-        ));
+        let chain: Vec<String> = (1..=4)
+            .map(|depth| format!("$task{}->comm", "->real_parent".repeat(depth)))
+            .collect();
+        columns.push(Column {
+            header: "ANCESTORS",
+            conversion: "%s<%s<%s<%s".to_string(),
+            arguments: chain.clone(),
+            json_members: vec![("ancestors", format!("({})", chain.join(", ")))],
+        });
     }
-    let argv = if recorded {
-        "@execsnoop_exec_argv[pid]"
-    } else {
-        "$argv"
-    };
-    columns.push(Column::new("ARGS", "%s", &[argv]));
+    // Last: the record is sent only as far as the arguments go.
+    columns.push(Column::new(
+        "ARGS",
+        "%s",
+        &argv_expression(options, source),
+        "argv",
+    ));
     columns
 }
 
-/// `printf("...\n", ...);` printing these columns separated by one space.
-fn printf_statement(columns: &[Column], indent: &str) -> String {
+/// The statement printing one line: `printf` of the columns separated by one space, or in
+/// JSON mode `print` of a record with one member per value.
+fn line_statement(options: &ExecsnoopOptions, columns: &[Column], indent: &str) -> String {
+    if options.json {
+        let members: Vec<String> = columns
+            .iter()
+            .flat_map(|column| &column.json_members)
+            .map(|(name, value)| format!("{name} = {value}"))
+            .collect();
+        return format!("{indent}print(({}));\n", members.join(", "));
+    }
     let format: Vec<&str> = columns
         .iter()
         .map(|column| column.conversion.as_str())
@@ -316,36 +446,68 @@ fn header_statement(options: &ExecsnoopOptions) -> String {
     )
 }
 
-/// What happens for an exec that passed the filters.
+/// At the syscall's entry: what `--arg` looks for, while the caller's argv is readable.
+fn on_enter_statements(options: &ExecsnoopOptions) -> String {
+    match &options.argument_contains {
+        Some(text) => format!(
+            "  @execsnoop_arg_match[tid] = strcontains(join(args.argv), {});\n",
+            string_literal(text)
+        ),
+        None => String::new(),
+    }
+}
+
+/// At a successful exec, before the filters: the image it replaces ends here, and the
+/// `--arg` match made at the entry is taken (under the exec'ing thread's old id).
+fn exec_prelude_statements(options: &ExecsnoopOptions) -> String {
+    let mut statements = String::new();
+    if options.argument_contains.is_some() {
+        statements.push_str(
+            "  $arg_match = @execsnoop_arg_match[args->old_pid];\n  delete(@execsnoop_arg_match, args->old_pid);\n",
+        );
+    }
+    if options.lifetime || options.summary_interval_seconds.is_some() {
+        statements.push_str("  if (has_key(@execsnoop_exec_ns, pid)) {\n");
+        statements.push_str(&report_image_statements(
+            options,
+            ImageEnd::ReplacedByExec,
+            "    ",
+        ));
+        statements.push_str("  }\n");
+    }
+    statements
+}
+
+fn fail_prelude_statements(options: &ExecsnoopOptions) -> String {
+    if options.argument_contains.is_some() {
+        return "  $arg_match = @execsnoop_arg_match[tid];\n  delete(@execsnoop_arg_match, tid);\n"
+            .to_string();
+    }
+    String::new()
+}
+
+/// What happens for a successful exec that passed the filters.
 fn on_exec_statements(options: &ExecsnoopOptions) -> String {
     let indent = "    ";
-    let mut statements = String::new();
     if options.summary_interval_seconds.is_some() {
-        statements.push_str(&format!("{indent}@execs[comm] = count();\n"));
-        statements.push_str(&format!(
-            "{indent}if ($ret < 0) {{\n{indent}  @failures[comm] = count();\n{indent}}} else {{\n"
-        ));
-        statements.push_str(&record_image_statements(options, &format!("{indent}  ")));
-        statements.push_str(&format!("{indent}}}\n"));
+        let mut statements = format!("{indent}@execs[comm] = count();\n");
+        statements.push_str(&record_image_statements(options, indent));
         return statements;
     }
     if options.lifetime {
-        // A successful exec is printed when its image ends, with what it cost.
-        statements.push_str(&format!("{indent}if ($ret == 0) {{\n"));
-        statements.push_str(&record_image_statements(options, &format!("{indent}  ")));
-        statements.push_str(&format!("{indent}}} else {{\n"));
-        statements.push_str(&printf_statement(
-            &line_columns(options, LineSource::ExecNow),
-            &format!("{indent}  "),
-        ));
-        statements.push_str(&format!("{indent}}}\n"));
-        return statements;
+        // Printed when the image ends, with what it cost.
+        return record_image_statements(options, indent);
     }
-    statements.push_str(&printf_statement(
-        &line_columns(options, LineSource::ExecNow),
-        indent,
-    ));
-    statements
+    line_statement(options, &line_columns(options, LineSource::ExecNow), indent)
+}
+
+/// What happens for a failed exec that passed the filters.
+fn on_fail_statements(options: &ExecsnoopOptions) -> String {
+    let indent = "    ";
+    if options.summary_interval_seconds.is_some() {
+        return format!("{indent}@execs[comm] = count();\n{indent}@failures[comm] = count();\n");
+    }
+    line_statement(options, &line_columns(options, LineSource::Failed), indent)
 }
 
 /// Stores what the line (or the summary) needs when this image ends.
@@ -363,7 +525,10 @@ fn record_image_statements(options: &ExecsnoopOptions, indent: &str) -> String {
     if options.summary_interval_seconds.is_some() {
         store("execsnoop_exec_parent", "$task->real_parent->comm");
     } else {
-        store("execsnoop_exec_argv", "$argv");
+        store(
+            "execsnoop_exec_argv",
+            &argv_expression(options, LineSource::ExecNow),
+        );
         store("execsnoop_exec_ppid", "$ppid");
         store("execsnoop_exec_uid", "uid");
     }
@@ -384,10 +549,8 @@ fn image_cost_statements(indent: &str) -> String {
 fn report_image_statements(options: &ExecsnoopOptions, end: ImageEnd, indent: &str) -> String {
     let mut statements = image_cost_statements(indent);
     if options.summary_interval_seconds.is_some() {
-        // At exit the task's own comm is the key. A string read back from a map value makes
-        // a different key for the same name (the bytes after its NUL are not zeroed: a
-        // compiler bug, reported), so the stored names serve only after a re-exec, where the
-        // task's comm is already the new program's.
+        // After a re-exec the task's comm is already the new program's: the stored names
+        // are the ended image's.
         let (command, parent) = match end {
             ImageEnd::ReplacedByExec => {
                 ("@execsnoop_exec_comm[pid]", "@execsnoop_exec_parent[pid]")
@@ -404,11 +567,20 @@ fn report_image_statements(options: &ExecsnoopOptions, end: ImageEnd, indent: &s
              {indent}@cpu_total_us[{command}] = sum($cpu_us);\n"
         );
     } else {
-        statements.push_str(&printf_statement(
+        statements.push_str(&line_statement(
+            options,
             &line_columns(options, LineSource::RecordedImage(end)),
             indent,
         ));
     }
+    for map in image_maps(options) {
+        let _ = writeln!(statements, "{indent}delete(@{map}, pid);");
+    }
+    statements
+}
+
+/// The maps holding a recorded image, by pid.
+fn image_maps(options: &ExecsnoopOptions) -> Vec<&'static str> {
     let mut maps = vec![
         "execsnoop_exec_ns",
         "execsnoop_exec_cpu_ns",
@@ -423,22 +595,7 @@ fn report_image_statements(options: &ExecsnoopOptions, end: ImageEnd, indent: &s
             "execsnoop_exec_uid",
         ]);
     }
-    for map in maps {
-        let _ = writeln!(statements, "{indent}delete(@{map}, pid);");
-    }
-    statements
-}
-
-/// At a successful exec: the image it replaces, if recorded, ends here.
-fn on_reexec_statements(options: &ExecsnoopOptions) -> String {
-    let mut statements = String::from("  if ($ret == 0 && has_key(@execsnoop_exec_ns, pid)) {\n");
-    statements.push_str(&report_image_statements(
-        options,
-        ImageEnd::ReplacedByExec,
-        "    ",
-    ));
-    statements.push_str("  }\n");
-    statements
+    maps
 }
 
 /// At the exit of a process whose exec was recorded.
@@ -540,22 +697,13 @@ fn extra_probes(options: &ExecsnoopOptions) -> String {
 fn end_statements(options: &ExecsnoopOptions) -> String {
     let mut maps = Vec::new();
     if options.lifetime || options.summary_interval_seconds.is_some() {
-        maps.extend([
-            "execsnoop_exec_ns",
-            "execsnoop_exec_cpu_ns",
-            "execsnoop_exec_comm",
-        ]);
+        maps.extend(image_maps(options));
     }
     if options.lifetime {
-        maps.extend([
-            "execsnoop_exec_argv",
-            "execsnoop_exec_ppid",
-            "execsnoop_exec_uid",
-            "execsnoop_signal",
-        ]);
+        maps.push("execsnoop_signal");
     }
-    if options.summary_interval_seconds.is_some() {
-        maps.push("execsnoop_exec_parent");
+    if options.argument_contains.is_some() {
+        maps.push("execsnoop_arg_match");
     }
     maps.iter()
         .map(|map| format!("  clear(@{map});\n"))
@@ -578,7 +726,10 @@ mod tests {
         parses(&script);
         assert!(script.contains("if (1) {"));
         assert!(script.contains(
-            "printf(\"%-7d %-7d %-6d %-16s %-7s %s\\n\", pid, $ppid, uid, comm, $ret_text, $argv);"
+            "printf(\"%-7d %-7d %-6d %-8s %-16s %-7s %s\\n\", pid, $ppid, uid, username(uid), comm, \"0\", argv(1024, 32768));"
+        ));
+        assert!(script.contains(
+            "printf(\"%-7d %-7d %-6d %-8s %-16s %-7s %s\\n\", pid, $ppid, uid, username(uid), comm, $ret_text, argv($argv_ptr, 1024, 32768));"
         ));
         assert!(!script.contains("sched_process_exit"));
         assert!(!script.contains("@@"));
@@ -591,14 +742,19 @@ mod tests {
             argument_contains: Some("x\ny".to_string()),
             uid: Some(1000),
             parent_pid: Some(42),
+            cgroup_path: Some("/sys/fs/cgroup/user.slice".to_string()),
             outcome: ExecOutcomeFilter::FailedOnly,
             ..ExecsnoopOptions::default()
         };
         let script = execsnoop_script(&options).unwrap();
         parses(&script);
         assert!(script.contains(
-            "if ($ret < 0 && uid == 1000 && $ppid == 42 && strcontains(comm, \"ba\\\"sh\") && strcontains($argv, \"x\\x0ay\")) {"
+            "if (uid == 1000 && $ppid == 42 && strcontains(comm, \"ba\\\"sh\") && cgroup == cgroupid(\"/sys/fs/cgroup/user.slice\") && $arg_match) {"
         ));
+        // Failed only: successful execs are never reported.
+        assert!(script.contains("if (0) {"));
+        assert!(script.contains("strcontains(join(args.argv), \"x\\x0ay\")"));
+        assert!(script.contains("clear(@execsnoop_arg_match);"));
     }
 
     #[test]
@@ -653,6 +809,40 @@ mod tests {
             execsnoop_script(&options),
             Err(ExecsnoopError::SummaryExcludesLineOptions)
         );
+    }
+
+    #[test]
+    fn json_mode_prints_records_with_argv_last() {
+        let options = ExecsnoopOptions {
+            json: true,
+            time: TimeColumn::WallClock,
+            ancestors: true,
+            max_args: 10,
+            max_arg_bytes: 100,
+            ..ExecsnoopOptions::default()
+        };
+        let script = execsnoop_script(&options).unwrap();
+        parses(&script);
+        assert!(script.contains(
+            "print((time = strftime(\"%H:%M:%S\", nsecs), pid = pid, ppid = $ppid, uid = uid, user = username(uid), comm = comm, ret = 0, error = \"\", ancestors = ($task->real_parent->comm, $task->real_parent->real_parent->comm, $task->real_parent->real_parent->real_parent->comm, $task->real_parent->real_parent->real_parent->real_parent->comm), argv = argv(10, 100)));"
+        ));
+        assert!(!script.contains("printf(\"%-7d"));
+    }
+
+    #[test]
+    fn argument_limits_are_checked() {
+        for (max_args, max_arg_bytes, expected) in [
+            (0, 100, Err(ExecsnoopError::NoArguments)),
+            (1, 8, Err(ExecsnoopError::ArgBytesOutOfRange(8))),
+            (1, 1 << 20, Err(ExecsnoopError::ArgBytesOutOfRange(1 << 20))),
+        ] {
+            let options = ExecsnoopOptions {
+                max_args,
+                max_arg_bytes,
+                ..ExecsnoopOptions::default()
+            };
+            assert_eq!(execsnoop_script(&options).map(|_| ()), expected);
+        }
     }
 
     #[test]

@@ -15,6 +15,8 @@ use bpfscope_syntax::{BinaryOperator, Diagnostic, Span};
 pub(super) const PT_REGS_ARGUMENT_OFFSETS: [i16; 6] = [112, 104, 96, 88, 72, 64];
 pub(super) const PT_REGS_RETURN_VALUE_OFFSET: i16 = 80;
 pub(super) const PT_REGS_IP_OFFSET: i16 = 128;
+/// `sp` in `struct pt_regs`: at function entry it points at the return address.
+pub(super) const PT_REGS_STACK_POINTER_OFFSET: i16 = 152;
 
 /// What a probe's arguments are, beyond its [`ProbeContext`].
 #[derive(Clone, Debug, Default)]
@@ -23,7 +25,13 @@ pub(super) enum ProbeArguments {
     #[default]
     None,
     /// kprobe/uprobe: registers in `struct pt_regs`; `retval` on the return probe.
-    Registers { is_return: bool },
+    /// `func_from_instruction_pointer`: `func` is the symbol at the probed instruction pointer
+    /// instead of a name compiled into each program, so that the programs of a wildcard kprobe
+    /// are identical and the runtime can attach ONE of them to every function (kprobe_multi).
+    Registers {
+        is_return: bool,
+        func_from_instruction_pointer: bool,
+    },
     /// USDT: each argument's location, from the note; the probe's link-time address and the
     /// link-time addresses of symbols that `%rip`-relative operands name.
     Usdt {
@@ -36,6 +44,9 @@ pub(super) enum ProbeArguments {
         parameters: Vec<(String, u32)>,
         return_type: u32,
         is_return: bool,
+        /// For a module function: type ids from here on are the module's own BTF types, which
+        /// the vmlinux type table cannot describe; such values are read as plain u64.
+        module_types_from: Option<u32>,
     },
 }
 
@@ -114,6 +125,10 @@ pub(super) fn resolve_probe_kind(
             } else {
                 vec![target.clone()]
             };
+            // At a function's entry the instruction pointer is inside that function, both for a
+            // kprobe and under kprobe_multi; at a return it is in the caller, so return probes keep
+            // their names compiled in (and stay one program per function).
+            let func_from_instruction_pointer = targets.len() > 1 && !is_return && offset == 0;
             for target in targets {
                 // `module:function`: the kprobe PMU finds the function by name alone.
                 let function = target.rsplit(':').next().unwrap_or(&target).to_string();
@@ -132,7 +147,10 @@ pub(super) fn resolve_probe_kind(
                     context: ProbeContext::PtRegs,
                     format: None,
                     user_pointers: false,
-                    arguments: ProbeArguments::Registers { is_return },
+                    arguments: ProbeArguments::Registers {
+                        is_return,
+                        func_from_instruction_pointer,
+                    },
                     function: Some(function),
                 });
             }
@@ -177,7 +195,10 @@ pub(super) fn resolve_probe_kind(
                             context: ProbeContext::PtRegs,
                             format: None,
                             user_pointers: true,
-                            arguments: ProbeArguments::Registers { is_return },
+                            arguments: ProbeArguments::Registers {
+                                is_return,
+                                func_from_instruction_pointer: false,
+                            },
                             function: Some(plain_function.to_string()),
                         })
                     }
@@ -198,8 +219,8 @@ pub(super) fn resolve_probe_kind(
                     return true;
                 }
             };
-            if has_wildcard(rest) {
-                error("usdt probes with wildcards are not supported yet: name the probe".into());
+            if has_wildcard(binary) {
+                error("usdt probes need one binary: wildcards are allowed in the provider and probe names only (usdt:/path/to/binary:PROVIDER:*)".into());
                 return true;
             }
             match probe_info.resolve_usdt(binary, usdt_provider, name) {
@@ -259,11 +280,8 @@ pub(super) fn resolve_probe_kind(
             let is_return = provider == Provider::Fexit;
             let function_pattern = match rest.split_once(':') {
                 Some(("vmlinux", function)) => function,
-                Some((module, _)) => {
-                    error(format!(
-                        "{}: functions of module '{module}' are not supported yet (only vmlinux)",
-                        provider.name()
-                    ));
+                Some((module, function)) => {
+                    resolve_module_fentry(provider, module, function, probe_info, out, &mut error);
                     return true;
                 }
                 None => rest,
@@ -331,6 +349,7 @@ pub(super) fn resolve_probe_kind(
                         parameters,
                         return_type: prototype.return_type.0,
                         is_return,
+                        module_types_from: None,
                     },
                     function: Some(function),
                 });
@@ -372,10 +391,120 @@ pub(super) fn resolve_probe_kind(
     true
 }
 
+/// `fentry:MODULE:FUNCTION` (FUNCTION may be a wildcard): the functions' ids and prototypes come
+/// from the module's split BTF; the runtime loads the program against the module's BTF object.
+/// The target is spelled `MODULE:FUNCTION` in `AttachTarget::Fentry::function`.
+fn resolve_module_fentry(
+    provider: Provider,
+    module: &str,
+    function_pattern: &str,
+    probe_info: &dyn ProbeInfo,
+    out: &mut Vec<ResolvedAttach>,
+    error: &mut dyn FnMut(String),
+) {
+    let is_return = provider == Provider::Fexit;
+    let functions: Vec<String> = if has_wildcard(function_pattern) || has_wildcard(module) {
+        match probe_info.kernel_functions(provider, &format!("{module}:{function_pattern}")) {
+            Ok(targets) if !targets.is_empty() => targets,
+            Ok(_) => {
+                error(format!(
+                    "No probes matched: {}:{module}:{function_pattern}",
+                    provider.name()
+                ));
+                return;
+            }
+            Err(reason) => {
+                error(format!("cannot list kernel functions: {reason}"));
+                return;
+            }
+        }
+    } else {
+        vec![format!("{module}:{function_pattern}")]
+    };
+    for target in functions {
+        let Some((module, function)) = target.split_once(':') else {
+            continue;
+        };
+        if module == "vmlinux" {
+            error(format!(
+                "{}:{target}: a module pattern matched vmlinux; name vmlinux functions without a module",
+                provider.name()
+            ));
+            continue;
+        }
+        let found = match probe_info.module_function(module, function) {
+            Ok(found) => found,
+            Err(reason) => {
+                error(format!("{}:{target}: {reason}", provider.name()));
+                continue;
+            }
+        };
+        out.push(ResolvedAttach {
+            probe_name: format!("{}:{target}", provider.name()),
+            attach: AttachTarget::Fentry {
+                function: target.clone(),
+                btf_id: found.btf_id,
+                is_return,
+            },
+            context: ProbeContext::Fentry,
+            format: None,
+            user_pointers: false,
+            arguments: ProbeArguments::Fentry {
+                parameters: found.parameters,
+                return_type: found.return_type,
+                is_return,
+                module_types_from: Some(found.first_module_type_id),
+            },
+            function: Some(function.to_string()),
+        });
+    }
+}
+
 /// A u64 read from the context at `offset`.
 fn context_word(offset: i16, span: Span) -> TypedExpr {
     expr_node(
         TypedExprKind::Builtin(Builtin::ContextWord(offset)),
+        Type::UINT64,
+        span,
+    )
+}
+
+/// Where x86-64 keeps integer argument `index` (6 and above) at function entry: the caller
+/// pushed them right above the return address, so argument 6 is at `sp + 8`, 7 at `sp + 16`...
+pub(super) fn stack_argument_displacement(index: u8) -> Option<i64> {
+    let past_registers = i64::from(index).checked_sub(PT_REGS_ARGUMENT_OFFSETS.len() as i64)?;
+    (past_registers >= 0).then_some(8 + past_registers * 8)
+}
+
+/// `argN` for N >= 6 of a kprobe/uprobe: the u64 at `sp + 8 * (N - 5)`, read from kernel or
+/// user memory.
+fn stack_argument(index: u8, space: AddressSpace, span: Span) -> TypedExpr {
+    let displacement = stack_argument_displacement(index).unwrap_or(8);
+    let address = expr_node(
+        TypedExprKind::Binary {
+            op: BinaryOperator::Add,
+            left: Box::new(context_word(PT_REGS_STACK_POINTER_OFFSET, span)),
+            right: Box::new(expr_node(
+                TypedExprKind::Integer(displacement),
+                Type::INT64,
+                span,
+            )),
+        },
+        Type::UINT64,
+        span,
+    );
+    let pointer_type = Type::Pointer {
+        pointee: Box::new(Type::UINT64),
+        space,
+    };
+    expr_node(
+        TypedExprKind::Dereference {
+            pointer: Box::new(TypedExpr {
+                ty: pointer_type,
+                ..address
+            }),
+            space,
+        },
         Type::UINT64,
         span,
     )
@@ -434,15 +563,24 @@ impl ProbeChecker<'_> {
 
     pub(super) fn register_argument(&mut self, index: u8, span: Span) -> Option<TypedExpr> {
         match &self.attach.arguments {
-            ProbeArguments::Registers { .. } => {
-                let Some(offset) = PT_REGS_ARGUMENT_OFFSETS.get(usize::from(index)) else {
+            ProbeArguments::Registers { is_return, .. } => {
+                if let Some(offset) = PT_REGS_ARGUMENT_OFFSETS.get(usize::from(index)) {
+                    return Some(context_word(*offset, span));
+                }
+                if *is_return {
+                    // At the return the stack slots that held the arguments may be reused.
                     self.error(
                         span,
-                        format!("arg{index}: only arg0..arg5 (the register arguments) can be read"),
+                        format!("arg{index}: return probes can read only arg0..arg5; arguments from the 7th on are on the stack, which the function may have overwritten by the time it returns (read it in the entry probe and keep it in a map)"),
                     );
                     return None;
+                }
+                let space = if self.attach.user_pointers {
+                    AddressSpace::User
+                } else {
+                    AddressSpace::Kernel
                 };
-                Some(context_word(*offset, span))
+                Some(stack_argument(index, space, span))
             }
             ProbeArguments::Usdt { arguments, .. } => {
                 let Some(argument) = arguments.get(usize::from(index)) else {
@@ -647,13 +785,14 @@ impl ProbeChecker<'_> {
     /// `retval` of a kretprobe, uretprobe or fexit.
     pub(super) fn return_value(&mut self, span: Span) -> Option<TypedExpr> {
         match &self.attach.arguments {
-            ProbeArguments::Registers { is_return: true } => {
-                Some(context_word(PT_REGS_RETURN_VALUE_OFFSET, span))
-            }
+            ProbeArguments::Registers {
+                is_return: true, ..
+            } => Some(context_word(PT_REGS_RETURN_VALUE_OFFSET, span)),
             ProbeArguments::Fentry {
                 parameters,
                 return_type,
                 is_return: true,
+                ..
             } => {
                 let slot = (parameters.len() * 8) as i16;
                 let return_type = *return_type;
@@ -679,6 +818,17 @@ impl ProbeChecker<'_> {
             );
             return None;
         };
+        if let ProbeArguments::Registers {
+            func_from_instruction_pointer: true,
+            ..
+        } = self.attach.arguments
+        {
+            return Some(expr_node(
+                TypedExprKind::Cast(Box::new(context_word(PT_REGS_IP_OFFSET, span))),
+                Type::Symbol { user: false },
+                span,
+            ));
+        }
         let capacity = function.len() as u32 + 1;
         Some(expr_node(
             TypedExprKind::String(function.into_bytes()),
@@ -723,6 +873,19 @@ impl ProbeChecker<'_> {
 
     /// A u64 context slot given the C type of BTF `type_id`: integers narrowed, pointers typed.
     fn btf_typed_slot(&mut self, value: TypedExpr, type_id: u32, span: Span) -> Option<TypedExpr> {
+        if let ProbeArguments::Fentry {
+            module_types_from: Some(first_module_type),
+            ..
+        } = self.attach.arguments
+        {
+            if type_id >= first_module_type {
+                // A type of the module itself: the whole 64-bit slot, untyped.
+                return Some(TypedExpr {
+                    ty: Type::UINT64,
+                    ..value
+                });
+            }
+        }
         let ctype = match self.kernel_types(span)?.ctype_of_btf(TypeId(type_id)) {
             Ok(ctype) => ctype,
             Err(error) => {
