@@ -692,7 +692,7 @@ fn execs_by_32_bit_callers_are_seen() {
         return;
     }
     let directory = temp_dir("execsnoop-compat");
-    let marker = format!("compat-{}", std::process::id());
+    let marker = format!("m32-{}", std::process::id());
     let program = directory.join("exec32");
     std::fs::write(&program, compat_exec_program(&marker)).expect("write the i386 program");
     use std::os::unix::fs::PermissionsExt;
