@@ -131,3 +131,44 @@ pub fn big_buffer_spec(bytes: u32, possible_cpus: u32) -> MapSpec {
         layout: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bpfscope_check::{MapValueKind, Type};
+
+    fn script_map(keys: Vec<Type>, value: MapValueKind) -> ScriptMap {
+        ScriptMap {
+            name: "@m".to_string(),
+            keys,
+            value,
+            max_entries: 4096,
+        }
+    }
+
+    #[test]
+    fn keyless_aggregation_is_a_one_entry_per_cpu_array_with_an_exists_word() {
+        let spec = script_map_spec(&script_map(Vec::new(), MapValueKind::Count));
+        assert_eq!(spec.kind, MapKind::PercpuArray);
+        assert_eq!(
+            (spec.key_size, spec.value_size, spec.max_entries),
+            (4, 16, 1)
+        );
+        let min = script_map(Vec::new(), MapValueKind::Min { signed: true });
+        assert_eq!(keyless_exists_offset(&min), 16);
+        assert_eq!(script_map_spec(&min).value_size, 24);
+        assert!(script_map_spec(&min).layout.is_some());
+    }
+
+    #[test]
+    fn keyless_plain_value_is_an_array_and_keyed_maps_stay_hashes() {
+        let plain = script_map(Vec::new(), MapValueKind::Plain(Type::INT64));
+        let spec = script_map_spec(&plain);
+        assert_eq!(spec.kind, MapKind::Array);
+        assert_eq!((spec.key_size, spec.value_size), (4, 16));
+        let keyed = script_map(vec![Type::UINT64], MapValueKind::Count);
+        let keyed_spec = script_map_spec(&keyed);
+        assert_eq!(keyed_spec, keyed.spec());
+        assert_eq!(keyed_spec.kind, MapKind::PercpuHash);
+    }
+}

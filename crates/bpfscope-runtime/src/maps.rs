@@ -405,3 +405,63 @@ impl Map {
             .fold(0u64, u64::wrapping_add))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bpfscope_bpf::{MapLayout, MapValue};
+
+    /// `@x = count()` as codegen stores it: a one-entry per-CPU array, 8 value bytes + the word.
+    fn keyless_count_spec() -> MapSpec {
+        MapSpec {
+            name: "@x".to_string(),
+            kind: MapKind::PercpuArray,
+            key_size: 4,
+            value_size: 16,
+            max_entries: 1,
+            layout: Some(MapLayout {
+                key: Vec::new(),
+                value: MapValue::Count,
+            }),
+        }
+    }
+
+    #[test]
+    fn keyless_array_reads_as_a_hash_with_one_optional_key() {
+        let spec = keyless_count_spec();
+        assert!(is_keyless_script_array(&spec));
+        let map = match Map::create(&spec) {
+            Ok(map) => map,
+            Err(error) => {
+                eprintln!("skipping: cannot create BPF maps here: {error}");
+                return;
+            }
+        };
+        let key = [0u8; 8];
+        assert_eq!(map.script_value_size(), 8);
+        // Never set: no key, as an empty hash.
+        assert!(map.keys().expect("keys").is_empty());
+        assert!(map.lookup(&key).expect("lookup").is_none());
+        assert!(map.snapshot().expect("snapshot").is_empty());
+        // Set to 0: present, with a value without the word.
+        map.update(&key, &[&0u64.to_ne_bytes()]).expect("update");
+        let values = map.lookup(&key).expect("lookup").expect("set");
+        assert!(values.iter().all(|value| value == &0u64.to_ne_bytes()));
+        map.update(&key, &[&7u64.to_ne_bytes()]).expect("update");
+        assert_eq!(map.keys().expect("keys"), vec![key.to_vec()]);
+        // zero(): still present, value 0.
+        map.zero().expect("zero");
+        let values = map.lookup(&key).expect("lookup").expect("still set");
+        assert!(values.iter().all(|value| value == &0u64.to_ne_bytes()));
+        // clear(): unset, and the raw value (word included) is all zero.
+        map.clear().expect("clear");
+        assert!(map.snapshot().expect("snapshot").is_empty());
+        let raw = map.raw_lookup(&[0u8; 4]).expect("raw").expect("entry");
+        assert!(raw.iter().flatten().all(|byte| *byte == 0));
+        // delete(): says whether it was set.
+        map.update(&key, &[&3u64.to_ne_bytes()]).expect("update");
+        assert!(map.delete(&key).expect("delete"));
+        assert!(!map.delete(&key).expect("delete again"));
+        assert!(map.lookup(&[1u8; 8]).is_err());
+    }
+}
