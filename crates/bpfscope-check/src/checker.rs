@@ -114,6 +114,7 @@ const FUNCTION_NAMES: &[&str] = &[
     "ntop",
     "argv",
     "username",
+    "regex_match",
 ];
 
 /// One attach point after expansion, with what its context looks like.
@@ -2681,6 +2682,45 @@ impl ProbeChecker<'_> {
                     Type::INT64,
                     span,
                 ))
+            }
+            "regex_match" => {
+                let [haystack, pattern] = arguments else {
+                    self.error(
+                        span,
+                        "regex_match() takes two arguments: regex_match(string, \"pattern\")",
+                    );
+                    return None;
+                };
+                let ExprKind::String(pattern_bytes) = &pattern.kind else {
+                    self.error(
+                        pattern.span,
+                        "regex_match() needs the pattern as a string literal (it is compiled before loading)",
+                    );
+                    return None;
+                };
+                let haystack = self.expr(haystack)?;
+                if !matches!(haystack.ty, Type::Str { .. }) {
+                    self.error(
+                        haystack.span,
+                        format!("regex_match() expects a string ({} provided)", haystack.ty),
+                    );
+                    return None;
+                }
+                let pattern_text = String::from_utf8_lossy(pattern_bytes);
+                match crate::regex_dfa::compile_regex(&pattern_text) {
+                    Ok(dfa) => Some(expr_node(
+                        TypedExprKind::RegexMatch {
+                            haystack: Box::new(haystack),
+                            dfa: std::sync::Arc::new(dfa),
+                        },
+                        Type::Bool,
+                        span,
+                    )),
+                    Err(error) => {
+                        self.error(pattern.span, format!("regex_match(): {error}"));
+                        None
+                    }
+                }
             }
             "strcontains" => {
                 let [haystack, needle] = arguments else {

@@ -168,6 +168,9 @@ fn dump_expr(expr: &TypedExpr, depth: usize, out: &mut String) {
         TypedExprKind::ReadString { space, .. } => format!("str ({space:?})"),
         TypedExprKind::JoinString { space, .. } => format!("join ({space:?})"),
         TypedExprKind::TaskArgv { .. } => "argv (current task)".to_string(),
+        TypedExprKind::RegexMatch { dfa, .. } => {
+            format!("regex_match ({} states)", dfa.states.len())
+        }
         TypedExprKind::ArrayArgv { space, .. } => format!("argv ({space:?} array)"),
         TypedExprKind::Tuple(_) => "tuple".to_string(),
         TypedExprKind::TupleIndex { index, .. } => format!(".{index}"),
@@ -205,6 +208,7 @@ fn dump_expr(expr: &TypedExpr, depth: usize, out: &mut String) {
         TypedExprKind::Dereference { pointer, .. } | TypedExprKind::ReadString { pointer, .. } => {
             dump_expr(pointer, depth + 1, out)
         }
+        TypedExprKind::RegexMatch { haystack, .. } => dump_expr(haystack, depth + 1, out),
         TypedExprKind::JoinString { array, .. } | TypedExprKind::ArrayArgv { array, .. } => {
             dump_expr(array, depth + 1, out)
         }

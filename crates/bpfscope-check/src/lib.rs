@@ -4,6 +4,7 @@ pub mod checker;
 pub mod dump;
 pub mod printf;
 pub mod probe_info;
+pub mod regex_dfa;
 pub mod typed;
 pub mod types;
 

@@ -333,6 +333,12 @@ pub enum TypedExprKind {
         space: AddressSpace,
         separator: Vec<u8>,
     },
+    /// `regex_match(string, "pattern")`: whether the pattern matches anywhere in the string,
+    /// by running `dfa` over its bytes (see [`crate::regex_dfa`]).
+    RegexMatch {
+        haystack: Box<TypedExpr>,
+        dfa: std::sync::Arc<crate::regex_dfa::ByteDfa>,
+    },
     /// `argv()`: the current process's arguments, read in one piece from its memory between
     /// `mm->arg_start` and `mm->arg_end` (where the kernel copied them at exec). `ty` is
     /// `Type::Argv`; the offsets come from BTF.

@@ -111,7 +111,7 @@ pub struct Cli {
              lifetime and CPU time; with --summary, commands ranked by CPU time.",
     after_help = "EXAMPLES:\n  \
         bpfscope execsnoop -T                 wall-clock time on each line\n  \
-        bpfscope execsnoop -x -n make         failed execs whose command name contains 'make'\n  \
+        bpfscope execsnoop -x -n '^make$'     failed execs of commands named exactly 'make'\n  \
         bpfscope execsnoop --lifetime         exit status, lifetime and CPU time per program\n  \
         bpfscope execsnoop --summary 5        per-command table every 5 s and at exit"
 )]
@@ -132,8 +132,8 @@ pub struct ExecsnoopArgs {
     #[arg(long = "ok")]
     pub successful_only: bool,
 
-    /// Only commands whose name (comm) contains TEXT (a substring, not a regex).
-    #[arg(short = 'n', long = "name", value_name = "TEXT")]
+    /// Only commands whose name (comm) matches REGEX (anywhere; anchor with ^ and $).
+    #[arg(short = 'n', long = "name", value_name = "REGEX")]
     pub name: Option<String>,
 
     /// Only execs whose argv (joined with spaces) contains TEXT.

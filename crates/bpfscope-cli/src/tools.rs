@@ -50,6 +50,10 @@ fn run_execsnoop(tool_arguments: &[OsString]) -> anyhow::Result<ExitCode> {
 
 /// The script options for these flags.
 fn execsnoop_options(execsnoop: &ExecsnoopArgs) -> anyhow::Result<ExecsnoopOptions> {
+    if let Some(pattern) = &execsnoop.name {
+        bpfscope_check::regex_dfa::compile_regex(pattern)
+            .map_err(|error| anyhow::anyhow!("-n {pattern:?}: {error}"))?;
+    }
     let uid = match &execsnoop.uid {
         None => None,
         Some(user) => Some(user_id(user)?),
@@ -62,7 +66,7 @@ fn execsnoop_options(execsnoop: &ExecsnoopArgs) -> anyhow::Result<ExecsnoopOptio
         } else {
             TimeColumn::None
         },
-        command_contains: execsnoop.name.clone(),
+        command_regex: execsnoop.name.clone(),
         argument_contains: execsnoop.argument.clone(),
         uid,
         parent_pid: execsnoop.ppid,

@@ -780,3 +780,34 @@ fn programs_the_kernel_starts_are_seen() {
         lines[0]
     );
 }
+
+#[test]
+fn name_filter_is_a_regular_expression() {
+    if skip_unless_root("name_filter_is_a_regular_expression") {
+        return;
+    }
+    let directory = temp_dir("execsnoop-regex");
+    let marker = format!("re-{}", std::process::id());
+    let our_pid = std::process::id().to_string();
+    let mut tracer = Execsnoop::start(
+        &["--ppid", &our_pid, "-n", "^(ech.|printf)$"],
+        &directory,
+        "regex",
+    );
+    for program in ["/bin/echo", "/bin/true", "/usr/bin/printf"] {
+        let _ = Command::new(program)
+            .arg(&marker)
+            .stdout(Stdio::null())
+            .status();
+    }
+    let output = String::from_utf8_lossy(&tracer.stop()).into_owned();
+    let commands: Vec<&str> = lines_with(&output, &marker)
+        .iter()
+        .filter_map(|line| line.split_whitespace().nth(4))
+        .collect();
+    assert_eq!(commands, ["echo", "printf"], "in:\n{output}");
+    // A pattern that does not compile is refused before anything is loaded.
+    let refused = run(&["execsnoop", "-n", "a("]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("unclosed group"));
+}

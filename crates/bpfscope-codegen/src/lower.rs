@@ -93,6 +93,10 @@ fn trailing_argv_offset(ty: &ValueType) -> Option<u32> {
     }
 }
 
+/// The most instructions an unrolled `regex_match()` may take: jumps from its first byte to its
+/// end must fit a 16-bit offset.
+const REGEX_UNROLLED_LIMIT: usize = 30_000;
+
 /// The result of lowering one probe.
 pub struct LoweredProbe {
     pub insns: Vec<IrInsn>,
@@ -1061,6 +1065,125 @@ impl<'a> Lowering<'a> {
     }
 
     /// `strcontains(s, "needle")`: tries the needle at every position (unrolled).
+    /// `regex_match(s, "re")`: the DFA run over the string's bytes, unrolled. The state lives
+    /// in a stack slot; each byte moves it by range comparisons. A match state ends the search
+    /// with 1, the dead state with 0; at the string's end (NUL or the buffer's end) the state
+    /// says whether `$`-like endings match.
+    fn regex_match(
+        &mut self,
+        haystack: &TypedExpr,
+        dfa: &bpfscope_check::regex_dfa::ByteDfa,
+        span: Span,
+    ) -> VReg {
+        let result = self.builder.constant(1);
+        let capacity = haystack.ty.size();
+        let per_byte: usize = dfa
+            .states
+            .iter()
+            .map(|state| 2 + 3 * state.transitions.len())
+            .sum::<usize>()
+            + 8;
+        // Jumps to the end must stay within their 16-bit offsets.
+        if per_byte.saturating_mul(capacity as usize) > REGEX_UNROLLED_LIMIT {
+            self.error(
+                span,
+                format!(
+                    "regex_match(): this pattern over a {capacity}-byte string needs about {} instructions, more than a BPF jump can span ({REGEX_UNROLLED_LIMIT}); use a simpler pattern or a shorter string (str(x, N))",
+                    per_byte.saturating_mul(capacity as usize)
+                ),
+            );
+            return result;
+        }
+        let place = self.aggregate_place(haystack);
+        let state_slot = self.stack_slot();
+        self.builder.store(
+            Width::B8,
+            Base::Frame,
+            state_slot,
+            Operand::Imm(dfa.start as i32),
+        );
+        let matched = self.builder.label();
+        let no_match = self.builder.label();
+        let at_end = self.builder.label();
+        if dfa.start >= dfa.first_match_state {
+            let target = if dfa.start >= dfa.dead_state {
+                no_match
+            } else {
+                matched
+            };
+            self.builder.jump(target);
+        }
+        for index in 0..capacity {
+            let byte = self.load_place(Width::B1, place.at(index));
+            self.builder.branch(BPF_JEQ, byte, Operand::Imm(0), at_end);
+            let state = self.builder.load(Width::B8, Base::Frame, state_slot);
+            let moved = self.builder.label();
+            for (number, dfa_state) in dfa.states.iter().enumerate() {
+                let other_state = self.builder.label();
+                self.builder
+                    .branch(BPF_JNE, state, Operand::Imm(number as i32), other_state);
+                for (low, high, next) in &dfa_state.transitions {
+                    let other_range = self.builder.label();
+                    if *low > 0 {
+                        self.builder.branch(
+                            BPF_JLT,
+                            byte,
+                            Operand::Imm(i32::from(*low)),
+                            other_range,
+                        );
+                    }
+                    if *high < u8::MAX {
+                        self.builder.branch(
+                            BPF_JGT,
+                            byte,
+                            Operand::Imm(i32::from(*high)),
+                            other_range,
+                        );
+                    }
+                    self.builder.store(
+                        Width::B8,
+                        Base::Frame,
+                        state_slot,
+                        Operand::Imm(*next as i32),
+                    );
+                    self.builder.jump(moved);
+                    self.builder.place(other_range);
+                }
+                self.builder.jump(moved);
+                self.builder.place(other_state);
+            }
+            self.builder.place(moved);
+            let state = self.builder.load(Width::B8, Base::Frame, state_slot);
+            self.builder.branch(
+                BPF_JGE,
+                state,
+                Operand::Imm(dfa.dead_state as i32),
+                no_match,
+            );
+            self.builder.branch(
+                BPF_JGE,
+                state,
+                Operand::Imm(dfa.first_match_state as i32),
+                matched,
+            );
+        }
+        self.builder.place(at_end);
+        let state = self.builder.load(Width::B8, Base::Frame, state_slot);
+        for (number, dfa_state) in dfa.states.iter().enumerate() {
+            if dfa_state.matches_at_end {
+                self.builder
+                    .branch(BPF_JEQ, state, Operand::Imm(number as i32), matched);
+            }
+        }
+        self.builder.place(no_match);
+        self.builder.push(IrInsn::Move {
+            dst: result,
+            src: Operand::Imm(0),
+        });
+        self.builder.place(matched);
+        result
+    }
+
     fn string_contains(&mut self, haystack: &TypedExpr, needle: &[u8]) -> VReg {
         let result = self.builder.constant(1);
         if needle.is_empty() {
@@ -1978,6 +2101,9 @@ impl<'a> Lowering<'a> {
                 right,
                 length,
             } => self.string_n_compare(left, right, *length),
+            TypedExprKind::RegexMatch { haystack, dfa } => {
+                self.regex_match(haystack, dfa, expr.span)
+            }
             TypedExprKind::StringContains { haystack, needle } => match &needle.kind {
                 TypedExprKind::String(bytes) => self.string_contains(haystack, bytes),
                 _ => self.string_contains_dynamic(haystack, needle),

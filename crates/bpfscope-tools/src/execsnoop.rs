@@ -35,8 +35,8 @@ pub enum ExecOutcomeFilter {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExecsnoopOptions {
     pub time: TimeColumn,
-    /// Only execs whose command name (comm) contains this text.
-    pub command_contains: Option<String>,
+    /// Only execs whose command name (comm) matches this regular expression (unanchored).
+    pub command_regex: Option<String>,
     /// Only execs whose joined argv contains this text (looked for in the first
     /// `join()`-sized part of the command line, at the syscall's entry).
     pub argument_contains: Option<String>,
@@ -68,7 +68,7 @@ impl Default for ExecsnoopOptions {
     fn default() -> ExecsnoopOptions {
         ExecsnoopOptions {
             time: TimeColumn::None,
-            command_contains: None,
+            command_regex: None,
             argument_contains: None,
             uid: None,
             parent_pid: None,
@@ -230,8 +230,8 @@ fn filter_expression(options: &ExecsnoopOptions, path: ExecPath) -> String {
     if let Some(parent_pid) = options.parent_pid {
         conditions.push(format!("$ppid == {parent_pid}"));
     }
-    if let Some(text) = &options.command_contains {
-        conditions.push(format!("strcontains(comm, {})", string_literal(text)));
+    if let Some(pattern) = &options.command_regex {
+        conditions.push(format!("regex_match(comm, {})", string_literal(pattern)));
     }
     if let Some(path) = &options.cgroup_path {
         conditions.push(format!("cgroup == cgroupid({})", string_literal(path)));
@@ -738,7 +738,7 @@ mod tests {
     #[test]
     fn filters_become_one_predicate() {
         let options = ExecsnoopOptions {
-            command_contains: Some("ba\"sh".to_string()),
+            command_regex: Some("^ba\"sh".to_string()),
             argument_contains: Some("x\ny".to_string()),
             uid: Some(1000),
             parent_pid: Some(42),
@@ -749,7 +749,7 @@ mod tests {
         let script = execsnoop_script(&options).unwrap();
         parses(&script);
         assert!(script.contains(
-            "if (uid == 1000 && $ppid == 42 && strcontains(comm, \"ba\\\"sh\") && cgroup == cgroupid(\"/sys/fs/cgroup/user.slice\") && $arg_match) {"
+            "if (uid == 1000 && $ppid == 42 && regex_match(comm, \"^ba\\\"sh\") && cgroup == cgroupid(\"/sys/fs/cgroup/user.slice\") && $arg_match) {"
         ));
         // Failed only: successful execs are never reported.
         assert!(script.contains("if (0) {"));
