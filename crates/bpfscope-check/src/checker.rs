@@ -2172,6 +2172,12 @@ impl ProbeChecker<'_> {
 
     fn unary(&mut self, operator: UnaryOperator, operand: &Expr, span: Span) -> Option<TypedExpr> {
         let operand = self.expr(operand)?;
+        // `*curtask` is the task: curtask is a `struct task_struct *` where used as one.
+        let operand = if operator == UnaryOperator::Dereference {
+            self.typed_current_task(operand)?
+        } else {
+            operand
+        };
         match operator {
             UnaryOperator::Negate | UnaryOperator::BitwiseNot | UnaryOperator::LogicalNot => {
                 if !(operand.ty.is_integer()

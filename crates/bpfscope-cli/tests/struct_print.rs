@@ -105,6 +105,28 @@ fn the_whole_task_struct_prints_its_pid_and_comm() {
 }
 
 #[test]
+fn curtask_dereferences_without_a_cast() {
+    if skip_unless_btf_and_root("curtask_dereferences_without_a_cast") {
+        return;
+    }
+    let (success, stdout, stderr) =
+        run_script("BEGIN { printf(\"pid %d\\n\", pid); print(*curtask); exit(); }");
+    assert!(success, "stderr: {stderr}");
+    let mut lines = stdout.lines();
+    let pid = lines
+        .next()
+        .and_then(|line| line.strip_prefix("pid "))
+        .unwrap_or_default()
+        .to_string();
+    let task = lines.next().unwrap_or_default();
+    assert!(
+        task.contains(&format!(".pid = {pid}, .tgid = {pid},")),
+        "{}",
+        &task[..task.len().min(300)]
+    );
+}
+
+#[test]
 fn a_struct_too_big_to_copy_is_refused_with_a_located_hint() {
     if skip_unless_btf_and_root("a_struct_too_big_to_copy_is_refused_with_a_located_hint") {
         return;

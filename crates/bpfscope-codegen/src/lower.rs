@@ -93,6 +93,10 @@ fn trailing_argv_offset(ty: &ValueType) -> Option<u32> {
     }
 }
 
+/// Records larger than this are built in the per-CPU big buffer and copied into the ring
+/// buffer, instead of being reserved there (a reservation this big would crowd out events).
+const RESERVED_RECORD_LIMIT: u32 = 8192;
+
 /// The most instructions an unrolled `regex_match()` may take: jumps from its first byte to its
 /// end must fit a 16-bit offset.
 const REGEX_UNROLLED_LIMIT: usize = 30_000;
@@ -1483,8 +1487,21 @@ impl<'a> Lowering<'a> {
         let argv_offset = fields
             .iter()
             .find_map(|field| trailing_argv_offset(&field.ty).map(|offset| field.offset + offset));
-        let record = match argv_offset {
-            Some(_) => {
+        // Scalar fields are stored with 16-bit instruction offsets: a record whose scalars
+        // sit beyond that cannot be built.
+        if fields
+            .iter()
+            .any(|field| field.offset > i16::MAX as u32 && field.ty.size() <= 8)
+        {
+            self.error(
+                self.probe.span,
+                "a printed record is too large: put big values (structs, argv()) last",
+            );
+            return;
+        }
+        let in_big_buffer = argv_offset.is_some() || size > RESERVED_RECORD_LIMIT;
+        let record = match in_big_buffer {
+            true => {
                 let record = self.big_buffer(size, skip);
                 self.builder.store(
                     Width::B8,
@@ -1494,7 +1511,7 @@ impl<'a> Lowering<'a> {
                 );
                 record
             }
-            None => self.reserve(size, action_id, skip),
+            false => self.reserve(size, action_id, skip),
         };
         for (field, value) in fields.iter().zip(values) {
             let place = Place {
@@ -1510,6 +1527,7 @@ impl<'a> Lowering<'a> {
         }
         match argv_offset {
             Some(argv_offset) => self.output_argv_record(record, argv_offset, size),
+            None if in_big_buffer => self.output_record(record, size),
             None => self.submit(record),
         }
         self.builder.place(skip);
@@ -1529,6 +1547,24 @@ impl<'a> Lowering<'a> {
         );
         self.builder.branch(BPF_JEQ, entry, Operand::Imm(0), skip);
         entry
+    }
+
+    /// Sends a whole record built in the big buffer (a big struct printed whole).
+    fn output_record(&mut self, record: VReg, size: u32) {
+        let flags = i64::from(self.options.submit_flags);
+        let status = self.call(
+            helpers::RINGBUF_OUTPUT,
+            vec![
+                CallArg::Map(RINGBUF_MAP_INDEX),
+                CallArg::Reg(record),
+                CallArg::Imm(i64::from(size)),
+                CallArg::Imm(flags),
+            ],
+        );
+        let sent = self.builder.label();
+        self.builder.branch(BPF_JEQ, status, Operand::Imm(0), sent);
+        self.count_lost();
+        self.builder.place(sent);
     }
 
     /// Sends a record built in the big buffer as far as its `argv()` bytes go (the argv field

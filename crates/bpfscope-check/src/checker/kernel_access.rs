@@ -158,7 +158,7 @@ impl ProbeChecker<'_> {
 
     /// `curtask` is a `struct task_struct *` where it is used as one (a plain number elsewhere,
     /// so that scripts printing it never load BTF).
-    fn typed_current_task(&mut self, base: TypedExpr) -> Option<TypedExpr> {
+    pub(super) fn typed_current_task(&mut self, base: TypedExpr) -> Option<TypedExpr> {
         if !matches!(base.kind, TypedExprKind::Builtin(Builtin::CurrentTask)) {
             return Some(base);
         }

@@ -12,9 +12,9 @@ use super::{expr_node, ProbeChecker};
 use crate::typed::{TypedExpr, TypedExprKind};
 use crate::types::{AddressSpace, Type};
 
-/// The largest struct copied whole into one event record. Bigger ones (e.g. `task_struct`)
-/// are refused: the ring-buffer record would be huge and mostly noise.
-pub const MAX_PRINTED_STRUCT_BYTES: u32 = 4096;
+/// The largest struct copied whole into one event record (`task_struct` is about 10 KiB;
+/// records this big are built in the per-CPU big buffer, not reserved in the ring buffer).
+pub const MAX_PRINTED_STRUCT_BYTES: u32 = 64 * 1024;
 
 /// Nesting deeper than this prints the inner struct as `{}` (BTF types cannot recurse by
 /// value, but the limit keeps a malformed BTF from blowing the stack).
