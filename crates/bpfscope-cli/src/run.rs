@@ -452,7 +452,14 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             }
         };
     }
-    session.finish(&mut |maps, record| sink.handle(maps, record))?;
+    match stop {
+        StopReason::Exit => {
+            session.finish_after_exit(&mut |maps, record| sink.handle(maps, record))?;
+        }
+        StopReason::Signal | StopReason::ChildExited(_) => {
+            session.finish(&mut |maps, record| sink.handle(maps, record))?
+        }
+    }
     if let Some(error) = sink.failure.take() {
         return Err(error);
     }

@@ -609,6 +609,31 @@ impl Session {
         Ok(())
     }
 
+    /// Like [`Session::finish`] after the script called `exit()`: as in bpftrace, records the
+    /// probes produced after the exit are not delivered (a probe that fires three times with
+    /// `printf(); exit();` prints once); `END` then runs and its records are delivered.
+    /// Returns how many records were skipped.
+    pub fn finish_after_exit(
+        &mut self,
+        on_record: &mut dyn FnMut(&[Map], &[u8]) -> Control,
+    ) -> Result<u64, RuntimeError> {
+        self.detach_all();
+        let mut skipped = 0u64;
+        loop {
+            let before = skipped;
+            if let Some(ring_buffer) = self.ring_buffer.as_mut() {
+                let (consumed, _) = ring_buffer.consume(&mut |_| Control::Continue);
+                skipped += consumed;
+            }
+            if skipped == before {
+                break;
+            }
+        }
+        self.run_programs_of(&AttachTarget::End)?;
+        self.drain(on_record);
+        Ok(skipped)
+    }
+
     /// Consumes until the buffer is empty, whatever the callback answers (every record is delivered).
     fn drain(&mut self, on_record: &mut dyn FnMut(&[Map], &[u8]) -> Control) {
         loop {
