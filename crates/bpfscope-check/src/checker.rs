@@ -1,6 +1,7 @@
 //! Name resolution and type checking: AST in, typed program and resources out, with located diagnostics.
 
 mod argv;
+mod config;
 mod kernel_access;
 mod probe_kinds;
 mod struct_print;
@@ -38,6 +39,8 @@ pub struct CheckOptions {
     pub allow_unsafe: bool,
     /// `-p PID`: uprobes and USDT probes fire only in this process.
     pub pid: Option<i32>,
+    /// How `kstack`/`ustack` print when the script names no mode (`config = { stack_mode = perf }`).
+    pub default_stack_mode: bpfscope_bpf::StackMode,
 }
 
 /// Rounds a `for ($i : a..b)` loop may run: the kernel verifies a loop round by round, so it
@@ -55,6 +58,7 @@ impl Default for CheckOptions {
             positional: Vec::new(),
             allow_unsafe: false,
             pid: None,
+            default_stack_mode: bpfscope_bpf::StackMode::Bpftrace,
         }
     }
 }
@@ -142,6 +146,8 @@ pub fn check(
     // the first pass only learns every map's type from its assignments, wherever they are, so
     // that a probe may read a map that a later probe in the text writes (as bpftrace allows).
     let mut attach_diagnostics = Vec::new();
+    let configured = config::apply_config(&program.config, options, &mut attach_diagnostics);
+    let options = &configured;
     let resolved: Vec<Vec<ResolvedAttach>> = program
         .probes
         .iter()
@@ -1965,7 +1971,7 @@ impl ProbeChecker<'_> {
         const DEFAULT_STACK_DEPTH: u32 = 127;
         let name = if user { "ustack" } else { "kstack" };
         let mut depth = DEFAULT_STACK_DEPTH;
-        let mut mode = bpfscope_bpf::StackMode::Bpftrace;
+        let mut mode = self.state.options.default_stack_mode;
         if arguments.len() > 2 {
             self.error(
                 span,

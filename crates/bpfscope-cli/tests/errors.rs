@@ -139,3 +139,31 @@ fn full_map_is_reported_once_by_name() {
         "{stdout}"
     );
 }
+
+#[test]
+fn config_blocks_apply_known_keys_and_refuse_unknown_ones() {
+    let output = run(&["-e", "config = { nosuch = 1 } BEGIN { exit(); }"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("stdin:1:12-18: ERROR: unknown config key: nosuch"),
+        "{stderr}"
+    );
+    let output = run(&[
+        "-d",
+        "types",
+        "--dry-run",
+        "-e",
+        "config = { stack_mode = raw; max_map_keys = 7; log_size = 5 } BEGIN { @[kstack] = count(); exit(); }",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stderr.contains("WARNING: config key log_size has no effect"),
+        "{stderr}"
+    );
+    if is_root() {
+        assert!(output.status.success(), "{stderr}");
+        assert!(stdout.contains("kstack(raw)"), "{stdout}");
+    }
+}
