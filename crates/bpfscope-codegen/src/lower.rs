@@ -3219,69 +3219,18 @@ impl<'a> Lowering<'a> {
         self.builder.branch(BPF_JEQ, pointer, Operand::Imm(0), done);
         match aggregation {
             Aggregation::Count | Aggregation::Sum | Aggregation::Avg | Aggregation::Stats => {
-                // Count/Sum: [total]; Avg/Stats: [count, total]. Per-CPU, so no atomics needed.
-                let with_count = matches!(aggregation, Aggregation::Avg | Aggregation::Stats);
-                let total_offset: i16 = if with_count { 8 } else { 0 };
-                let total = self
-                    .builder
-                    .load(Width::B8, Base::Reg(pointer), total_offset);
-                self.builder.alu(BPF_ADD, total, amount_operand);
-                self.builder.store(
-                    Width::B8,
-                    Base::Reg(pointer),
-                    total_offset,
-                    Operand::Reg(total),
-                );
-                if with_count {
-                    let count = self.builder.load(Width::B8, Base::Reg(pointer), 0);
-                    self.builder.alu(BPF_ADD, count, Operand::Imm(1));
-                    self.builder
-                        .store(Width::B8, Base::Reg(pointer), 0, Operand::Reg(count));
-                }
+                self.add_to_total(pointer, aggregation, amount_operand);
             }
             Aggregation::Min | Aggregation::Max => {
-                // [value, set flag]: the flag says whether this CPU has a value yet. (The
-                // checker always gives min/max a value; 1 stands in otherwise, as for count.)
+                // (The checker always gives min/max a value; 1 stands in otherwise, as for count.)
                 let amount = amount.unwrap_or_else(|| self.builder.constant(1));
-                let write = self.builder.label();
-                let set = self.builder.load(Width::B8, Base::Reg(pointer), 8);
-                self.builder.branch(BPF_JEQ, set, Operand::Imm(0), write);
-                let current = self.builder.load(Width::B8, Base::Reg(pointer), 0);
-                let keep = match (aggregation, signed) {
-                    (Aggregation::Min, true) => BPF_JSGE,
-                    (Aggregation::Min, false) => BPF_JGE,
-                    (_, true) => BPF_JSLE,
-                    (_, false) => BPF_JLE,
-                };
-                self.builder
-                    .branch(keep, amount, Operand::Reg(current), mark);
-                self.builder.place(write);
-                self.builder
-                    .store(Width::B8, Base::Reg(pointer), 0, Operand::Reg(amount));
-                self.builder
-                    .store(Width::B8, Base::Reg(pointer), 8, Operand::Imm(1));
+                self.keep_min_or_max(pointer, aggregation, signed, amount, mark);
             }
             Aggregation::Hist | Aggregation::Lhist { .. } => {
                 // (The checker always gives hist/lhist a value: bucket 0 stands in otherwise.)
                 let (bucket, buckets) =
                     bucket.unwrap_or_else(|| (self.builder.constant(0), HIST_BUCKETS));
-                // Clamp for the verifier: the index provably stays inside the value.
-                let last = buckets.saturating_sub(1) as i32;
-                let within = self.builder.label();
-                self.builder
-                    .branch(BPF_JLE, bucket, Operand::Imm(last), within);
-                self.builder.push(IrInsn::Move {
-                    dst: bucket,
-                    src: Operand::Imm(last),
-                });
-                self.builder.place(within);
-                self.builder.alu(BPF_LSH, bucket, Operand::Imm(3));
-                let slot = self.builder.copy(pointer);
-                self.builder.alu(BPF_ADD, slot, Operand::Reg(bucket));
-                let count = self.builder.load(Width::B8, Base::Reg(slot), 0);
-                self.builder.alu(BPF_ADD, count, Operand::Imm(1));
-                self.builder
-                    .store(Width::B8, Base::Reg(slot), 0, Operand::Reg(count));
+                self.bump_bucket(pointer, bucket, buckets);
             }
         }
         self.builder.place(mark);
@@ -3294,6 +3243,79 @@ impl<'a> Lowering<'a> {
             Operand::Imm(1),
         );
         self.builder.place(done);
+    }
+
+    /// Count/Sum values are `[total]`, Avg/Stats `[count, total]`: adds `amount` to the total
+    /// (and 1 to the count). Per-CPU values, so no atomics are needed.
+    fn add_to_total(&mut self, pointer: VReg, aggregation: Aggregation, amount: Operand) {
+        let with_count = matches!(aggregation, Aggregation::Avg | Aggregation::Stats);
+        let total_offset: i16 = if with_count { 8 } else { 0 };
+        let total = self
+            .builder
+            .load(Width::B8, Base::Reg(pointer), total_offset);
+        self.builder.alu(BPF_ADD, total, amount);
+        self.builder.store(
+            Width::B8,
+            Base::Reg(pointer),
+            total_offset,
+            Operand::Reg(total),
+        );
+        if with_count {
+            let count = self.builder.load(Width::B8, Base::Reg(pointer), 0);
+            self.builder.alu(BPF_ADD, count, Operand::Imm(1));
+            self.builder
+                .store(Width::B8, Base::Reg(pointer), 0, Operand::Reg(count));
+        }
+    }
+
+    /// Min/Max values are `[value, set flag]` (the flag says whether this CPU has a value yet):
+    /// jumps to `kept` when the current value stays, else writes `amount` and sets the flag.
+    fn keep_min_or_max(
+        &mut self,
+        pointer: VReg,
+        aggregation: Aggregation,
+        signed: bool,
+        amount: VReg,
+        kept: Label,
+    ) {
+        let write = self.builder.label();
+        let set = self.builder.load(Width::B8, Base::Reg(pointer), 8);
+        self.builder.branch(BPF_JEQ, set, Operand::Imm(0), write);
+        let current = self.builder.load(Width::B8, Base::Reg(pointer), 0);
+        let keep = match (aggregation, signed) {
+            (Aggregation::Min, true) => BPF_JSGE,
+            (Aggregation::Min, false) => BPF_JGE,
+            (_, true) => BPF_JSLE,
+            (_, false) => BPF_JLE,
+        };
+        self.builder
+            .branch(keep, amount, Operand::Reg(current), kept);
+        self.builder.place(write);
+        self.builder
+            .store(Width::B8, Base::Reg(pointer), 0, Operand::Reg(amount));
+        self.builder
+            .store(Width::B8, Base::Reg(pointer), 8, Operand::Imm(1));
+    }
+
+    /// Adds one to histogram bucket `bucket` of the value at `pointer`, the index clamped so
+    /// the verifier can see it stays inside the value.
+    fn bump_bucket(&mut self, pointer: VReg, bucket: VReg, buckets: u32) {
+        let last = buckets.saturating_sub(1) as i32;
+        let within = self.builder.label();
+        self.builder
+            .branch(BPF_JLE, bucket, Operand::Imm(last), within);
+        self.builder.push(IrInsn::Move {
+            dst: bucket,
+            src: Operand::Imm(last),
+        });
+        self.builder.place(within);
+        self.builder.alu(BPF_LSH, bucket, Operand::Imm(3));
+        let slot = self.builder.copy(pointer);
+        self.builder.alu(BPF_ADD, slot, Operand::Reg(bucket));
+        let count = self.builder.load(Width::B8, Base::Reg(slot), 0);
+        self.builder.alu(BPF_ADD, count, Operand::Imm(1));
+        self.builder
+            .store(Width::B8, Base::Reg(slot), 0, Operand::Reg(count));
     }
 
     fn map_aggregate(
@@ -3324,22 +3346,7 @@ impl<'a> Lowering<'a> {
                 let done = self.builder.label();
                 self.builder
                     .branch(BPF_JEQ, pointer, Operand::Imm(0), absent);
-                let total = self
-                    .builder
-                    .load(Width::B8, Base::Reg(pointer), total_offset);
-                self.builder.alu(BPF_ADD, total, Operand::Reg(amount));
-                self.builder.store(
-                    Width::B8,
-                    Base::Reg(pointer),
-                    total_offset,
-                    Operand::Reg(total),
-                );
-                if with_count {
-                    let count = self.builder.load(Width::B8, Base::Reg(pointer), 0);
-                    self.builder.alu(BPF_ADD, count, Operand::Imm(1));
-                    self.builder
-                        .store(Width::B8, Base::Reg(pointer), 0, Operand::Reg(count));
-                }
+                self.add_to_total(pointer, aggregation, Operand::Reg(amount));
                 self.builder.jump(done);
                 self.builder.place(absent);
                 let initial = self.allocate(if with_count { 16 } else { 8 });
@@ -3358,26 +3365,10 @@ impl<'a> Lowering<'a> {
                 // [value, set flag]
                 let pointer = self.call(helpers::MAP_LOOKUP_ELEM, vec![map_arg, key.call_arg()]);
                 let absent = self.builder.label();
-                let write = self.builder.label();
                 let done = self.builder.label();
                 self.builder
                     .branch(BPF_JEQ, pointer, Operand::Imm(0), absent);
-                let set = self.builder.load(Width::B8, Base::Reg(pointer), 8);
-                self.builder.branch(BPF_JEQ, set, Operand::Imm(0), write);
-                let current = self.builder.load(Width::B8, Base::Reg(pointer), 0);
-                let keep = match (aggregation, signed) {
-                    (Aggregation::Min, true) => BPF_JSGE,
-                    (Aggregation::Min, false) => BPF_JGE,
-                    (_, true) => BPF_JSLE,
-                    (_, false) => BPF_JLE,
-                };
-                self.builder
-                    .branch(keep, amount, Operand::Reg(current), done);
-                self.builder.place(write);
-                self.builder
-                    .store(Width::B8, Base::Reg(pointer), 0, Operand::Reg(amount));
-                self.builder
-                    .store(Width::B8, Base::Reg(pointer), 8, Operand::Imm(1));
+                self.keep_min_or_max(pointer, aggregation, signed, amount, done);
                 self.builder.jump(done);
                 self.builder.place(absent);
                 let initial = self.allocate(16);
@@ -3415,23 +3406,7 @@ impl<'a> Lowering<'a> {
                 });
                 self.builder.branch(BPF_JEQ, pointer, Operand::Imm(0), done);
                 self.builder.place(present);
-                // Clamp for the verifier: the index provably stays inside the value.
-                let last = buckets.saturating_sub(1) as i32;
-                let within = self.builder.label();
-                self.builder
-                    .branch(BPF_JLE, bucket, Operand::Imm(last), within);
-                self.builder.push(IrInsn::Move {
-                    dst: bucket,
-                    src: Operand::Imm(last),
-                });
-                self.builder.place(within);
-                self.builder.alu(BPF_LSH, bucket, Operand::Imm(3));
-                let slot = self.builder.copy(pointer);
-                self.builder.alu(BPF_ADD, slot, Operand::Reg(bucket));
-                let count = self.builder.load(Width::B8, Base::Reg(slot), 0);
-                self.builder.alu(BPF_ADD, count, Operand::Imm(1));
-                self.builder
-                    .store(Width::B8, Base::Reg(slot), 0, Operand::Reg(count));
+                self.bump_bucket(pointer, bucket, buckets);
                 self.builder.place(done);
             }
         }

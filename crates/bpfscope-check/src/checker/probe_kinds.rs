@@ -476,14 +476,12 @@ pub(super) fn stack_argument_displacement(index: u8) -> Option<i64> {
     (past_registers >= 0).then_some(8 + past_registers * 8)
 }
 
-/// `argN` for N >= 6 of a kprobe/uprobe: the u64 at `sp + 8 * (N - 5)`, read from kernel or
-/// user memory.
-fn stack_argument(index: u8, space: AddressSpace, span: Span) -> TypedExpr {
-    let displacement = stack_argument_displacement(index).unwrap_or(8);
-    let address = expr_node(
+/// The saved register at `register_offset` of `pt_regs`, plus `displacement`.
+fn register_plus(register_offset: i16, displacement: i64, span: Span) -> TypedExpr {
+    expr_node(
         TypedExprKind::Binary {
             op: BinaryOperator::Add,
-            left: Box::new(context_word(PT_REGS_STACK_POINTER_OFFSET, span)),
+            left: Box::new(context_word(register_offset, span)),
             right: Box::new(expr_node(
                 TypedExprKind::Integer(displacement),
                 Type::INT64,
@@ -492,7 +490,14 @@ fn stack_argument(index: u8, space: AddressSpace, span: Span) -> TypedExpr {
         },
         Type::UINT64,
         span,
-    );
+    )
+}
+
+/// `argN` for N >= 6 of a kprobe/uprobe: the u64 at `sp + 8 * (N - 5)`, read from kernel or
+/// user memory.
+fn stack_argument(index: u8, space: AddressSpace, span: Span) -> TypedExpr {
+    let displacement = stack_argument_displacement(index).unwrap_or(8);
+    let address = register_plus(PT_REGS_STACK_POINTER_OFFSET, displacement, span);
     let pointer_type = Type::Pointer {
         pointee: Box::new(Type::UINT64),
         space,
@@ -706,19 +711,7 @@ impl ProbeChecker<'_> {
                             return None;
                         };
                         let displacement = symbol_address.wrapping_sub(*probe_address) as i64;
-                        expr_node(
-                            TypedExprKind::Binary {
-                                op: BinaryOperator::Add,
-                                left: Box::new(context_word(PT_REGS_IP_OFFSET, span)),
-                                right: Box::new(expr_node(
-                                    TypedExprKind::Integer(displacement),
-                                    Type::INT64,
-                                    span,
-                                )),
-                            },
-                            Type::UINT64,
-                            span,
-                        )
+                        register_plus(PT_REGS_IP_OFFSET, displacement, span)
                     }
                     (None, Some(base_register)) => register_value(self, base_register)?,
                     (None, None) => {
