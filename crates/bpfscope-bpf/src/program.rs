@@ -156,7 +156,7 @@ pub enum MapValue {
 }
 
 /// A value as laid out in an event record or map slot.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ValueType {
     Int {
         bytes: u8,
@@ -263,7 +263,7 @@ impl StackMode {
 }
 
 /// One printed member of a [`ValueType::Record`]: its name and where it is in the record.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RecordField {
     pub name: String,
     pub offset: u32,

@@ -2,6 +2,7 @@
 
 mod argv;
 mod config;
+mod copied_struct;
 mod kernel_access;
 mod probe_kinds;
 mod struct_print;
@@ -1029,6 +1030,7 @@ impl ProbeChecker<'_> {
             }
         }
         let value = self.expr(value)?;
+        let value = self.copy_if_kernel_record(value)?;
         let stored = match &value.ty {
             Type::Int { signed, .. } => Type::Int {
                 bytes: 8,
@@ -1039,6 +1041,8 @@ impl ProbeChecker<'_> {
                 capacity: (*capacity).max(self.state.options.max_strlen),
             },
             Type::Tuple(_)
+            | Type::Record(_)
+            | Type::CopiedRecord { .. }
             | Type::Timestamp { .. }
             | Type::Stack { .. }
             | Type::Symbol { .. }
@@ -1203,10 +1207,16 @@ impl ProbeChecker<'_> {
         value: &Expr,
     ) -> Option<TypedStatementKind> {
         let value = self.expr(value)?;
+        let value = self.copy_if_kernel_record(value)?;
         let storable = value.ty.is_scalar()
             || matches!(
                 value.ty,
-                Type::Str { .. } | Type::Tuple(_) | Type::Stack { .. } | Type::Inet
+                Type::Str { .. }
+                    | Type::Tuple(_)
+                    | Type::Record(_)
+                    | Type::Stack { .. }
+                    | Type::Inet
+                    | Type::CopiedRecord { .. }
             );
         if !storable {
             self.error(
@@ -2091,6 +2101,9 @@ impl ProbeChecker<'_> {
         let base_typed = self.expr(base)?;
         if Self::is_kernel_record_base(&base_typed) {
             return self.kernel_member(base_typed, field, field_span, span);
+        }
+        if matches!(base_typed.ty, Type::Record(_) | Type::CopiedRecord { .. }) {
+            return self.copied_or_record_member(base_typed, field, field_span, span);
         }
         if base_typed.ty == Type::Context && self.has_fentry_arguments() {
             return self.fentry_argument(field, field_span);

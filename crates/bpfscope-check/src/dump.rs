@@ -173,6 +173,7 @@ fn dump_expr(expr: &TypedExpr, depth: usize, out: &mut String) {
         }
         TypedExprKind::ArrayArgv { space, .. } => format!("argv ({space:?} array)"),
         TypedExprKind::Tuple(_) => "tuple".to_string(),
+        TypedExprKind::CopiedMember { offset, .. } => format!("member at +{offset}"),
         TypedExprKind::TupleIndex { index, .. } => format!(".{index}"),
         TypedExprKind::ArrayIndex { .. } => "index".to_string(),
         TypedExprKind::MapRead { map, .. } => format!("map #{map} read"),
@@ -235,6 +236,7 @@ fn dump_expr(expr: &TypedExpr, depth: usize, out: &mut String) {
             }
         }
         TypedExprKind::TupleIndex { tuple, .. } => dump_expr(tuple, depth + 1, out),
+        TypedExprKind::CopiedMember { record, .. } => dump_expr(record, depth + 1, out),
         TypedExprKind::ArrayIndex { array, index } => {
             dump_expr(array, depth + 1, out);
             dump_expr(index, depth + 1, out);

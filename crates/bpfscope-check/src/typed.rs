@@ -354,6 +354,11 @@ pub enum TypedExprKind {
         space: AddressSpace,
     },
     Tuple(Vec<TypedExpr>),
+    /// A member of a copied struct (`$task.pid`): `ty` bytes at `offset` in the copy.
+    CopiedMember {
+        record: Box<TypedExpr>,
+        offset: u32,
+    },
     TupleIndex {
         tuple: Box<TypedExpr>,
         index: usize,

@@ -61,6 +61,12 @@ pub enum Type {
     /// the script), held by its address: members and elements are read one at a time with
     /// `probe_read_kernel`, never the whole object.
     KernelObject(Box<CType>),
+    /// A struct or union copied out of kernel memory into a variable or map value
+    /// (`$task = *curtask`): its members are read from the copy, and it prints as `layout`.
+    CopiedRecord {
+        ctype: Box<CType>,
+        layout: Box<ValueType>,
+    },
     /// `argv()`: a process's arguments, NUL-separated, after a header of captured and
     /// missing byte counts (see `ValueType::Argv`). Too big for the stack: it is only built
     /// straight into a record or a map value.
@@ -136,6 +142,7 @@ impl Type {
             Type::Argv { capacity, .. } => {
                 bpfscope_bpf::ARGV_HEADER_BYTES.saturating_add(*capacity)
             }
+            Type::CopiedRecord { ctype, .. } => u32::try_from(ctype.size()).unwrap_or(u32::MAX),
             Type::Context | Type::Void => 0,
         }
     }
@@ -209,6 +216,7 @@ impl Type {
                 capacity: *capacity,
                 max_args: *max_args,
             },
+            Type::CopiedRecord { layout, .. } => (**layout).clone(),
             Type::Context | Type::Void | Type::KernelObject(_) => return None,
         })
     }
@@ -292,6 +300,7 @@ impl std::fmt::Display for Type {
             Type::Void => write!(formatter, "void"),
             Type::KernelObject(ctype) => write!(formatter, "{ctype}"),
             Type::Argv { capacity, .. } => write!(formatter, "argv[{capacity}]"),
+            Type::CopiedRecord { ctype, .. } => write!(formatter, "{ctype}"),
         }
     }
 }

@@ -144,3 +144,44 @@ fn a_struct_too_big_to_copy_is_refused_with_a_located_hint() {
         assert!(stdout.starts_with("{ "), "{stdout}");
     }
 }
+
+#[test]
+fn structs_copied_into_variables_and_maps_keep_their_members() {
+    if skip_unless_btf_and_root("structs_copied_into_variables_and_maps_keep_their_members") {
+        return;
+    }
+    let (success, stdout, stderr) = run_script(
+        "BEGIN { $t = *curtask; $c = *curtask->real_cred; \
+         printf(\"%d %d %s %d\\n\", $t.pid, pid, $t.comm, $c.uid.val); \
+         @creds[1] = *curtask->real_cred; $r = (a = 7, b = \"x\"); \
+         printf(\"%d %s\\n\", $r.a, $r.b); exit(); }",
+    );
+    assert!(success, "stderr: {stderr}");
+    let mut lines = stdout.lines();
+    let first: Vec<&str> = lines.next().unwrap_or_default().split(' ').collect();
+    assert_eq!(first.len(), 4, "{stdout}");
+    assert_eq!(first[0], first[1], "the copy's pid is the pid: {stdout}");
+    assert_eq!(first[2], "bpfscope");
+    assert_eq!(first[3], own_uid());
+    assert_eq!(lines.next(), Some("7 x"));
+    let uid_member = format!(".uid = {{ .val = {} }}", own_uid());
+    assert!(
+        stdout.contains("@creds[1]: { .usage = ") && stdout.contains(&uid_member),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_struct_too_big_for_a_variable_is_refused() {
+    if skip_unless_btf_and_root("a_struct_too_big_for_a_variable_is_refused") {
+        return;
+    }
+    let (success, _, stderr) = run_script(
+        "struct big { char bytes[5000]; } BEGIN { $b = *(struct big *)curtask; exit(); }",
+    );
+    assert!(!success);
+    assert!(
+        stderr.contains("is 5000 bytes, too big to copy into a variable or map"),
+        "{stderr}"
+    );
+}

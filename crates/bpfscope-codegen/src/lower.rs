@@ -2145,7 +2145,9 @@ impl<'a> Lowering<'a> {
                 _ => self.string_contains_dynamic(haystack, needle),
             },
             TypedExprKind::MapLength { map } => self.map_length(*map, expr.span),
-            TypedExprKind::TupleIndex { .. } | TypedExprKind::ArrayIndex { .. } => {
+            TypedExprKind::TupleIndex { .. }
+            | TypedExprKind::ArrayIndex { .. }
+            | TypedExprKind::CopiedMember { .. } => {
                 // Element of an aggregate: materialise it, then load the element.
                 let (place, element_type) = match self.element_place(expr) {
                     Some(found) => found,
@@ -2174,10 +2176,17 @@ impl<'a> Lowering<'a> {
     /// The place and type of a tuple element or array element with a constant index.
     fn element_place(&mut self, expr: &TypedExpr) -> Option<(Place, Type)> {
         match &expr.kind {
+            TypedExprKind::CopiedMember { record, offset } => {
+                let place = self.aggregate_place(record);
+                Some((place.at(*offset), expr.ty.clone()))
+            }
             TypedExprKind::TupleIndex { tuple, index } => {
-                let Type::Tuple(elements) = &tuple.ty else {
-                    return None;
+                let elements = match &tuple.ty {
+                    Type::Tuple(elements) => elements.clone(),
+                    Type::Record(fields) => bpfscope_check::types::record_types(fields),
+                    _ => return None,
                 };
+                let elements = &elements;
                 let (offsets, _) = bpfscope_check::types::tuple_layout(elements);
                 let place = self.aggregate_place(tuple);
                 Some((
@@ -2665,9 +2674,13 @@ impl<'a> Lowering<'a> {
                 );
                 self.builder.place(done);
             }
-            TypedExprKind::TupleIndex { .. } => {
+            TypedExprKind::TupleIndex { .. } | TypedExprKind::CopiedMember { .. } => {
                 if let Some((place, _)) = self.element_place(expr) {
                     self.copy(place, destination, capacity);
+                    // A `char[N]` member copied from the kernel may fill all N bytes.
+                    if matches!(expr.ty, Type::Str { .. }) && capacity > 0 {
+                        self.store_place(Width::B1, destination.at(capacity - 1), Operand::Imm(0));
+                    }
                 }
             }
             // A `char[N]` member of a kernel struct: N bytes read as they are (a bad pointer
