@@ -23,7 +23,7 @@ pub enum OutputFormat {
         bpfscope --info                            what this kernel can trace\n  \
         bpfscope -e 'tracepoint:syscalls:sys_enter_execve { printf(\"%s\\n\", comm); }'\n\n\
         TOOLS (bpfscope TOOL --help for options):\n  \
-        execsnoop    one line per exec (execve, execveat) with PID, PPID, UID, RET, argv;\n               \
+        execsnoop    one line per exec with PID, PPID, UID, user, RET and the full argv;\n               \
         --lifetime adds exit status, lifetime and CPU time; --summary ranks commands by CPU"
 )]
 pub struct Cli {
@@ -106,9 +106,11 @@ pub struct Cli {
 #[command(
     name = "bpfscope execsnoop",
     bin_name = "bpfscope execsnoop",
-    about = "Trace exec() calls (execve, execveat): one line per exec with PID, PPID, UID, COMM, \
-             return value (errno name) and argv; with --lifetime, each program's exit status, \
-             lifetime and CPU time; with --summary, commands ranked by CPU time.",
+    about = "Trace every exec (execve, execveat, 32-bit callers, programs the kernel starts): \
+             one line per exec with PID, PPID, UID and user, COMM, return value (errno name) and \
+             the full argv, read from the new program's memory; with --lifetime, each \
+             program's exit status, lifetime and CPU time; with --summary, commands ranked by \
+             CPU time.",
     after_help = "EXAMPLES:\n  \
         bpfscope execsnoop -T                 wall-clock time on each line\n  \
         bpfscope execsnoop -x -n '^make$'     failed execs of commands named exactly 'make'\n  \
