@@ -1218,6 +1218,19 @@ impl ProbeChecker<'_> {
                     | Type::Inet
                     | Type::CopiedRecord { .. }
             );
+        if matches!(value.ty, Type::Argv { .. }) {
+            self.state.diagnostics.push(
+                Diagnostic::error(
+                    value.span,
+                    format!(
+                        "an argv() value ({} bytes) is too big for a variable",
+                        value.ty.size()
+                    ),
+                )
+                .with_hint("print it directly, or store it in a map: @argv[pid] = argv()"),
+            );
+            return None;
+        }
         if !storable {
             self.error(
                 value.span,

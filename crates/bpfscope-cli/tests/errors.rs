@@ -167,3 +167,39 @@ fn config_blocks_apply_known_keys_and_refuse_unknown_ones() {
         assert!(stdout.contains("kstack(raw)"), "{stdout}");
     }
 }
+
+#[test]
+fn argv_values_misused_are_located_errors() {
+    let cases = [
+        (
+            "tracepoint:sched:sched_process_exec { $a = argv(); }",
+            "stdin:1:44-50: ERROR: an argv() value (32776 bytes) is too big for a variable",
+        ),
+        (
+            "tracepoint:sched:sched_process_exec { printf(\"%s %s\\n\", argv(), argv()); }",
+            "ERROR: one record can hold only one argv() value",
+        ),
+        (
+            "tracepoint:sched:sched_process_exec { print((argv(), 1)); }",
+            "ERROR: an argv() value must be the last element of a tuple or record",
+        ),
+        (
+            "tracepoint:sched:sched_process_exec { @ = argv(); }",
+            "ERROR: argv() values can be stored only in maps with keys",
+        ),
+        (
+            "BEGIN { print(argv(1, 8)); }",
+            "ERROR: argv(): max_bytes must be an integer literal from 16 to 262144",
+        ),
+        (
+            "BEGIN { if (regex_match(comm, \"a(\")) { exit(); } }",
+            "ERROR: regex_match(): invalid regular expression",
+        ),
+    ];
+    for (program, expected) in cases {
+        let output = run(&["-e", program]);
+        assert!(!output.status.success(), "{program} should fail");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{program}: {stderr}");
+    }
+}
