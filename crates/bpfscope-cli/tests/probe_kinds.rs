@@ -361,6 +361,46 @@ fn kprobe_reads_stack_arguments() {
     }
 }
 
+/// `(major, minor)` of the running kernel.
+fn running_kernel_version() -> Option<(u32, u32)> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let mut numbers = release
+        .trim()
+        .split(|character: char| !character.is_ascii_digit());
+    Some((numbers.next()?.parse().ok()?, numbers.next()?.parse().ok()?))
+}
+
+/// A 7-argument function through fentry: since Linux 6.6 an x86 trampoline passes up to 12
+/// arguments, so `do_futex` is listed (and wildcards reach it) and its 7th argument reads.
+#[test]
+fn fentry_reads_a_seventh_argument_on_kernels_that_pass_it() {
+    if skip_unless_root("fentry_reads_a_seventh_argument_on_kernels_that_pass_it") {
+        return;
+    }
+    let many_arguments = cfg!(target_arch = "x86_64")
+        && running_kernel_version().is_some_and(|version| version >= (6, 6));
+    let (_, listing, _) = run(&["-l", "fentry:do_fut*"]);
+    assert_eq!(
+        listing
+            .lines()
+            .any(|line| line == "fentry:vmlinux:do_futex"),
+        many_arguments,
+        "{listing}"
+    );
+    if !many_arguments || !kernel_must_have_fentry() || !perl_available() {
+        eprintln!("skipping the fentry part: needs Linux 6.6+ on x86-64 with fentry, and perl");
+        return;
+    }
+    let script = r#"fentry:do_fute* /comm == "perl" && args.uaddr == 4096/ {
+        printf("val3 %d\n", args.val3); exit(); }"#;
+    let (code, stdout, stderr) = run(&["-e", script, "-c", PERL_FUTEX_COMMAND]);
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stdout.lines().any(|line| line == "val3 23130"),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+}
+
 /// Lines of `bpftool link show` (run as the `-c` command while the probes are attached) that
 /// are kprobe_multi links; None without bpftool.
 fn kprobe_multi_links_while(script: &str) -> Option<(usize, String, String)> {

@@ -24,6 +24,33 @@ const KERNEL_FUNCTION_PROVIDERS: &str = "kprobe/kretprobe/fentry/fexit";
 /// Arguments passed in registers: fentry/fexit cannot see more (bpftrace skips such functions).
 const REGISTER_ARGUMENTS: usize = if cfg!(target_arch = "aarch64") { 8 } else { 6 };
 
+/// The most arguments a BPF trampoline passes on this kernel: x86-64 trampolines take up to
+/// 12 since Linux 6.6, before that only the register arguments. An unreadable release counts
+/// as old, so nothing is listed that could fail to attach.
+fn trampoline_argument_limit(fs: &KernelFs) -> usize {
+    const X86_MANY_ARGUMENTS_SINCE: (u32, u32) = (6, 6);
+    const MAX_BPF_FUNC_ARGS: usize = 12;
+    if cfg!(target_arch = "x86_64") {
+        let release = fs
+            .read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default();
+        if kernel_version(&release).is_some_and(|version| version >= X86_MANY_ARGUMENTS_SINCE) {
+            return MAX_BPF_FUNC_ARGS;
+        }
+    }
+    REGISTER_ARGUMENTS
+}
+
+/// `(major, minor)` of a release string such as `6.12.57+deb13-amd64`.
+fn kernel_version(release: &str) -> Option<(u32, u32)> {
+    let mut numbers = release
+        .trim()
+        .split(|character: char| !character.is_ascii_digit());
+    let major = numbers.next()?.parse().ok()?;
+    let minor = numbers.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
 /// Kernel BTF: vmlinux plus every module's split BTF.
 #[derive(Debug)]
 pub struct KernelBtf {
@@ -636,6 +663,7 @@ fn traceable_table(fs: &KernelFs, notes: &mut Vec<String>) -> Option<Arc<Traceab
     // beside it, and index vectors for the orders, nothing copied.
     let mut functions: Vec<TraceableFunction> = Vec::new();
     let mut hashes: Vec<u64> = Vec::new();
+    let trampoline_arguments = trampoline_argument_limit(fs);
     let (kprobe_order, fentry_order, by_hash, (traceable, note)) = std::thread::scope(|scope| {
         // Reading /proc/kallsyms costs the kernel tens of ms: overlap it with the BTF work.
         let traceable_job = scope.spawn(|| traceable_functions(fs));
@@ -646,8 +674,9 @@ fn traceable_table(fs: &KernelFs, notes: &mut Vec<String>) -> Option<Arc<Traceab
                 let Ok((name_offset, name_length)) = object_btf.name_span(function.id) else {
                     continue;
                 };
+                // Variadic functions cannot be traced by a trampoline at all.
                 let fentry_ok = object_btf.func_proto(function.proto).is_ok_and(|proto| {
-                    proto.params.len() + usize::from(proto.variadic) <= REGISTER_ARGUMENTS
+                    !proto.variadic && proto.params.len() <= trampoline_arguments
                 });
                 hashes.push(function_hash(module, function.name));
                 functions.push(TraceableFunction {
@@ -941,6 +970,34 @@ pub fn describe_type(fs: &KernelFs, query: &str) -> Result<Option<String>, Probe
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn kernel_versions_and_trampoline_argument_limits() {
+        assert_eq!(kernel_version("6.12.57+deb13-amd64"), Some((6, 12)));
+        assert_eq!(kernel_version("6.1.0-37-amd64\n"), Some((6, 1)));
+        assert_eq!(kernel_version("garbage"), None);
+        assert_eq!(kernel_version(""), None);
+        let directory =
+            std::env::temp_dir().join(format!("bpfscope-osrelease-{}", std::process::id()));
+        let proc_kernel = directory.join("proc/sys/kernel");
+        std::fs::create_dir_all(&proc_kernel).unwrap();
+        let fs = KernelFs::rooted(&directory);
+        assert_eq!(
+            trampoline_argument_limit(&fs),
+            REGISTER_ARGUMENTS,
+            "unreadable: old"
+        );
+        std::fs::write(proc_kernel.join("osrelease"), "6.1.0-37-amd64\n").unwrap();
+        assert_eq!(trampoline_argument_limit(&fs), REGISTER_ARGUMENTS);
+        std::fs::write(proc_kernel.join("osrelease"), "6.18.44-fc\n").unwrap();
+        let expected = if cfg!(target_arch = "x86_64") {
+            12
+        } else {
+            REGISTER_ARGUMENTS
+        };
+        assert_eq!(trampoline_argument_limit(&fs), expected);
+        let _ = std::fs::remove_dir_all(&directory);
+    }
+
     use super::*;
     use bpfscope_btf::builder::BtfBuilder;
 
