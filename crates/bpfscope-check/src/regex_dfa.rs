@@ -1,10 +1,4 @@
 //! `regex_match()`: a regular expression compiled to a small byte DFA that the code generator turns into BPF branches.
-//!
-//! The DFA says whether the pattern matches anywhere in a string (an unanchored search; `^`
-//! and `$` anchor at the string's ends). It is built with regex-automata on bytes (no Unicode
-//! classes, `.` is any byte), minimised, then flattened into numbered states whose transitions
-//! are byte ranges. States are numbered so the generated code needs only two comparisons to
-//! classify one: running states first, then match states, then the dead state.
 
 use regex_automata::dfa::{dense, Automaton, StartKind};
 use regex_automata::util::primitives::StateID;
@@ -82,7 +76,12 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Compiles `pattern` into a [`ByteDfa`].
+/// Compiles `pattern` into a [`ByteDfa`] that says whether it matches anywhere in a string
+/// (an unanchored search; `^` and `$` anchor at the string's ends). It is built with
+/// regex-automata on bytes (no Unicode classes, `.` is any byte but a newline), minimised,
+/// then flattened into numbered states whose transitions are byte ranges. States are numbered
+/// so the generated code needs only two comparisons to classify one: running states first,
+/// then match states, then the dead state.
 pub fn compile_regex(pattern: &str) -> Result<ByteDfa, RegexError> {
     let dfa = dense::Builder::new()
         .configure(

@@ -1,14 +1,4 @@
 //! `argv()` values: the kernel's NUL-separated argument bytes split into arguments, printed so that every byte and every cut is visible.
-//!
-//! Text: arguments separated by one space; an argument that is empty or holds anything but
-//! printable non-space characters is written in double quotes with `\"`, `\\` and `\xNN`
-//! escapes, so one exec is one line and the argument boundaries survive. A cut is marked
-//! after the last argument (`[argv truncated: 12 more bytes]`), and only when something was
-//! really left out.
-//!
-//! JSON: an array of strings. Valid UTF-8 is kept (control characters as JSON escapes); a
-//! backslash is written `\\` and a byte that is not UTF-8 `\xNN` (as characters of the
-//! string), so the exact bytes can always be recovered.
 
 use bpfscope_bpf::{ARGV_HEADER_BYTES, ARGV_MISSING_UNKNOWN};
 
@@ -122,7 +112,11 @@ fn push_quoted_argument(argument: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// The text form: arguments separated by spaces, quoted where needed, then the cut mark.
+/// The text form: arguments separated by one space; an argument that is empty or holds
+/// anything but printable non-space characters is written in double quotes with `\"`, `\\`
+/// and `\xNN` escapes, so one exec is one line and the argument boundaries survive. A cut is
+/// marked after the last argument (`[argv truncated: 12 more bytes]`), and only when something
+/// was really left out.
 pub fn push_argv_text(argv: &DecodedArgv<'_>, out: &mut Vec<u8>) {
     for (index, argument) in argv.arguments.iter().enumerate() {
         if index > 0 {
@@ -153,7 +147,9 @@ pub fn cut_mark(cut: ArgvCut) -> String {
     }
 }
 
-/// The JSON form: an array of strings (see the module documentation for the escapes).
+/// The JSON form: an array of strings. Valid UTF-8 is kept (control characters as JSON
+/// escapes); a backslash is written `\\` and a byte that is not UTF-8 `\xNN` (as characters
+/// of the string), so the exact bytes can always be recovered.
 pub fn push_argv_json(argv: &DecodedArgv<'_>, out: &mut String) {
     out.push('[');
     for (index, argument) in argv.arguments.iter().enumerate() {
