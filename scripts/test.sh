@@ -10,6 +10,8 @@ command -v bpftrace >/dev/null 2>&1 || missing+=(bpftrace)
 command -v bpftool >/dev/null 2>&1 || missing+=(bpftool)
 command -v readelf >/dev/null 2>&1 || missing+=(binutils)
 command -v gcc-12 >/dev/null 2>&1 || missing+=(gcc-12)
+# libc's separate debug symbols: user stacks name frames that only the debug file knows.
+dpkg -s libc6-dbg >/dev/null 2>&1 || missing+=(libc6-dbg)
 if ((${#missing[@]})); then
   echo "test: installing ${missing[*]}" >&2
   apt-get update -qq

@@ -63,6 +63,13 @@ fn symbol_at_file_offset(
     symbols: &[bpfscope_probes::elf::ElfSymbol],
     file_offset: u64,
 ) -> Option<(String, u64)> {
+    // Several names often cover one function (`getppid`, `__getppid`, `__GI___getppid` once a
+    // debug file adds the local ones): the exported, plainest name is the one people know.
+    let preference = |symbol: &bpfscope_probes::elf::ElfSymbol| {
+        let underscores = symbol.name.len() - symbol.name.trim_start_matches('_').len();
+        (!symbol.is_global, underscores, symbol.name.len())
+    };
+    let mut containing: Option<(&bpfscope_probes::elf::ElfSymbol, u64)> = None;
     let mut nearest: Option<(&bpfscope_probes::elf::ElfSymbol, u64)> = None;
     for symbol in symbols {
         let Some(start) = symbol.file_offset else {
@@ -73,13 +80,20 @@ fn symbol_at_file_offset(
         }
         let distance = file_offset - start;
         if symbol.size > 0 && distance < symbol.size {
-            return Some((symbol.name.clone(), distance));
+            let better = containing.is_none_or(|(best, best_distance)| {
+                (distance, preference(symbol)) < (best_distance, preference(best))
+            });
+            if better {
+                containing = Some((symbol, distance));
+            }
         }
         if symbol.size == 0 && nearest.is_none_or(|(_, best)| distance < best) {
             nearest = Some((symbol, distance));
         }
     }
-    nearest.map(|(symbol, distance)| (symbol.name.clone(), distance))
+    containing
+        .or(nearest)
+        .map(|(symbol, distance)| (symbol.name.clone(), distance))
 }
 
 impl LiveSymbolizer {
@@ -135,10 +149,12 @@ impl LiveSymbolizer {
         if let Some(symbols) = cache.get(path) {
             return Some(symbols.clone());
         }
-        let symbols = std::fs::read(path)
-            .ok()
-            .and_then(|bytes| bpfscope_probes::elf::function_symbols(&bytes).ok())
-            .unwrap_or_default();
+        // A stripped library's full symbol table may sit in a separate debug file (by build
+        // id or debug link, e.g. libc6-dbg): frames inside it get their real names.
+        let symbols =
+            bpfscope_probes::elf::load_function_symbols(&bpfscope_probes::KernelFs::live(), path)
+                .map(|(symbols, _)| symbols)
+                .unwrap_or_default();
         let symbols = std::sync::Arc::new(symbols);
         cache.insert(path.to_string(), symbols.clone());
         Some(symbols)

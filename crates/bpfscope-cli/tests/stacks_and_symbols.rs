@@ -221,3 +221,60 @@ fn system_runs_the_formatted_command_only_with_unsafe() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("--unsafe"), "{stderr}");
 }
+
+/// With libc's separate debug file installed (libc6-dbg), frames in libc that only the debug
+/// file names (`__libc_start_call_main`) are named, exported names are preferred over
+/// internal aliases (`getppid`, not `__GI___getppid`), and the stack is bpftrace's.
+#[test]
+fn user_stacks_use_separate_debug_files_and_match_bpftrace() {
+    if skip_unless_root("user_stacks_use_separate_debug_files_and_match_bpftrace") {
+        return;
+    }
+    if !std::path::Path::new("/usr/share/doc/libc6-dbg").exists() || !bpftrace_available() {
+        eprintln!("skipping: needs libc6-dbg and bpftrace");
+        return;
+    }
+    let directory = temp_dir("stacks-debug-files");
+    let source = directory.join("getppid.c");
+    let program = directory.join("getppid");
+    std::fs::write(
+        &source,
+        "#include <unistd.h>\nint main(void) { getppid(); sleep(1); return 0; }\n",
+    )
+    .expect("write the program");
+    let compiled = std::process::Command::new("gcc")
+        .args(["-O0", "-fno-omit-frame-pointer", "-o"])
+        .arg(&program)
+        .arg(&source)
+        .status();
+    if !compiled.is_ok_and(|status| status.success()) {
+        eprintln!("skipping: gcc could not build the test program");
+        return;
+    }
+    let program = program.to_string_lossy().into_owned();
+    let script = "tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { print(ustack); exit(); }";
+    let ours = run_ok(&["-c", &program, "-e", script]);
+    let frames: Vec<&str> = ours
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    assert_eq!(frames.first().copied(), Some("getppid+7"), "{ours}");
+    assert!(
+        frames
+            .iter()
+            .any(|frame| frame.starts_with("__libc_start_call_main+")),
+        "{ours}"
+    );
+    let reference = std::process::Command::new("bpftrace")
+        .args(["-c", &program, "-e", script])
+        .output()
+        .expect("bpftrace runs");
+    let theirs = String::from_utf8_lossy(&reference.stdout);
+    let their_frames: Vec<&str> = theirs
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("Attaching"))
+        .collect();
+    assert_eq!(frames, their_frames, "ours:\n{ours}\nbpftrace:\n{theirs}");
+}

@@ -357,7 +357,7 @@ fn debug_file_candidates(path: &str, tables: &SymbolTables) -> Vec<String> {
 
 /// The function symbols of the file at `path`; when the file only has `.dynsym`, the full
 /// `.symtab` of its separate debug file (by build id or debug link) is added if installed.
-pub(crate) fn load_function_symbols(
+pub fn load_function_symbols(
     fs: &KernelFs,
     path: &str,
 ) -> Result<(Vec<ElfSymbol>, bool), ProbeError> {
