@@ -2066,13 +2066,13 @@ impl ProbeChecker<'_> {
                 Some(expr_node(TypedExprKind::Integer(0), Type::Context, span))
             }
             "args" => match self.attach.context {
-                ProbeContext::Tracepoint => {
+                ProbeContext::Tracepoint | ProbeContext::RawTracepoint => {
                     Some(expr_node(TypedExprKind::Integer(0), Type::Context, span))
                 }
                 _ => {
                     self.error(
                         span,
-                        "The args builtin can only be used with tracepoint, fentry and fexit probes here",
+                        "The args builtin can only be used with tracepoint, rawtracepoint, fentry and fexit probes here",
                     );
                     None
                 }
@@ -2120,6 +2120,9 @@ impl ProbeChecker<'_> {
         }
         if base_typed.ty == Type::Context && self.has_fentry_arguments() {
             return self.fentry_argument(field, field_span);
+        }
+        if base_typed.ty == Type::Context && self.attach.context == ProbeContext::RawTracepoint {
+            return self.raw_tracepoint_argument(field, field_span);
         }
         if base_typed.ty != Type::Context {
             self.error(

@@ -329,3 +329,36 @@ fn unknown_structs_and_members_are_located_with_suggestions() {
     );
     assert!(stderr.contains("stdin:1:"), "not located: {stderr}");
 }
+
+#[test]
+fn rawtracepoint_args_are_typed_from_btf() {
+    if skip_unless_root("rawtracepoint_args_are_typed_from_btf") {
+        return;
+    }
+    let directory = temp_dir("btf-rawtracepoint");
+    let script = "rawtracepoint:sched_process_exec { printf(\"rtp %d %d %s %s\\n\", \
+                  args.p->pid, args.old_pid, args.p->comm, str(args.bprm->filename)); }";
+    let mut tracer = BackgroundTracer::start(&["-e", script], &directory);
+    let marker = format!("rtp-marker-{}", std::process::id());
+    let child_pid = exec_marker(&marker);
+    std::thread::sleep(Duration::from_millis(300));
+    let (success, stdout, stderr) = tracer.stop();
+    assert!(success, "bpfscope failed: {stderr}");
+    let expected = format!("rtp {child_pid} {child_pid} echo /bin/echo");
+    assert!(
+        stdout.lines().any(|line| line == expected),
+        "no {expected:?} in:\n{stdout}"
+    );
+    // A misspelt argument names the real ones.
+    let output = run(&[
+        "-e",
+        "rawtracepoint:sched_switch { printf(\"%d\\n\", args.prv->pid); }",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("rawtracepoint:sched_switch has no argument named 'prv'")
+            && stderr.contains("Did you mean 'prev'?"),
+        "{stderr}"
+    );
+}

@@ -835,6 +835,60 @@ impl ProbeChecker<'_> {
         matches!(self.attach.arguments, ProbeArguments::Fentry { .. })
     }
 
+    /// `args.NAME` of a rawtracepoint: the tracepoint's arguments, typed from BTF (the
+    /// parameters of its `__probestub_`/`__traceiter_` function after `void *__data`), in the
+    /// u64 slots of `struct bpf_raw_tracepoint_args`. BTF is read only when `args` is used.
+    pub(super) fn raw_tracepoint_argument(&mut self, name: &str, span: Span) -> Option<TypedExpr> {
+        let AttachTarget::RawTracepoint { name: event } = &self.attach.attach else {
+            return None;
+        };
+        let event = event.clone();
+        let btf = self.kernel_types(span)?.btf()?.clone();
+        let Some(function) = ["__probestub_", "__traceiter_"]
+            .iter()
+            .find_map(|prefix| btf.find(bpfscope_btf::Kind::Func, &format!("{prefix}{event}")))
+        else {
+            self.error(
+                span,
+                format!("the kernel's BTF does not describe the arguments of rawtracepoint:{event}; read them as arg0, arg1, ..."),
+            );
+            return None;
+        };
+        let parameters: Vec<(String, u32)> = match btf.func_proto(function) {
+            Ok(prototype) => prototype
+                .params
+                .iter()
+                .skip(1)
+                .map(|param| (param.name.to_string(), param.ty.0))
+                .collect(),
+            Err(reason) => {
+                self.error(span, format!("rawtracepoint:{event}: {reason}"));
+                return None;
+            }
+        };
+        let Some(index) = parameters
+            .iter()
+            .position(|(candidate, _)| candidate == name)
+        else {
+            let names: Vec<&str> = parameters.iter().map(|(name, _)| name.as_str()).collect();
+            let mut diagnostic = Diagnostic::error(
+                span,
+                format!(
+                    "rawtracepoint:{event} has no argument named '{name}'; its arguments: {}",
+                    names.join(", ")
+                ),
+            );
+            if let Some(suggestion) = bpfscope_syntax::did_you_mean(name, names.iter().copied()) {
+                diagnostic = diagnostic.with_note(format!("Did you mean '{suggestion}'?"));
+            }
+            self.state.diagnostics.push(diagnostic);
+            return None;
+        };
+        let type_id = parameters.get(index).map(|(_, ty)| *ty).unwrap_or(0);
+        let value = context_word((index * 8) as i16, span);
+        self.btf_typed_slot(value, type_id, span)
+    }
+
     /// `args.NAME` of fentry/fexit: the parameter's u64 context slot, typed from BTF.
     pub(super) fn fentry_argument(&mut self, name: &str, span: Span) -> Option<TypedExpr> {
         let ProbeArguments::Fentry { parameters, .. } = &self.attach.arguments else {
