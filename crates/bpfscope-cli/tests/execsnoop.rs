@@ -811,3 +811,76 @@ fn name_filter_is_a_regular_expression() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("unclosed group"));
 }
+
+/// Python that execs from a second thread (after a failed try from the same thread), then,
+/// in the new program, nothing; the process id stays the leader's.
+const THREAD_EXEC_PROGRAM: &str = r#"
+import os, sys, threading
+marker = sys.argv[1]
+def run():
+    try:
+        os.execv("/nonexistent-" + marker, ["/nonexistent-" + marker, marker])
+    except OSError:
+        pass
+    os.execv("/bin/echo", ["/bin/echo", "thread", marker])
+threading.Thread(target=run).start()
+threading.Event().wait(5)
+"#;
+
+#[test]
+fn execs_from_threads_and_by_file_descriptor_are_reported_once() {
+    if skip_unless_root("execs_from_threads_and_by_file_descriptor_are_reported_once")
+        || skip_without_python("execs_from_threads_and_by_file_descriptor_are_reported_once")
+    {
+        return;
+    }
+    let directory = temp_dir("execsnoop-threads");
+    let marker = format!("thr-{}", std::process::id());
+    let our_pid = std::process::id().to_string();
+    let mut tracer = Execsnoop::start(&["--ppid", &our_pid], &directory, "threads");
+    let mut threaded = Command::new("/usr/bin/python3")
+        .args(["-c", THREAD_EXEC_PROGRAM, &marker])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("python runs");
+    let threaded_pid = threaded.id().to_string();
+    threaded.wait().expect("python ends");
+    // fexecve: execveat(fd, "", ..., AT_EMPTY_PATH) of an opened /bin/echo.
+    let mut by_descriptor = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import os, sys; fd = os.open('/bin/echo', os.O_RDONLY); os.execve(fd, ['echo', 'fd', sys.argv[1]], {})",
+            &marker,
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("python runs");
+    let by_descriptor_pid = by_descriptor.id().to_string();
+    by_descriptor.wait().expect("fexecve ends");
+    let output = String::from_utf8_lossy(&tracer.stop()).into_owned();
+    let lines = lines_with(&output, &marker);
+    let pid_of = |needle: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|line| line.contains(needle))
+            .filter_map(|line| line.split_whitespace().next().map(str::to_string))
+            .collect()
+    };
+    // The thread's exec runs on under the process id, once; its failed try first, once.
+    assert_eq!(
+        pid_of(&format!("thread {marker}")),
+        [threaded_pid.clone()],
+        "{output}"
+    );
+    let failed: Vec<&&str> = lines
+        .iter()
+        .filter(|line| line.contains(&format!("ENOENT  /nonexistent-{marker} {marker}")))
+        .collect();
+    assert_eq!(failed.len(), 1, "{output}");
+    assert!(failed[0].starts_with(&threaded_pid), "{}", failed[0]);
+    assert_eq!(
+        pid_of(&format!("fd {marker}")),
+        [by_descriptor_pid],
+        "{output}"
+    );
+}
