@@ -869,7 +869,7 @@ fn execs_from_threads_and_by_file_descriptor_are_reported_once() {
     // The thread's exec runs on under the process id, once; its failed try first, once.
     assert_eq!(
         pid_of(&format!("thread {marker}")),
-        [threaded_pid.clone()],
+        std::slice::from_ref(&threaded_pid),
         "{output}"
     );
     let failed: Vec<&&str> = lines
