@@ -1068,7 +1068,6 @@ impl<'a> Lowering<'a> {
         result
     }
 
-    /// `strcontains(s, "needle")`: tries the needle at every position (unrolled).
     /// `regex_match(s, "re")`: the DFA run over the string's bytes, unrolled. The state lives
     /// in a stack slot; each byte moves it by range comparisons. A match state ends the search
     /// with 1, the dead state with 0; at the string's end (NUL or the buffer's end) the state
@@ -1188,6 +1187,7 @@ impl<'a> Lowering<'a> {
         result
     }
 
+    /// `strcontains(s, "needle")`: tries the needle at every position (unrolled).
     fn string_contains(&mut self, haystack: &TypedExpr, needle: &[u8]) -> VReg {
         let result = self.builder.constant(1);
         if needle.is_empty() {

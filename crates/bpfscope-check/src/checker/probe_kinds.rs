@@ -866,6 +866,19 @@ impl ProbeChecker<'_> {
                 return None;
             }
         };
+        let what = (format!("rawtracepoint:{event}"), "argument");
+        self.named_context_slot(&parameters, name, &what, span)
+    }
+
+    /// The u64 context slot of parameter `name` among `parameters` (name, BTF type id), typed
+    /// from BTF; when there is none, an error naming `what` (probe, noun) and the real names.
+    fn named_context_slot(
+        &mut self,
+        parameters: &[(String, u32)],
+        name: &str,
+        (probe, noun): &(String, &str),
+        span: Span,
+    ) -> Option<TypedExpr> {
         let Some(index) = parameters
             .iter()
             .position(|(candidate, _)| candidate == name)
@@ -874,7 +887,7 @@ impl ProbeChecker<'_> {
             let mut diagnostic = Diagnostic::error(
                 span,
                 format!(
-                    "rawtracepoint:{event} has no argument named '{name}'; its arguments: {}",
+                    "{probe} has no {noun} named '{name}'; its {noun}s: {}",
                     names.join(", ")
                 ),
             );
@@ -894,28 +907,8 @@ impl ProbeChecker<'_> {
         let ProbeArguments::Fentry { parameters, .. } = &self.attach.arguments else {
             return None;
         };
-        let Some(index) = parameters
-            .iter()
-            .position(|(candidate, _)| candidate == name)
-        else {
-            let names: Vec<&str> = parameters.iter().map(|(name, _)| name.as_str()).collect();
-            let mut diagnostic = Diagnostic::error(
-                span,
-                format!(
-                    "{} has no parameter named '{name}'; its parameters: {}",
-                    self.attach.probe_name,
-                    names.join(", ")
-                ),
-            );
-            if let Some(suggestion) = bpfscope_syntax::did_you_mean(name, names.iter().copied()) {
-                diagnostic = diagnostic.with_note(format!("Did you mean '{suggestion}'?"));
-            }
-            self.state.diagnostics.push(diagnostic);
-            return None;
-        };
-        let type_id = parameters.get(index).map(|(_, ty)| *ty).unwrap_or(0);
-        let value = context_word((index * 8) as i16, span);
-        self.btf_typed_slot(value, type_id, span)
+        let what = (self.attach.probe_name.clone(), "parameter");
+        self.named_context_slot(parameters, name, &what, span)
     }
 
     /// A u64 context slot given the C type of BTF `type_id`: integers narrowed, pointers typed.
